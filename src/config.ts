@@ -1,0 +1,166 @@
+/**
+ * The only module that reads the environment and the command line. One options interface, one frozen
+ * defaults object, one merge, validation up front that names the bad option.
+ */
+import { availableParallelism, hostname } from 'node:os';
+import { ErrorCodes, McpRuntimeError } from './errors.js';
+import { isLogLevel, type LogLevel } from './log.js';
+
+export interface NodeOptions {
+  port: number;
+  host: string;
+  /** Session worker threads. */
+  workers: number;
+  /** Path of a tool module; null means the built-in "everything" demo. */
+  tools: string | null;
+  /** Largest accepted POST body, bytes. */
+  maxBody: number;
+  nodeId: string;
+  /** null: the in-memory registry. */
+  redisUrl: string | null;
+  /** Origins allowed besides "no Origin" and "Origin matches Host". */
+  allowedOrigins: readonly string[];
+  /** Host header values allowed; empty means "any" unless bound to loopback (then loopback names). */
+  allowedHosts: readonly string[];
+  /** A session with no traffic and no open stream for this long is closed (404 afterwards). */
+  sessionIdleMs: number;
+  /** Comment line written on SSE streams idle for this long. */
+  heartbeatMs: number;
+  /** `retry:` value (ms) sent before the server closes an SSE stream (SEP-1699). */
+  sseRetryMs: number;
+  /** Events kept per stream for Last-Event-ID replay. */
+  replayEvents: number;
+  /** Bytes queued on a slow SSE reader before its stream is dropped (it may resume). */
+  sseMaxBuffered: number;
+  /** Largest accepted request head, bytes (uWS rejects larger with 431). */
+  maxHeaderBytes: number;
+  /** Server→client request timeout (sampling, elicitation, roots), ms. */
+  requestTimeoutMs: number;
+  /** Grace period for a clean shutdown, ms. */
+  shutdownGraceMs: number;
+  metrics: boolean;
+  logLevel: LogLevel;
+}
+
+export const DEFAULTS: Readonly<NodeOptions> = Object.freeze({
+  port: 3000,
+  host: '127.0.0.1',
+  workers: availableParallelism(),
+  tools: null,
+  maxBody: 4 * 1024 * 1024,
+  nodeId: `${hostname()}-${process.pid}`,
+  redisUrl: null,
+  allowedOrigins: Object.freeze([]) as readonly string[],
+  allowedHosts: Object.freeze([]) as readonly string[],
+  sessionIdleMs: 30 * 60 * 1000,
+  heartbeatMs: 15_000,
+  sseRetryMs: 1000,
+  replayEvents: 128,
+  sseMaxBuffered: 1024 * 1024,
+  maxHeaderBytes: 16 * 1024,
+  requestTimeoutMs: 60_000,
+  shutdownGraceMs: 10_000,
+  metrics: true,
+  logLevel: 'info' as LogLevel,
+});
+
+type Kind = 'port' | 'int' | 'bytes' | 'string' | 'list' | 'bool' | 'level' | 'nullable';
+
+/** option key → [flag, env var, kind, min]. */
+const SPEC: { [K in keyof NodeOptions]: [string, string, Kind, number?] } = {
+  port: ['--port', 'PORT', 'port'],
+  host: ['--host', 'HOST', 'string'],
+  workers: ['--workers', 'WORKERS', 'int', 1],
+  tools: ['--tools', 'MCP_TOOLS', 'nullable'],
+  maxBody: ['--max-body', 'MAX_BODY', 'bytes', 1],
+  nodeId: ['--node-id', 'NODE_ID', 'string'],
+  redisUrl: ['--redis-url', 'REDIS_URL', 'nullable'],
+  allowedOrigins: ['--allowed-origins', 'MCP_ALLOWED_ORIGINS', 'list'],
+  allowedHosts: ['--allowed-hosts', 'MCP_ALLOWED_HOSTS', 'list'],
+  sessionIdleMs: ['--session-idle-ms', 'MCP_SESSION_IDLE_MS', 'int', 100],
+  heartbeatMs: ['--heartbeat-ms', 'MCP_SSE_HEARTBEAT_MS', 'int', 50],
+  sseRetryMs: ['--sse-retry-ms', 'MCP_SSE_RETRY_MS', 'int', 0],
+  replayEvents: ['--replay-events', 'MCP_REPLAY_EVENTS', 'int', 0],
+  sseMaxBuffered: ['--sse-max-buffered', 'MCP_SSE_MAX_BUFFERED', 'bytes', 1024],
+  maxHeaderBytes: ['--max-header-bytes', 'MCP_MAX_HEADER_BYTES', 'bytes', 1024],
+  requestTimeoutMs: ['--request-timeout-ms', 'MCP_REQUEST_TIMEOUT_MS', 'int', 1],
+  shutdownGraceMs: ['--shutdown-grace-ms', 'MCP_SHUTDOWN_GRACE_MS', 'int', 0],
+  metrics: ['--metrics', 'MCP_METRICS', 'bool'],
+  logLevel: ['--log-level', 'LOG_LEVEL', 'level'],
+};
+
+function invalid(name: string, raw: string, expected: string): never {
+  throw new McpRuntimeError(ErrorCodes.MCP_ERR_INVALID_CONFIG, `invalid ${name}=${JSON.stringify(raw)}: expected ${expected}`);
+}
+
+const BYTES = /^(\d+)\s*(b|kb|kib|k|mb|mib|m|gb|gib|g)?$/i;
+const UNIT: Record<string, number> = { b: 1, k: 1024, kb: 1024, kib: 1024, m: 1 << 20, mb: 1 << 20, mib: 1 << 20, g: 1 << 30, gb: 1 << 30, gib: 1 << 30 };
+
+function parseValue(name: string, raw: string, kind: Kind, min = 0): unknown {
+  switch (kind) {
+    case 'port': {
+      if (!/^\d+$/.test(raw) || Number(raw) > 65535) invalid(name, raw, 'an integer port 0..65535');
+      return Number(raw);
+    }
+    case 'int': {
+      if (!/^\d+$/.test(raw) || Number(raw) < min || !Number.isSafeInteger(Number(raw))) invalid(name, raw, `an integer >= ${min}`);
+      return Number(raw);
+    }
+    case 'bytes': {
+      const m = BYTES.exec(raw.trim());
+      if (!m) invalid(name, raw, 'a size such as 4194304, 512kb or 4mb');
+      const n = Number(m[1]) * UNIT[(m[2] ?? 'b').toLowerCase()];
+      if (n < min || !Number.isSafeInteger(n)) invalid(name, raw, `a size >= ${min} bytes`);
+      return n;
+    }
+    case 'string':
+      if (raw.trim() === '') invalid(name, raw, 'a non-empty string');
+      return raw;
+    case 'nullable':
+      return raw.trim() === '' ? null : raw;
+    case 'list':
+      return Object.freeze(raw.split(',').map((s) => s.trim()).filter(Boolean));
+    case 'bool':
+      if (/^(1|true|yes|on)$/i.test(raw)) return true;
+      if (/^(0|false|no|off)$/i.test(raw)) return false;
+      return invalid(name, raw, 'a boolean (1/0, true/false)');
+    case 'level':
+      if (!isLogLevel(raw)) invalid(name, raw, 'one of debug, info, warn, error, silent');
+      return raw;
+  }
+}
+
+/** Reads flags (`--port 3001` or `--port=3001`) over environment variables over defaults. */
+export function loadConfig(argv: readonly string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): Readonly<NodeOptions> {
+  const flags = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (!a.startsWith('--')) invalid('argument', a, 'flags of the form --name value');
+    const eq = a.indexOf('=');
+    if (eq > 0) flags.set(a.slice(0, eq), a.slice(eq + 1));
+    else if (i + 1 < argv.length && !argv[i + 1].startsWith('--')) flags.set(a, argv[++i]);
+    else flags.set(a, 'true');
+  }
+  const known = new Set(Object.values(SPEC).map((s) => s[0]));
+  for (const f of flags.keys()) if (!known.has(f)) invalid('flag', f, `one of ${[...known].join(', ')}`);
+
+  const out: Record<string, unknown> = { ...DEFAULTS };
+  for (const key of Object.keys(SPEC) as (keyof NodeOptions)[]) {
+    const [flag, envName, kind, min] = SPEC[key];
+    const fromFlag = flags.get(flag);
+    const raw = fromFlag ?? env[envName];
+    if (raw === undefined) continue;
+    out[key] = parseValue(fromFlag !== undefined ? flag : envName, raw, kind, min);
+  }
+  return Object.freeze(out) as unknown as Readonly<NodeOptions>;
+}
+
+/** `--help` text: every option with its flag, variable and default. */
+export function usage(): string {
+  const rows = (Object.keys(SPEC) as (keyof NodeOptions)[]).map((k) => {
+    const [flag, envName] = SPEC[k];
+    const d = DEFAULTS[k];
+    return `  ${flag.padEnd(22)} ${envName.padEnd(24)} default: ${Array.isArray(d) ? d.join(',') || '(none)' : String(d)}`;
+  });
+  return `usage: npm start -- [flags]\n\n${rows.join('\n')}\n`;
+}

@@ -1,0 +1,44 @@
+/**
+ * Every error this runtime raises has a stable `code` from this one registry. Code is matched on
+ * `code`, never `instanceof`: errors that cross the worker boundary lose their prototype.
+ */
+export const ErrorCodes = {
+  MCP_ERR_INVALID_CONFIG: 'MCP_ERR_INVALID_CONFIG',
+  MCP_ERR_UWS_FALLBACK: 'MCP_ERR_UWS_FALLBACK',
+  MCP_ERR_LISTEN: 'MCP_ERR_LISTEN',
+  MCP_ERR_TOOLS_MODULE: 'MCP_ERR_TOOLS_MODULE',
+  MCP_ERR_REQUEST_TIMEOUT: 'MCP_ERR_REQUEST_TIMEOUT',
+  MCP_ERR_SESSION_CLOSED: 'MCP_ERR_SESSION_CLOSED',
+  MCP_ERR_CAPABILITY: 'MCP_ERR_CAPABILITY',
+} as const;
+
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+export class McpRuntimeError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string) {
+    super(message);
+    this.code = code;
+    this.name = 'McpRuntimeError';
+  }
+}
+
+export function hasCode(err: unknown, code: ErrorCode): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === code;
+}
+
+/** JSON-RPC 2.0 and MCP error codes used on the wire. */
+export const RpcCodes = {
+  PARSE_ERROR: -32700,
+  INVALID_REQUEST: -32600,
+  METHOD_NOT_FOUND: -32601,
+  INVALID_PARAMS: -32602,
+  INTERNAL_ERROR: -32603,
+  /** What the SDKs answer for an unknown or expired session (and what makes clients re-initialize). */
+  SESSION_NOT_FOUND: -32001,
+  /** Server-side "connection closed" / request timeout as the SDK uses them. */
+  CONNECTION_CLOSED: -32000,
+  REQUEST_TIMEOUT: -32001,
+  RESOURCE_NOT_FOUND: -32002,
+  REQUEST_CANCELLED: -32800,
+} as const;

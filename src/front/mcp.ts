@@ -1,0 +1,244 @@
+/**
+ * The Streamable HTTP endpoint: POST, GET and DELETE on /mcp. Handlers validate the HTTP layer,
+ * read the body with a cap, and hand each message to the worker that owns its session. They are
+ * top-level functions over the front's state; the only per-request closures are the ones uWS needs.
+ */
+import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
+import { log } from '../log.js';
+import { methodLabel } from '../metrics/metrics.js';
+import { W_DELETE, W_GET, W_INIT, W_POST } from '../pool/messages.js';
+import { Bodies, classify, MsgKind } from '../protocol/jsonrpc.js';
+import { allowsBatch, DEFAULT_HEADER_VERSION, negotiate, SUPPORTED_VERSIONS, versionIndex } from '../protocol/versions.js';
+import { accepts, ALLOW_MCP, JSON_TYPE, SSE_TYPE, Status, writeJson } from './http.js';
+import { mintSessionId } from './session-id.js';
+import { VERSION_BITS, type FrontState } from './state.js';
+
+interface PostHead {
+  sid: string;
+  hv: string;
+  aborted: boolean;
+  started: number;
+}
+
+function reject(st: FrontState, res: HttpResponse, status: number, body: string, method = 'other', close = false): void {
+  writeJson(res, status, body, undefined, close);
+  st.metrics.requests.inc({ method, status: String(status) });
+}
+
+/** Same checks for every method: Host, Origin, protocol-version header. Returns false if answered. */
+function commonChecks(st: FrontState, res: HttpResponse, req: HttpRequest, close: boolean): boolean {
+  const host = req.getHeader('host');
+  if (!st.guard.hostAllowed(host)) {
+    reject(st, res, 403, Bodies.forbiddenHost, 'other', close);
+    return false;
+  }
+  if (!st.guard.originAllowed(req.getHeader('origin'), host)) {
+    reject(st, res, 403, Bodies.forbiddenOrigin, 'other', close);
+    return false;
+  }
+  const hv = req.getHeader('mcp-protocol-version');
+  // "If the server receives a request with an invalid or unsupported MCP-Protocol-Version, it MUST
+  // respond with 400 Bad Request."
+  if (hv !== '' && versionIndex(hv) < 0) {
+    reject(st, res, 400, Bodies.badVersion, 'other', close);
+    return false;
+  }
+  return true;
+}
+
+export function handlePost(st: FrontState, res: HttpResponse, req: HttpRequest): void {
+  if (!commonChecks(st, res, req, true)) return;
+  const accept = req.getHeader('accept');
+  if (!accepts(accept, JSON_TYPE) || !accepts(accept, SSE_TYPE)) return reject(st, res, 406, Bodies.notAcceptablePost, 'other', true);
+  const ctype = req.getHeader('content-type');
+  if (!ctype.toLowerCase().startsWith(JSON_TYPE)) return reject(st, res, 415, Bodies.unsupportedMediaType, 'other', true);
+  const max = st.config.maxBody;
+  const declared = req.getHeader('content-length');
+  const length = declared === '' ? -1 : Number(declared);
+  if (length > max) return reject(st, res, 413, Bodies.tooLarge, 'other', true);
+
+  const head: PostHead = {
+    sid: req.getHeader('mcp-session-id'),
+    hv: req.getHeader('mcp-protocol-version'),
+    aborted: false,
+    started: performance.now(),
+  };
+  res.onAborted(() => {
+    head.aborted = true;
+  });
+  readBody(res, length, max, (body) => {
+    if (head.aborted) return;
+    if (body === null) {
+      res.cork(() => reject(st, res, 413, Bodies.tooLarge, 'other', true));
+      return;
+    }
+    onPostBody(st, res, head, body);
+  });
+}
+
+/** Collects a body into one buffer, never more than `max` bytes; null when over the limit. */
+function readBody(res: HttpResponse, length: number, max: number, done: (body: Buffer | null) => void): void {
+  if (length >= 0) {
+    const buf = Buffer.allocUnsafe(length);
+    let off = 0;
+    let over = false;
+    res.onData((chunk, isLast) => {
+      if (over) return;
+      if (off + chunk.byteLength > length) {
+        over = true;
+        return done(null);
+      }
+      // uWS reuses the chunk's memory after this callback returns: copy it now.
+      buf.set(new Uint8Array(chunk), off);
+      off += chunk.byteLength;
+      if (isLast) done(off === length ? buf : buf.subarray(0, off));
+    });
+    return;
+  }
+  const chunks: Buffer[] = [];
+  let total = 0;
+  let over = false;
+  res.onData((chunk, isLast) => {
+    if (over) return;
+    total += chunk.byteLength;
+    if (total > max) {
+      over = true;
+      return done(null);
+    }
+    chunks.push(Buffer.from(new Uint8Array(chunk)));
+    if (isLast) done(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, total));
+  });
+}
+
+function answer(st: FrontState, res: HttpResponse, status: number, body: string, method: string): void {
+  res.cork(() => reject(st, res, status, body, method));
+}
+
+function onPostBody(st: FrontState, res: HttpResponse, head: PostHead, raw: Buffer): void {
+  const text = raw.toString('utf8');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return answer(st, res, 400, Bodies.parseError, 'other');
+  }
+  let requests = 0;
+  let method = 'other';
+  let isInit = false;
+  const isBatch = Array.isArray(parsed);
+  if (isBatch) {
+    const arr = parsed as unknown[];
+    if (arr.length === 0) return answer(st, res, 400, Bodies.emptyBatch, 'batch');
+    for (const m of arr) {
+      const kind = classify(m);
+      if (kind === MsgKind.Invalid) return answer(st, res, 400, Bodies.invalidRequest, 'batch');
+      if (kind === MsgKind.Request) {
+        requests++;
+        if ((m as { method: string }).method === 'initialize') return answer(st, res, 400, Bodies.initInBatch, 'batch');
+      }
+    }
+    method = 'batch';
+  } else {
+    const kind = classify(parsed);
+    if (kind === MsgKind.Invalid) return answer(st, res, 400, Bodies.invalidRequest, 'other');
+    if (kind === MsgKind.Request) {
+      requests = 1;
+      method = methodLabel((parsed as { method: string }).method);
+      isInit = method === 'initialize';
+    } else method = kind === MsgKind.Notification ? 'notification' : 'response';
+  }
+
+  if (isInit) return startSession(st, res, head, parsed as { params?: { protocolVersion?: unknown } }, text);
+
+  const sid = head.sid;
+  if (sid === '') return answer(st, res, 400, Bodies.missingSession, method);
+  const route = st.routes.get(sid);
+  if (route === undefined) {
+    answer(st, res, 404, Bodies.sessionNotFound, method);
+    return unknownSession(st, sid);
+  }
+  const slot = st.pool.slots[Math.floor(route / VERSION_BITS)];
+  if (isBatch && !allowsBatch(SUPPORTED_VERSIONS[route % VERSION_BITS])) return answer(st, res, 400, Bodies.batchNotAllowed, method);
+  const hv = head.hv || DEFAULT_HEADER_VERSION;
+  if (requests === 0) {
+    // "If the input consists solely of JSON-RPC responses or notifications ... the server MUST return
+    // HTTP status code 202 Accepted with no body."
+    st.pool.send(slot, { k: W_POST, sid, c: 0, body: text, hv });
+    res.cork(() => {
+      res.writeStatus(Status[202]).end();
+    });
+    st.metrics.requests.inc({ method, status: '202' });
+    return;
+  }
+  const conn = st.newConn(res, sid, slot, false, method, head.started);
+  res.onAborted(() => st.aborted(conn));
+  if (head.aborted) return st.aborted(conn);
+  st.pool.send(slot, { k: W_POST, sid, c: conn.c, body: text, hv });
+}
+
+function startSession(st: FrontState, res: HttpResponse, head: PostHead, msg: { params?: { protocolVersion?: unknown } }, text: string): void {
+  if (st.draining) return answer(st, res, 503, Bodies.shuttingDown, 'initialize');
+  const slot = st.pool.pick();
+  if (!slot) return answer(st, res, 503, Bodies.overloaded, 'initialize');
+  const version = negotiate(msg.params?.protocolVersion);
+  const sid = mintSessionId();
+  st.addRoute(sid, slot, versionIndex(version));
+  const conn = st.newConn(res, sid, slot, true, 'initialize', head.started);
+  res.onAborted(() => st.aborted(conn));
+  st.pool.send(slot, { k: W_INIT, sid, c: conn.c, body: text, v: version });
+}
+
+/** A session this node does not have: 404 went out already; the registry only shapes bookkeeping. */
+function unknownSession(st: FrontState, sid: string): void {
+  st.registry.lookup(sid).then(
+    (owner) => {
+      if (owner && owner.node !== st.config.nodeId) {
+        st.metrics.misroutes.inc();
+        log.warn('misrouted session', { session: sid, node: st.config.nodeId, owner: owner.node, ownerAddress: owner.address });
+      } else st.metrics.unknown.inc();
+    },
+    () => st.metrics.unknown.inc(),
+  );
+}
+
+export function handleGet(st: FrontState, res: HttpResponse, req: HttpRequest): void {
+  if (!commonChecks(st, res, req, false)) return;
+  // "The client MUST include an Accept header, listing text/event-stream as a supported content type."
+  if (!accepts(req.getHeader('accept'), SSE_TYPE)) return reject(st, res, 406, Bodies.notAcceptableGet);
+  const sid = req.getHeader('mcp-session-id');
+  if (sid === '') return reject(st, res, 400, Bodies.missingSession);
+  const route = st.routes.get(sid);
+  if (route === undefined) {
+    reject(st, res, 404, Bodies.sessionNotFound);
+    return unknownSession(st, sid);
+  }
+  const last = req.getHeader('last-event-id');
+  const slot = st.pool.slots[Math.floor(route / VERSION_BITS)];
+  const conn = st.newConn(res, sid, slot, false, 'other', performance.now());
+  res.onAborted(() => st.aborted(conn));
+  st.pool.send(slot, { k: W_GET, sid, c: conn.c, last: last === '' ? null : last });
+}
+
+export function handleDelete(st: FrontState, res: HttpResponse, req: HttpRequest): void {
+  if (!commonChecks(st, res, req, false)) return;
+  const sid = req.getHeader('mcp-session-id');
+  if (sid === '') return reject(st, res, 400, Bodies.missingSession);
+  const route = st.routes.get(sid);
+  if (route === undefined) {
+    // ADR-0066: clean the registry even though nothing closes here; the session may belong to
+    // another node or an earlier process.
+    st.registry.unregister(sid);
+    reject(st, res, 404, Bodies.sessionNotFound);
+    return unknownSession(st, sid);
+  }
+  const slot = st.pool.slots[Math.floor(route / VERSION_BITS)];
+  st.dropRoute(sid, 'delete');
+  st.pool.send(slot, { k: W_DELETE, sid, reason: 'delete' });
+  res.writeStatus(Status[200]).writeHeader('content-type', JSON_TYPE).end('{}');
+  st.metrics.requests.inc({ method: 'other', status: '200' });
+}
+
+export function handleMethodNotAllowed(st: FrontState, res: HttpResponse): void {
+  res.writeStatus(Status[405]).writeHeader('allow', ALLOW_MCP).writeHeader('content-type', JSON_TYPE).end(Bodies.methodNotAllowed, true);
+  st.metrics.requests.inc({ method: 'other', status: '405' });
+}

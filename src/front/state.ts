@@ -1,0 +1,268 @@
+/**
+ * The front's state: routes (session → worker slot), open HTTP exchanges, and how worker messages
+ * become bytes on sockets. Every write here happens outside uWS's synchronous handler, so each one is
+ * corked; SSE writes respect backpressure.
+ */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import type { HttpResponse } from 'uWebSockets.js';
+import type { NodeOptions } from '../config.js';
+import { log } from '../log.js';
+import type { Metrics } from '../metrics/metrics.js';
+import { F_CLOSE, F_EVENT, F_GONE, F_JSON, F_STATS, W_DETACH, type ToFront, type WorkerStats } from '../pool/messages.js';
+import type { SessionPool, Slot } from '../pool/pool.js';
+import { Bodies } from '../protocol/jsonrpc.js';
+import type { SessionRegistry } from '../registry/registry.js';
+import type { Guard } from './guards.js';
+import { HEARTBEAT, SESSION_HEADER, sseEvent, sseHeaders, writeJson } from './http.js';
+
+/** One HTTP exchange waiting on a worker: a POST awaiting its answer, or an SSE stream. */
+export interface Conn {
+  c: number;
+  res: HttpResponse;
+  sid: string;
+  slot: Slot;
+  /** Answer to an initialize: carries Mcp-Session-Id. */
+  init: boolean;
+  sse: boolean;
+  done: boolean;
+  lastWrite: number;
+  /** Bytes written while the socket reported backpressure, since it last drained. */
+  queued: number;
+  writableHooked: boolean;
+  /** JSON-RPC method label and start time, for metrics. */
+  method: string;
+  started: number;
+}
+
+/** Route value: slot index * 8 + protocol revision index. One number per session. */
+export const VERSION_BITS = 8;
+
+export class FrontState {
+  readonly conns = new Map<number, Conn>();
+  readonly streams = new Set<Conn>();
+  readonly routes = new Map<string, number>();
+  nextConn = 1;
+  draining = false;
+  private readonly statsWaiters = new Map<number, (s: WorkerStats | null) => void>();
+  private heartbeatTimer: NodeJS.Timeout;
+  private readonly lag = monitorEventLoopDelay({ resolution: 20 });
+
+  constructor(
+    readonly config: Readonly<NodeOptions>,
+    readonly pool: SessionPool,
+    readonly registry: SessionRegistry,
+    readonly metrics: Metrics,
+    readonly guard: Guard,
+  ) {
+    this.heartbeatTimer = setInterval(() => this.heartbeat(), Math.max(25, config.heartbeatMs >> 1));
+    this.lag.enable();
+  }
+
+  stop(): void {
+    clearInterval(this.heartbeatTimer);
+    this.lag.disable();
+  }
+
+  newConn(res: HttpResponse, sid: string, slot: Slot, init: boolean, method: string, started: number): Conn {
+    const conn: Conn = { c: this.nextConn++, res, sid, slot, init, sse: false, done: false, lastWrite: 0, queued: 0, writableHooked: false, method, started };
+    this.conns.set(conn.c, conn);
+    return conn;
+  }
+
+  /** The client went away (onAborted): the worker keeps the stream's events for resumption. */
+  aborted(conn: Conn): void {
+    if (conn.done) return;
+    this.finish(conn);
+    this.pool.send(conn.slot, { k: W_DETACH, sid: conn.sid, c: conn.c });
+  }
+
+  finish(conn: Conn): void {
+    conn.done = true;
+    this.conns.delete(conn.c);
+    if (conn.sse && this.streams.delete(conn)) this.metrics.sseStreams.dec();
+  }
+
+  addRoute(sid: string, slot: Slot, versionIdx: number): void {
+    this.routes.set(sid, slot.index * VERSION_BITS + versionIdx);
+    slot.sessions.add(sid);
+    this.registry.register(sid);
+    this.metrics.sessionsCreated.inc();
+  }
+
+  /** Forgets a session everywhere; Redis is cleaned whether or not the local close succeeded. */
+  dropRoute(sid: string, reason: string): void {
+    const route = this.routes.get(sid);
+    if (route !== undefined) {
+      this.routes.delete(sid);
+      this.pool.slots[Math.floor(route / VERSION_BITS)]?.sessions.delete(sid);
+      this.metrics.sessionsClosed.inc({ reason });
+    }
+    this.registry.unregister(sid);
+  }
+
+  onWorkerMessage(slot: Slot, msg: ToFront): void {
+    switch (msg.k) {
+      case F_JSON: {
+        if (msg.drop) this.dropRoute(msg.drop, 'init_failed');
+        const conn = this.conns.get(msg.c);
+        if (!conn || conn.done) return;
+        this.finish(conn);
+        const res = conn.res;
+        res.cork(() => writeJson(res, msg.status, msg.body, conn.init ? conn.sid : undefined));
+        this.observe(conn, msg.status);
+        return;
+      }
+      case F_EVENT: {
+        const conn = this.conns.get(msg.c);
+        if (!conn || conn.done) return;
+        conn.res.cork(() => this.writeEvent(conn, msg.eid, msg.body, msg.end));
+        return;
+      }
+      case F_CLOSE: {
+        const conn = this.conns.get(msg.c);
+        if (!conn || conn.done) return;
+        conn.res.cork(() => this.closeStream(conn, msg.retry));
+        return;
+      }
+      case F_GONE:
+        log.info('session closed by worker', { session: msg.sid, reason: msg.reason });
+        this.dropRoute(msg.sid, msg.reason);
+        return;
+      case F_STATS: {
+        const w = this.statsWaiters.get(msg.c);
+        if (w) {
+          this.statsWaiters.delete(msg.c);
+          w(msg.stats);
+        }
+        return;
+      }
+    }
+  }
+
+  private openSse(conn: Conn): void {
+    const res = conn.res;
+    sseHeaders(res);
+    if (conn.init) res.writeHeader(SESSION_HEADER, conn.sid);
+    conn.sse = true;
+    this.streams.add(conn);
+    this.metrics.sseStreams.inc();
+  }
+
+  private writeEvent(conn: Conn, eid: string, body: string, end: boolean): void {
+    if (!conn.sse) this.openSse(conn);
+    if (body !== '') this.write(conn, sseEvent(eid, body));
+    // A priming event: an id and empty data, with the reconnection delay (SEP-1699).
+    else if (eid !== '') this.write(conn, `id: ${eid}\nretry: ${this.config.sseRetryMs}\ndata: \n\n`);
+    // Older revisions get no priming event; a comment flushes the headers.
+    else if (!end) this.write(conn, ': stream open\n\n');
+    if (end && !conn.done) {
+      this.finish(conn);
+      conn.res.end();
+      this.observe(conn, 200);
+    }
+  }
+
+  /** SEP-1699: "the server MAY close the connection ... after sending retry"; the client resumes. */
+  closeStream(conn: Conn, retry: number): void {
+    if (!conn.sse) this.openSse(conn);
+    this.write(conn, `retry: ${retry}\n\n`);
+    if (!conn.done) {
+      this.finish(conn);
+      conn.res.end();
+    }
+  }
+
+  /** Writes to an SSE stream; a reader too slow to keep up loses the stream (it can resume). */
+  write(conn: Conn, text: string): void {
+    if (conn.done) return;
+    conn.lastWrite = Date.now();
+    if (conn.res.write(text)) return;
+    this.metrics.sseBackpressure.inc();
+    conn.queued += text.length;
+    if (conn.queued > this.config.sseMaxBuffered) {
+      this.metrics.sseDropped.inc();
+      log.warn('dropping slow SSE reader', { session: conn.sid, queuedBytes: conn.queued });
+      this.aborted(conn);
+      conn.res.close();
+      return;
+    }
+    if (!conn.writableHooked) {
+      conn.writableHooked = true;
+      conn.res.onWritable(() => {
+        conn.queued = 0;
+        return true;
+      });
+    }
+  }
+
+  private heartbeat(): void {
+    const now = Date.now();
+    const due = now - this.config.heartbeatMs;
+    for (const conn of this.streams) {
+      if (conn.lastWrite <= due) conn.res.cork(() => this.write(conn, HEARTBEAT));
+    }
+  }
+
+  observe(conn: Conn, status: number): void {
+    this.metrics.requests.inc({ method: conn.method, status: String(status) });
+    this.metrics.requestDuration.observe({ method: conn.method }, (performance.now() - conn.started) / 1000);
+  }
+
+  /** A worker died: its exchanges end now (404 for waiting POSTs, end of stream for SSE). */
+  slotLost(slot: Slot, sessions: Set<string>): void {
+    for (const sid of sessions) {
+      this.routes.delete(sid);
+      this.registry.unregister(sid);
+      this.metrics.sessionsClosed.inc({ reason: 'worker_died' });
+    }
+    for (const conn of [...this.conns.values()]) {
+      if (conn.slot !== slot) continue;
+      this.finish(conn);
+      const res = conn.res;
+      res.cork(() => {
+        if (conn.sse) res.end();
+        else writeJson(res, 404, Bodies.sessionNotFound);
+      });
+    }
+  }
+
+  /** Asks every worker for its counters. */
+  workerStats(timeoutMs = 1000): Promise<Array<WorkerStats | null>> {
+    return Promise.all(
+      this.pool.slots.map((slot) => {
+        if (!slot.ready) return Promise.resolve(null);
+        const c = this.nextConn++;
+        return new Promise<WorkerStats | null>((resolve) => {
+          const timer = setTimeout(() => {
+            this.statsWaiters.delete(c);
+            resolve(null);
+          }, timeoutMs);
+          this.statsWaiters.set(c, (s) => {
+            clearTimeout(timer);
+            resolve(s);
+          });
+          this.pool.send(slot, { k: 6, c });
+        });
+      }),
+    );
+  }
+
+  /** Worker counters folded into the front's registry, then the text exposition. */
+  async metricsText(): Promise<string> {
+    const stats = await this.workerStats();
+    stats.forEach((s, i) => {
+      if (!s) return;
+      this.metrics.sessionsActive.set({ worker: String(i) }, s.sessions);
+      this.metrics.eventLoopLag.set({ thread: `worker-${i}` }, s.eventLoopLagSeconds);
+    });
+    this.metrics.eventLoopLag.set({ thread: 'front' }, this.lag.mean / 1e9 || 0);
+    this.lag.reset();
+    this.metrics.poolUtilization.set(this.pool.utilization);
+    return this.metrics.text();
+  }
+
+  /** Ends every open stream with `retry` so clients reconnect elsewhere (shutdown). */
+  closeAllStreams(): void {
+    for (const conn of [...this.streams]) conn.res.cork(() => this.closeStream(conn, this.config.sseRetryMs));
+  }
+}

@@ -1,0 +1,52 @@
+#!/usr/bin/env node
+/** `npm start`: one MCP node with embedded defaults. */
+import { loadConfig, usage } from './config.js';
+import { configureLog, log } from './log.js';
+import { startNode } from './node.js';
+
+async function main(): Promise<void> {
+  if (process.argv.includes('--help') || process.argv.includes('-h')) {
+    process.stdout.write(usage());
+    return;
+  }
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    process.stderr.write(`${JSON.stringify({ level: 'fatal', msg: (err as Error).message, code: (err as { code?: string }).code })}\n`);
+    process.exit(2);
+  }
+  configureLog(config.logLevel, { node: config.nodeId });
+  let node;
+  try {
+    node = await startNode(config);
+  } catch (err) {
+    log.error('start-up failed', { err: (err as Error).message, code: (err as { code?: string }).code });
+    process.exit(1);
+  }
+  log.info('listening', {
+    url: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${node.port}/mcp`,
+    port: node.port,
+    workers: config.workers,
+    registry: config.redisUrl ? 'redis' : 'memory',
+    tools: config.tools ?? 'built-in everything demo',
+  });
+  const stop = (signal: string): void => {
+    const timer = setTimeout(() => {
+      log.error('shutdown grace period exceeded, exiting', { graceMs: config.shutdownGraceMs });
+      process.exit(1);
+    }, config.shutdownGraceMs);
+    timer.unref();
+    node.close(signal).then(
+      () => process.exit(0),
+      (err) => {
+        log.error('shutdown failed', { err });
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+}
+
+void main();

@@ -1,0 +1,98 @@
+/**
+ * One node: the session pool, the registry, the uWS front, and an orderly shutdown. Used by main.ts
+ * and by anything that embeds a node in-process.
+ */
+import type { us_listen_socket } from 'uWebSockets.js';
+import type { NodeOptions } from './config.js';
+import { ErrorCodes, McpRuntimeError } from './errors.js';
+import { buildApp, type UwsModule } from './front/app.js';
+import { createGuard } from './front/guards.js';
+import { FrontState } from './front/state.js';
+import { log } from './log.js';
+import { Metrics } from './metrics/metrics.js';
+import { SessionPool } from './pool/pool.js';
+import { createRegistry } from './registry/create.js';
+
+export interface RunningNode {
+  port: number;
+  state: FrontState;
+  close(reason?: string): Promise<void>;
+}
+
+/** Loads uWebSockets.js and refuses the library's slow pure-JS fallback. */
+export async function loadUws(maxHeaderBytes: number): Promise<UwsModule> {
+  // Read by the native library when it parses requests; larger heads get 431.
+  process.env.UWS_HTTP_MAX_HEADERS_SIZE = String(maxHeaderBytes);
+  if (/^(1|true)$/i.test(process.env.UWS_USE_FALLBACK ?? '')) {
+    throw new McpRuntimeError(ErrorCodes.MCP_ERR_UWS_FALLBACK, 'UWS_USE_FALLBACK is set: refusing to run on the pure-JS fallback');
+  }
+  const mod = (await import('uWebSockets.js')) as unknown as { default: UwsModule };
+  const uws = mod.default;
+  // The native addon exports SSLApp; the fallback does not.
+  if (typeof (uws as { SSLApp?: unknown }).SSLApp !== 'function') {
+    throw new McpRuntimeError(ErrorCodes.MCP_ERR_UWS_FALLBACK, 'uWebSockets.js native binary did not load (pure-JS fallback active); refusing to start');
+  }
+  return uws;
+}
+
+export async function startNode(config: Readonly<NodeOptions>): Promise<RunningNode> {
+  const uws = await loadUws(config.maxHeaderBytes);
+  const metrics = new Metrics(config.metrics);
+  const registry = await createRegistry(config);
+  let state: FrontState | null = null;
+  const pool = new SessionPool(
+    {
+      workers: config.workers,
+      tools: config.tools,
+      nodeId: config.nodeId,
+      sessionIdleMs: config.sessionIdleMs,
+      replayEvents: config.replayEvents,
+      sseRetryMs: config.sseRetryMs,
+      requestTimeoutMs: config.requestTimeoutMs,
+    },
+    {
+      onMessage: (slot, msg) => state!.onWorkerMessage(slot, msg),
+      onSlotLost: (slot, sessions) => state!.slotLost(slot, sessions),
+    },
+  );
+  state = new FrontState(config, pool, registry, metrics, createGuard(config));
+  try {
+    await pool.start();
+  } catch (err) {
+    state.stop();
+    await pool.close().catch(() => {});
+    await registry.close();
+    throw err;
+  }
+
+  const app = buildApp(uws, state);
+  const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
+    app.listen(config.host, config.port, (ls) => {
+      if (ls) resolve(ls);
+      else reject(new McpRuntimeError(ErrorCodes.MCP_ERR_LISTEN, `cannot listen on ${config.host}:${config.port}`));
+    });
+  }).catch(async (err) => {
+    state!.stop();
+    await pool.close().catch(() => {});
+    await registry.close();
+    throw err;
+  });
+  const port = uws.us_socket_local_port(listenSocket);
+
+  let closing: Promise<void> | null = null;
+  const close = (reason = 'shutdown'): Promise<void> => {
+    closing ??= (async () => {
+      const st = state!;
+      st.draining = true;
+      log.info('shutting down', { reason, sessions: st.routes.size });
+      uws.us_listen_socket_close(listenSocket);
+      st.closeAllStreams();
+      for (const sid of [...st.routes.keys()]) st.dropRoute(sid, 'shutdown');
+      st.stop();
+      await pool.close().catch((err) => log.warn('pool close failed', { err }));
+      await registry.close();
+    })();
+    return closing;
+  };
+  return { port, state, close };
+}

@@ -1,0 +1,26 @@
+/**
+ * Which sessions exist, across nodes (ADR-0066). Writes never block a request: implementations queue
+ * them and flush off the hot path. The registry never holds transport state; it only tells a misroute
+ * (the session lives on another node) from a genuinely unknown session.
+ */
+export interface SessionOwner {
+  node: string;
+  address: string;
+  createdAt: number;
+}
+
+export interface SessionRegistry {
+  readonly kind: 'memory' | 'redis';
+  /** Records a new local session (queued). */
+  register(sessionId: string): void;
+  /** Forgets a session, whether or not its local close succeeded (queued). */
+  unregister(sessionId: string): void;
+  /** Who owns a session that is not local; null when unknown. Never awaited by a request's answer. */
+  lookup(sessionId: string): Promise<SessionOwner | null>;
+  close(): Promise<void>;
+}
+
+export interface RegistryIdentity {
+  nodeId: string;
+  address: string;
+}

@@ -1,0 +1,121 @@
+/**
+ * The public API for tool modules (`--tools ./my-tools.js` / `MCP_TOOLS`).
+ *
+ * A tool module default-exports `register(server)`. It runs once in every session worker; the
+ * definitions it registers are shared by all sessions of that worker. The shapes follow the official
+ * SDK's `McpServer.registerTool` / `registerResource` / `registerPrompt`, so a module written for the
+ * SDK ports by changing the import. `ResourceTemplate` and `completable` are the SDK's own.
+ */
+export { ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
+export { completable } from '@modelcontextprotocol/sdk/server/completable.js';
+
+/** A zod raw shape (`{ a: z.number() }`), a zod object schema, or a plain JSON Schema object. */
+export type InputSchema = Record<string, unknown>;
+
+export interface JsonRpcNotification {
+  method: string;
+  params?: Record<string, unknown>;
+}
+
+export interface JsonRpcRequestOut {
+  method: string;
+  params?: Record<string, unknown>;
+}
+
+export interface RequestOptions {
+  /** Milliseconds before the request fails with a timeout error (default 60 000). */
+  timeout?: number;
+  signal?: AbortSignal;
+}
+
+/** The second argument of every handler, as in the SDK's `RequestHandlerExtra`. */
+export interface HandlerExtra {
+  /** Aborted when the client cancels the request (`notifications/cancelled`) or the session ends. */
+  signal: AbortSignal;
+  sessionId: string;
+  requestId: string | number;
+  /** The request's `params._meta` (e.g. `progressToken`). */
+  _meta?: Record<string, unknown>;
+  /** Sends a notification related to this request (on the request's SSE stream). */
+  sendNotification(notification: JsonRpcNotification): Promise<void>;
+  /**
+   * Sends a request to the client related to this request (sampling, elicitation, roots) and resolves
+   * with its result. `resultSchema` (a zod schema) validates the result when given.
+   */
+  sendRequest(request: JsonRpcRequestOut, resultSchema?: unknown, options?: RequestOptions): Promise<any>;
+  /**
+   * SEP-1699: closes the request's SSE stream now (after sending `retry`); the client reconnects with
+   * GET + Last-Event-ID and receives the rest of the stream there.
+   */
+  closeSSEStream(): void;
+}
+
+export type ToolResult = {
+  content?: Array<Record<string, unknown>>;
+  structuredContent?: Record<string, unknown>;
+  isError?: boolean;
+  _meta?: Record<string, unknown>;
+  [key: string]: unknown;
+};
+
+export interface ToolConfig {
+  title?: string;
+  description?: string;
+  inputSchema?: InputSchema;
+  outputSchema?: InputSchema;
+  annotations?: Record<string, unknown>;
+  icons?: Array<Record<string, unknown>>;
+  _meta?: Record<string, unknown>;
+}
+
+export type ToolHandler = (args: any, extra: HandlerExtra) => ToolResult | Promise<ToolResult>;
+
+export interface ResourceMetadata {
+  title?: string;
+  description?: string;
+  mimeType?: string;
+  annotations?: Record<string, unknown>;
+  icons?: Array<Record<string, unknown>>;
+  _meta?: Record<string, unknown>;
+}
+
+export type ReadResourceResult = { contents: Array<Record<string, unknown>>; [key: string]: unknown };
+export type FixedResourceHandler = (uri: URL, extra: HandlerExtra) => ReadResourceResult | Promise<ReadResourceResult>;
+export type TemplateResourceHandler = (
+  uri: URL,
+  variables: Record<string, string | string[]>,
+  extra: HandlerExtra,
+) => ReadResourceResult | Promise<ReadResourceResult>;
+
+/** Anything shaped like the SDK's `ResourceTemplate`. */
+export interface ResourceTemplateLike {
+  uriTemplate: { toString(): string; match(uri: string): Record<string, string | string[]> | null };
+  listCallback?: (extra: HandlerExtra) => unknown;
+  completeCallback(variable: string): ((value: string, context?: { arguments?: Record<string, string> }) => string[] | Promise<string[]>) | undefined;
+}
+
+export interface PromptConfig {
+  title?: string;
+  description?: string;
+  /** A zod raw shape; wrap a field in `completable(schema, cb)` to offer completions. */
+  argsSchema?: InputSchema;
+  icons?: Array<Record<string, unknown>>;
+  _meta?: Record<string, unknown>;
+}
+
+export type PromptResult = { messages: Array<Record<string, unknown>>; description?: string; [key: string]: unknown };
+export type PromptHandler = (args: any, extra: HandlerExtra) => PromptResult | Promise<PromptResult>;
+
+/** What `register(server)` receives. */
+export interface McpServerApi {
+  registerTool(name: string, config: ToolConfig, handler: ToolHandler): void;
+  registerResource(name: string, uri: string, metadata: ResourceMetadata, handler: FixedResourceHandler): void;
+  registerResource(name: string, template: ResourceTemplateLike, metadata: ResourceMetadata, handler: TemplateResourceHandler): void;
+  registerPrompt(name: string, config: PromptConfig, handler: PromptHandler): void;
+  /** Sends `notifications/resources/updated` to every session of this worker subscribed to `uri`. */
+  notifyResourceUpdated(uri: string): void;
+  /** Server identity reported in `initialize`; optional. */
+  setServerInfo(info: { name: string; version: string; title?: string }, instructions?: string): void;
+}
+
+export type RegisterFn = (server: McpServerApi) => void | Promise<void>;

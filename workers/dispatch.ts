@@ -1,0 +1,436 @@
+/**
+ * The MCP server side of every session in this worker: JSON-RPC requests, notifications and the
+ * responses to our own server→client requests.
+ */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { ErrorCodes, McpRuntimeError, RpcCodes } from '../src/errors.js';
+import { errorBody } from '../src/protocol/jsonrpc.js';
+import {
+  F_CLOSE, F_GONE, F_JSON, F_STATS, W_DELETE, W_DETACH, W_GET, W_INIT, W_POST, W_STATS,
+  type GetMsg, type InitMsg, type PostMsg, type ToWorker,
+} from '../src/pool/messages.js';
+import type { Definitions } from './definitions.js';
+import type { HandlerExtra, JsonRpcNotification, JsonRpcRequestOut, RequestOptions } from './api.js';
+import type { Outbox } from './outbox.js';
+import { isRpcError } from './rpc-error.js';
+import { emit, newStream, openStream, replyJson, resume, Session, type Exchange, type Inflight, type Stream, type StreamLimits } from './session.js';
+
+const LOG_LEVELS = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'];
+const NOT_FOUND_BODY = errorBody(null, RpcCodes.SESSION_NOT_FOUND, 'Session not found: initialize a new session');
+const CONFLICT_BODY = errorBody(null, RpcCodes.CONNECTION_CLOSED, 'Conflict: only one GET stream per session may be open');
+const EVENT_ID = /^(\d+)_(\d+)$/;
+
+type Json = Record<string, unknown>;
+
+export interface WorkerOptions extends StreamLimits {
+  sessionIdleMs: number;
+  sseRetryMs: number;
+  requestTimeoutMs: number;
+}
+
+function resultBody(id: unknown, resultJson: string): string {
+  return `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":${resultJson}}`;
+}
+
+export class SessionWorker {
+  readonly sessions = new Map<string, Session>();
+  private readonly initCache = new Map<string, string>();
+  private readonly sweepTimer: NodeJS.Timeout;
+  private readonly lag = monitorEventLoopDelay({ resolution: 20 });
+
+  constructor(
+    private readonly out: Outbox,
+    private readonly defs: Definitions,
+    private readonly opts: WorkerOptions,
+  ) {
+    defs.onResourceUpdated = (uri) => this.resourceUpdated(uri);
+    this.sweepTimer = setInterval(() => this.sweep(), Math.max(50, Math.min(opts.sessionIdleMs / 4, 5000)));
+    this.lag.enable();
+  }
+
+  stop(): void {
+    clearInterval(this.sweepTimer);
+    this.lag.disable();
+    for (const s of [...this.sessions.values()]) this.closeSession(s, 'shutdown', false);
+  }
+
+  onBatch(batch: ToWorker[]): void {
+    for (let i = 0; i < batch.length; i++) {
+      const m = batch[i];
+      try {
+        this.handle(m);
+      } catch (err) {
+        // One bad message must not take the worker (and its other sessions) down.
+        const c = (m as { c?: number }).c;
+        if (c) this.out.push({ k: F_JSON, c, status: 500, body: errorBody(null, RpcCodes.INTERNAL_ERROR, 'Internal error') });
+        console.error(JSON.stringify({ level: 'error', msg: 'worker message failed', err: String((err as Error)?.stack ?? err) }));
+      }
+    }
+  }
+
+  private handle(m: ToWorker): void {
+    switch (m.k) {
+      case W_INIT: return this.init(m);
+      case W_POST: return this.post(m);
+      case W_GET: return this.get(m);
+      case W_DETACH: {
+        const s = this.sessions.get(m.sid);
+        if (s) this.detach(s, m.c);
+        return;
+      }
+      case W_DELETE: {
+        const s = this.sessions.get(m.sid);
+        if (s) this.closeSession(s, m.reason, false);
+        return;
+      }
+      case W_STATS:
+        this.out.push({
+          k: F_STATS,
+          c: m.c,
+          stats: { sessions: this.sessions.size, eventLoopLagSeconds: this.lag.mean / 1e9 || 0, metrics: [] },
+        });
+        this.lag.reset();
+        return;
+    }
+  }
+
+  // ---- sessions ---------------------------------------------------------------------------------
+
+  private init(m: InitMsg): void {
+    const msg = JSON.parse(m.body) as Json;
+    const params = (msg.params ?? {}) as Json;
+    const s = new Session(m.sid, m.v);
+    s.clientCapabilities = (params.capabilities as Json) ?? {};
+    s.clientInfo = params.clientInfo ?? null;
+    this.sessions.set(s.id, s);
+    let body = this.initCache.get(m.v);
+    if (body === undefined) {
+      body = JSON.stringify({
+        protocolVersion: m.v,
+        capabilities: this.defs.capabilities(),
+        serverInfo: this.defs.serverInfo,
+        ...(this.defs.instructions ? { instructions: this.defs.instructions } : {}),
+      });
+      this.initCache.set(m.v, body);
+    }
+    this.out.push({ k: F_JSON, c: m.c, status: 200, body: resultBody(msg.id, body) });
+  }
+
+  private closeSession(s: Session, reason: string, tellFront: boolean): void {
+    if (s.closed) return;
+    s.closed = true;
+    this.sessions.delete(s.id);
+    if (s.inflight) for (const f of s.inflight.values()) f.controller.abort(new McpRuntimeError(ErrorCodes.MCP_ERR_SESSION_CLOSED, 'session closed'));
+    if (s.outbound) {
+      for (const p of s.outbound.values()) {
+        clearTimeout(p.timer);
+        p.reject(new McpRuntimeError(ErrorCodes.MCP_ERR_SESSION_CLOSED, 'session closed'));
+      }
+      s.outbound.clear();
+    }
+    // Every open exchange of the session ends now; clients that come back get 404 and re-initialize.
+    if (s.exchanges) {
+      for (const ex of s.exchanges.values()) {
+        if (ex.stream?.conn) this.out.push({ k: F_CLOSE, c: ex.stream.conn, retry: this.opts.sseRetryMs });
+        else if (!ex.stream && !ex.gone) this.out.push({ k: F_JSON, c: ex.c, status: 404, body: NOT_FOUND_BODY });
+      }
+      s.exchanges.clear();
+    }
+    if (s.standalone?.conn) this.out.push({ k: F_CLOSE, c: s.standalone.conn, retry: this.opts.sseRetryMs });
+    if (s.streams) for (const st of s.streams.values()) if (st.conn) this.out.push({ k: F_CLOSE, c: st.conn, retry: this.opts.sseRetryMs });
+    if (tellFront) this.out.push({ k: F_GONE, sid: s.id, reason });
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    const idle = this.opts.sessionIdleMs;
+    for (const s of this.sessions.values()) {
+      if (s.busy()) s.lastSeen = now;
+      else if (now - s.lastSeen > idle) this.closeSession(s, 'idle', true);
+    }
+  }
+
+  private missing(c: number): void {
+    if (c) this.out.push({ k: F_JSON, c, status: 404, body: NOT_FOUND_BODY });
+  }
+
+  // ---- POST ---------------------------------------------------------------------------------------
+
+  private post(m: PostMsg): void {
+    const s = this.sessions.get(m.sid);
+    if (!s) return this.missing(m.c);
+    s.lastSeen = Date.now();
+    const parsed = JSON.parse(m.body) as Json | Json[];
+    const batch = Array.isArray(parsed);
+    const msgs = batch ? parsed : [parsed];
+    let requests = 0;
+    for (const msg of msgs) if (typeof msg.method === 'string' && 'id' in msg) requests++;
+    let ex: Exchange | null = null;
+    if (requests > 0 && m.c) {
+      ex = { c: m.c, pending: requests, batch, responses: [], stream: null, gone: false };
+      (s.exchanges ??= new Map()).set(m.c, ex);
+    }
+    for (const msg of msgs) {
+      if (typeof msg.method !== 'string') this.clientResponse(s, msg);
+      else if (!('id' in msg)) this.notification(s, msg);
+      else this.request(s, ex, msg);
+    }
+  }
+
+  private notification(s: Session, msg: Json): void {
+    const params = (msg.params ?? {}) as Json;
+    switch (msg.method) {
+      case 'notifications/cancelled': {
+        const f = s.inflight?.get(params.requestId as string | number);
+        if (f) {
+          f.cancelled = true;
+          f.controller.abort(typeof params.reason === 'string' ? params.reason : 'cancelled');
+        }
+        return;
+      }
+      default:
+        // notifications/initialized, roots/list_changed, progress: nothing to do per session.
+        return;
+    }
+  }
+
+  private clientResponse(s: Session, msg: Json): void {
+    const id = msg.id;
+    if (typeof id !== 'number') return;
+    const p = s.outbound?.get(id);
+    if (!p) return;
+    s.outbound!.delete(id);
+    clearTimeout(p.timer);
+    if (msg.error) {
+      const e = msg.error as { code?: number; message?: string; data?: unknown };
+      const err = new Error(e.message ?? 'client error') as Error & { code?: number; data?: unknown };
+      err.code = e.code;
+      err.data = e.data;
+      p.reject(err);
+    } else p.resolve(msg.result);
+  }
+
+  /** Delivers one response of exchange `ex` (JSON collected, or an event on its stream). */
+  private deliver(s: Session, ex: Exchange | null, body: string): void {
+    if (!ex) return;
+    ex.pending--;
+    const done = ex.pending === 0;
+    if (ex.stream) emit(this.out, s, ex.stream, body, done, this.opts);
+    else {
+      ex.responses!.push(body);
+      if (done) replyJson(this.out, ex, 200);
+    }
+    if (done) s.exchanges?.delete(ex.c);
+  }
+
+  private request(s: Session, ex: Exchange | null, msg: Json): void {
+    const id = msg.id as string | number;
+    const params = (msg.params ?? {}) as Json;
+    const defs = this.defs;
+    switch (msg.method) {
+      case 'ping':
+        return this.deliver(s, ex, resultBody(id, '{}'));
+      case 'tools/list':
+        return this.deliver(s, ex, resultBody(id, defs.toolsListJson()));
+      case 'resources/templates/list':
+        return this.deliver(s, ex, resultBody(id, defs.templatesListJson()));
+      case 'prompts/list':
+        return this.deliver(s, ex, resultBody(id, defs.promptsListJson()));
+      case 'logging/setLevel': {
+        const i = LOG_LEVELS.indexOf(params.level as string);
+        if (i < 0) return this.deliver(s, ex, errorBody(id, RpcCodes.INVALID_PARAMS, `Invalid log level: ${String(params.level)}`));
+        s.logLevel = i;
+        return this.deliver(s, ex, resultBody(id, '{}'));
+      }
+      case 'resources/subscribe':
+      case 'resources/unsubscribe': {
+        if (typeof params.uri !== 'string') return this.deliver(s, ex, errorBody(id, RpcCodes.INVALID_PARAMS, 'uri must be a string'));
+        if (msg.method === 'resources/subscribe') (s.subscriptions ??= new Set()).add(params.uri);
+        else s.subscriptions?.delete(params.uri);
+        return this.deliver(s, ex, resultBody(id, '{}'));
+      }
+      case 'initialize':
+        return this.deliver(s, ex, errorBody(id, RpcCodes.INVALID_REQUEST, 'Invalid Request: session is already initialized'));
+      case 'tools/call':
+        return this.run(s, ex, id, params, (extra) => defs.callTool(params, extra));
+      case 'resources/list':
+        return this.run(s, ex, id, params, (extra) => defs.listResources(extra));
+      case 'resources/read':
+        return this.run(s, ex, id, params, (extra) => defs.readResource(params, extra));
+      case 'prompts/get':
+        return this.run(s, ex, id, params, (extra) => defs.getPrompt(params, extra));
+      case 'completion/complete':
+        return this.run(s, ex, id, params, () => defs.complete(params));
+      default:
+        return this.deliver(s, ex, errorBody(id, RpcCodes.METHOD_NOT_FOUND, `Method not found: ${String(msg.method)}`));
+    }
+  }
+
+  /** Runs an async handler with an `extra` bound to this request and answers with its outcome. */
+  private run(s: Session, ex: Exchange | null, id: string | number, params: Json, fn: (extra: HandlerExtra) => Promise<unknown>): void {
+    const controller = new AbortController();
+    const flight: Inflight = { controller, exchange: ex, cancelled: false };
+    (s.inflight ??= new Map()).set(id, flight);
+    const extra = this.extraFor(s, ex, id, params, controller.signal);
+    let p: Promise<unknown>;
+    try {
+      p = fn(extra);
+    } catch (err) {
+      p = Promise.reject(err);
+    }
+    p.then(
+      (result) => this.finish(s, ex, id, flight, resultBody(id, JSON.stringify(result ?? {}))),
+      (err) => this.finish(s, ex, id, flight, this.errorFor(id, err, flight)),
+    );
+  }
+
+  private errorFor(id: string | number, err: unknown, flight: Inflight): string {
+    if (flight.cancelled) return errorBody(id, RpcCodes.REQUEST_CANCELLED, 'Request cancelled');
+    if (isRpcError(err)) return errorBody(id, err.rpcCode, err.message, err.data);
+    return errorBody(id, RpcCodes.INTERNAL_ERROR, err instanceof Error ? err.message : String(err));
+  }
+
+  private finish(s: Session, ex: Exchange | null, id: string | number, flight: Inflight, body: string): void {
+    if (s.inflight?.get(id) === flight) s.inflight.delete(id);
+    if (s.closed) return;
+    this.deliver(s, ex, body);
+  }
+
+  // ---- server → client --------------------------------------------------------------------------
+
+  /** The stream a request-related message goes on: the request's own, switching it to SSE. */
+  private relatedStream(s: Session, ex: Exchange | null): Stream {
+    if (!ex || ex.pending === 0) return (s.standalone ??= newStream(0, 0));
+    if (ex.stream) return ex.stream;
+    const conn = ex.gone ? 0 : ex.c;
+    const stream = newStream(s.nextStreamId++, conn);
+    ex.stream = stream;
+    if (conn) openStream(this.out, s, stream, conn);
+    // Responses a batch already produced go first, as events.
+    const earlier = ex.responses;
+    ex.responses = null;
+    if (earlier) for (const body of earlier) emit(this.out, s, stream, body, false, this.opts);
+    return stream;
+  }
+
+  private send(s: Session, ex: Exchange | null, body: string): void {
+    emit(this.out, s, this.relatedStream(s, ex), body, false, this.opts);
+  }
+
+  private extraFor(s: Session, ex: Exchange | null, requestId: string | number, params: Json, signal: AbortSignal): HandlerExtra {
+    const worker = this;
+    return {
+      signal,
+      sessionId: s.id,
+      requestId,
+      _meta: params._meta as Json | undefined,
+      sendNotification(n: JsonRpcNotification): Promise<void> {
+        if (s.closed) return Promise.reject(new McpRuntimeError(ErrorCodes.MCP_ERR_SESSION_CLOSED, 'session closed'));
+        if (n.method === 'notifications/message' && s.logLevel >= 0) {
+          const level = LOG_LEVELS.indexOf(String((n.params as Json | undefined)?.level));
+          if (level >= 0 && level < s.logLevel) return Promise.resolve();
+        }
+        worker.send(s, ex, JSON.stringify({ jsonrpc: '2.0', method: n.method, params: n.params }));
+        return Promise.resolve();
+      },
+      sendRequest(r: JsonRpcRequestOut, resultSchema?: unknown, options?: RequestOptions): Promise<any> {
+        return worker.request2client(s, ex, r, resultSchema, options, signal);
+      },
+      closeSSEStream(): void {
+        if (!ex || ex.pending === 0 || s.closed) return;
+        const stream = worker.relatedStream(s, ex);
+        if (stream.conn) {
+          worker.out.push({ k: F_CLOSE, c: stream.conn, retry: worker.opts.sseRetryMs });
+          stream.conn = 0;
+        }
+      },
+    };
+  }
+
+  private request2client(s: Session, ex: Exchange | null, r: JsonRpcRequestOut, schema: unknown, options: RequestOptions | undefined, parent: AbortSignal): Promise<unknown> {
+    if (s.closed) return Promise.reject(new McpRuntimeError(ErrorCodes.MCP_ERR_SESSION_CLOSED, 'session closed'));
+    const need = r.method === 'sampling/createMessage' ? 'sampling' : r.method === 'elicitation/create' ? 'elicitation' : r.method === 'roots/list' ? 'roots' : null;
+    if (need && !s.clientCapabilities[need]) {
+      return Promise.reject(new McpRuntimeError(ErrorCodes.MCP_ERR_CAPABILITY, `Client does not support ${need} (required for ${r.method})`));
+    }
+    const id = s.nextOutId++;
+    return new Promise((resolve, reject) => {
+      const timeout = options?.timeout ?? this.opts.requestTimeoutMs;
+      const cancel = (reason: unknown): void => {
+        if (!s.outbound?.delete(id)) return;
+        clearTimeout(timer);
+        if (!s.closed) this.send(s, ex, JSON.stringify({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: String(reason) } }));
+        reject(reason);
+      };
+      const timer = setTimeout(() => cancel(new McpRuntimeError(ErrorCodes.MCP_ERR_REQUEST_TIMEOUT, `Request ${r.method} timed out after ${timeout} ms`)), timeout);
+      const onAbort = (): void => cancel(parent.reason ?? new Error('aborted'));
+      parent.addEventListener('abort', onAbort, { once: true });
+      options?.signal?.addEventListener('abort', onAbort, { once: true });
+      (s.outbound ??= new Map()).set(id, {
+        resolve: (v: unknown) => {
+          parent.removeEventListener('abort', onAbort);
+          const sc = schema as { safeParse?: (x: unknown) => { success: boolean; data?: unknown; error?: unknown } } | undefined;
+          if (sc && typeof sc.safeParse === 'function') {
+            const parsed = sc.safeParse(v);
+            if (!parsed.success) return reject(new Error(`Invalid result for ${r.method}: ${String(parsed.error)}`));
+            return resolve(parsed.data);
+          }
+          resolve(v);
+        },
+        reject: (e: unknown) => {
+          parent.removeEventListener('abort', onAbort);
+          reject(e);
+        },
+        timer,
+      });
+      this.send(s, ex, JSON.stringify({ jsonrpc: '2.0', id, method: r.method, params: r.params }));
+    });
+  }
+
+  private resourceUpdated(uri: string): void {
+    const body = JSON.stringify({ jsonrpc: '2.0', method: 'notifications/resources/updated', params: { uri } });
+    for (const s of this.sessions.values()) {
+      if (s.subscriptions?.has(uri)) emit(this.out, s, (s.standalone ??= newStream(0, 0)), body, false, this.opts);
+    }
+  }
+
+  // ---- GET ----------------------------------------------------------------------------------------
+
+  private get(m: GetMsg): void {
+    const s = this.sessions.get(m.sid);
+    if (!s) return this.missing(m.c);
+    s.lastSeen = Date.now();
+    const match = m.last ? EVENT_ID.exec(m.last) : null;
+    if (match) {
+      const streamId = Number(match[1]);
+      const stream = streamId === 0 ? s.standalone : s.streams?.get(streamId) ?? this.exchangeStream(s, streamId);
+      if (stream) return resume(this.out, s, stream, m.c, Number(match[2]));
+    }
+    // "The server MUST either return Content-Type: text/event-stream ... or else return 405"; one
+    // standalone stream per session keeps "each message on exactly one stream" true.
+    if (s.standalone?.conn) {
+      this.out.push({ k: F_JSON, c: m.c, status: 409, body: CONFLICT_BODY });
+      return;
+    }
+    const stream = (s.standalone ??= newStream(0, 0));
+    stream.conn = m.c;
+    openStream(this.out, s, stream, m.c);
+  }
+
+  private exchangeStream(s: Session, streamId: number): Stream | null {
+    if (!s.exchanges) return null;
+    for (const ex of s.exchanges.values()) if (ex.stream?.id === streamId) return ex.stream;
+    return null;
+  }
+
+  private detach(s: Session, c: number): void {
+    const ex = s.exchanges?.get(c);
+    if (ex) {
+      if (ex.stream && ex.stream.conn === c) ex.stream.conn = 0;
+      else if (!ex.stream) ex.gone = true;
+    }
+    if (s.standalone?.conn === c) s.standalone.conn = 0;
+    if (s.streams) for (const st of s.streams.values()) if (st.conn === c) st.conn = 0;
+    if (s.exchanges) for (const e of s.exchanges.values()) if (e.stream?.conn === c) e.stream.conn = 0;
+  }
+}

@@ -40,6 +40,18 @@ export interface NodeOptions {
   shutdownGraceMs: number;
   metrics: boolean;
   logLevel: LogLevel;
+  /** Registry writes per pipeline flush. */
+  registryBatch: number;
+  /** Longest a registry write waits before its batch is flushed, ms. */
+  registryFlushMs: number;
+  /** Registry writes queued at most; beyond it the oldest are dropped (and counted). */
+  registryQueueMax: number;
+  /** How often live sessions re-assert their registry keys (TTL refresh), ms. */
+  registryRefreshMs: number;
+  /** Address other nodes reach this one at (host:port); empty: host:port as bound. */
+  advertiseAddress: string;
+  /** Forward requests for another live node's session to it (cluster); 0 restores the plain 404. */
+  forward: boolean;
 }
 
 export const DEFAULTS: Readonly<NodeOptions> = Object.freeze({
@@ -62,6 +74,12 @@ export const DEFAULTS: Readonly<NodeOptions> = Object.freeze({
   shutdownGraceMs: 10_000,
   metrics: true,
   logLevel: 'info' as LogLevel,
+  registryBatch: 256,
+  registryFlushMs: 5,
+  registryQueueMax: 100_000,
+  registryRefreshMs: 60 * 60 * 1000,
+  advertiseAddress: '',
+  forward: true,
 });
 
 type Kind = 'port' | 'int' | 'bytes' | 'string' | 'list' | 'bool' | 'level' | 'nullable';
@@ -87,6 +105,12 @@ const SPEC: { [K in keyof NodeOptions]: [string, string, Kind, number?] } = {
   shutdownGraceMs: ['--shutdown-grace-ms', 'MCP_SHUTDOWN_GRACE_MS', 'int', 0],
   metrics: ['--metrics', 'MCP_METRICS', 'bool'],
   logLevel: ['--log-level', 'LOG_LEVEL', 'level'],
+  registryBatch: ['--registry-batch', 'MCP_REGISTRY_BATCH', 'int', 1],
+  registryFlushMs: ['--registry-flush-ms', 'MCP_REGISTRY_FLUSH_MS', 'int', 0],
+  registryQueueMax: ['--registry-queue-max', 'MCP_REGISTRY_QUEUE_MAX', 'int', 1],
+  registryRefreshMs: ['--registry-refresh-ms', 'MCP_REGISTRY_REFRESH_MS', 'int', 100],
+  advertiseAddress: ['--advertise-address', 'MCP_ADVERTISE_ADDRESS', 'nullable'],
+  forward: ['--forward', 'MCP_FORWARD', 'bool'],
 };
 
 function invalid(name: string, raw: string, expected: string): never {

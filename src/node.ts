@@ -12,6 +12,8 @@ import { log } from './log.js';
 import { Metrics } from './metrics/metrics.js';
 import { SessionPool } from './pool/pool.js';
 import { createRegistry } from './registry/create.js';
+import { MemoryRegistry } from './registry/memory.js';
+import type { SessionRegistry } from './registry/registry.js';
 
 export interface RunningNode {
   port: number;
@@ -38,7 +40,9 @@ export async function loadUws(maxHeaderBytes: number): Promise<UwsModule> {
 export async function startNode(config: Readonly<NodeOptions>): Promise<RunningNode> {
   const uws = await loadUws(config.maxHeaderBytes);
   const metrics = new Metrics(config.metrics);
-  const registry = await createRegistry(config);
+  // Until the listen port is known, sessions are recorded in memory; the real registry re-asserts
+  // every live session when it connects.
+  let registry: SessionRegistry = new MemoryRegistry({ nodeId: config.nodeId, address: `${config.host}:${config.port}` });
   let state: FrontState | null = null;
   const pool = new SessionPool(
     {
@@ -78,6 +82,15 @@ export async function startNode(config: Readonly<NodeOptions>): Promise<RunningN
     throw err;
   });
   const port = uws.us_socket_local_port(listenSocket);
+  try {
+    registry = await createRegistry(config, port, { liveSessions: () => state!.routes.keys(), observer: metrics.registryObserver() });
+  } catch (err) {
+    uws.us_listen_socket_close(listenSocket);
+    state.stop();
+    await pool.close().catch(() => {});
+    throw err;
+  }
+  state.registry = registry;
 
   let closing: Promise<void> | null = null;
   const close = (reason = 'shutdown'): Promise<void> => {
@@ -90,7 +103,7 @@ export async function startNode(config: Readonly<NodeOptions>): Promise<RunningN
       for (const sid of [...st.routes.keys()]) st.dropRoute(sid, 'shutdown');
       st.stop();
       await pool.close().catch((err) => log.warn('pool close failed', { err }));
-      await registry.close();
+      await st.registry.close();
     })();
     return closing;
   };

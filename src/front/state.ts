@@ -50,7 +50,7 @@ export class FrontState {
   constructor(
     readonly config: Readonly<NodeOptions>,
     readonly pool: SessionPool,
-    readonly registry: SessionRegistry,
+    public registry: SessionRegistry,
     readonly metrics: Metrics,
     readonly guard: Guard,
   ) {

@@ -3,6 +3,7 @@
  * never session ids or raw paths. Counters with labels are bound once, so the hot path only adds.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { RegistryObserver } from '../registry/registry.js';
 
 const KNOWN_METHODS = [
   'initialize', 'ping', 'tools/list', 'tools/call', 'resources/list', 'resources/read', 'resources/templates/list',
@@ -30,6 +31,11 @@ export class Metrics {
   readonly sessionsActive: Gauge<'worker'>;
   readonly poolUtilization: Gauge;
   readonly eventLoopLag: Gauge<'thread'>;
+  readonly registryBatchSize: Histogram;
+  readonly registryFlushDuration: Histogram;
+  readonly registryQueueDepth: Gauge;
+  readonly registryDropped: Counter;
+  readonly registryDegraded: Counter;
 
   constructor(readonly enabled: boolean) {
     const registers = [this.registry];
@@ -54,6 +60,23 @@ export class Metrics {
     this.sessionsActive = new Gauge({ name: 'mcp_sessions_active', help: 'Live MCP sessions, by session worker', labelNames: ['worker'], registers });
     this.poolUtilization = new Gauge({ name: 'mcp_worker_pool_utilization', help: 'Share of the session pool busy running host tasks (piscina utilization)', registers });
     this.eventLoopLag = new Gauge({ name: 'mcp_event_loop_lag_seconds', help: 'Mean event-loop delay since the last scrape, front and each worker', labelNames: ['thread'], registers });
+    this.registryBatchSize = new Histogram({ name: 'mcp_registry_batch_size', help: 'Commands per registry pipeline flush', buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000], registers });
+    this.registryFlushDuration = new Histogram({ name: 'mcp_registry_flush_duration_seconds', help: 'Time for one registry pipeline flush', buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers });
+    this.registryQueueDepth = new Gauge({ name: 'mcp_registry_queue_depth', help: 'Registry writes waiting to be flushed', registers });
+    this.registryDropped = new Counter({ name: 'mcp_registry_dropped_total', help: 'Registry writes dropped because the write queue was full', registers });
+    this.registryDegraded = new Counter({ name: 'mcp_registry_lookup_degraded_total', help: 'Misroute checks answered local-only because the registry was unreachable', registers });
+  }
+
+  registryObserver(): RegistryObserver {
+    return {
+      flushed: (size, seconds) => {
+        this.registryBatchSize.observe(size);
+        this.registryFlushDuration.observe(seconds);
+      },
+      queueDepth: (depth) => this.registryQueueDepth.set(depth),
+      dropped: (count) => this.registryDropped.inc(count),
+      degraded: () => this.registryDegraded.inc(),
+    };
   }
 
   text(): Promise<string> {

@@ -4,7 +4,7 @@ import type { RegistryIdentity, SessionOwner, SessionRegistry } from './registry
 
 export class RedisRegistry implements SessionRegistry {
   readonly kind = 'redis' as const;
-  constructor(_url: string, _identity: RegistryIdentity) {
+  constructor(_url: string, _identity: RegistryIdentity, _config: unknown, _hooks: unknown) {
     throw new McpRuntimeError(ErrorCodes.MCP_ERR_INVALID_CONFIG, 'REDIS_URL is not supported yet; unset it to use the in-memory registry');
   }
   register(): void {}

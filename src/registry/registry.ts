@@ -24,3 +24,20 @@ export interface RegistryIdentity {
   nodeId: string;
   address: string;
 }
+
+/** What the registry reports for metrics; the node binds it to prom-client. */
+export interface RegistryObserver {
+  /** One pipeline flushed: how many commands, how long it took. */
+  flushed(batchSize: number, seconds: number): void;
+  queueDepth(depth: number): void;
+  /** Queued writes dropped because the queue was full. */
+  dropped(count: number): void;
+  /** A lookup could not reach the registry (answer degraded to local-only). */
+  degraded(): void;
+}
+
+export interface RegistryHooks {
+  /** Every live local session id; re-asserted on reconnect and on each TTL refresh. */
+  liveSessions(): Iterable<string>;
+  observer: RegistryObserver;
+}

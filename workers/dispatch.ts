@@ -285,7 +285,6 @@ export class SessionWorker {
   }
 
   private errorFor(id: string | number, err: unknown, flight: Inflight): string {
-    if (flight.cancelled) return errorBody(id, RpcCodes.REQUEST_CANCELLED, 'Request cancelled');
     if (isRpcError(err)) return errorBody(id, err.rpcCode, err.message, err.data);
     return errorBody(id, RpcCodes.INTERNAL_ERROR, err instanceof Error ? err.message : String(err));
   }
@@ -293,7 +292,9 @@ export class SessionWorker {
   private finish(s: Session, ex: Exchange | null, id: string | number, flight: Inflight, body: string): void {
     if (s.inflight?.get(id) === flight) s.inflight.delete(id);
     if (s.closed) return;
-    this.deliver(s, ex, body);
+    // The client stopped waiting; whatever the handler made of the abort, the answer is "cancelled"
+    // (the HTTP exchange still needs one, and the client ignores it).
+    this.deliver(s, ex, flight.cancelled ? errorBody(id, RpcCodes.REQUEST_CANCELLED, 'Request cancelled') : body);
   }
 
   // ---- server → client --------------------------------------------------------------------------

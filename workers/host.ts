@@ -6,7 +6,7 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ErrorCodes, McpRuntimeError } from '../src/errors.js';
-import { F_READY, type HostTaskData, type ToWorker } from '../src/pool/messages.js';
+import { F_FATAL, F_READY, type HostTaskData, type ToWorker } from '../src/pool/messages.js';
 import type { RegisterFn } from './api.js';
 import { Definitions } from './definitions.js';
 import { SessionWorker } from './dispatch.js';
@@ -31,7 +31,14 @@ async function loadDefinitions(tools: string | null): Promise<Definitions> {
 
 export default async function host(data: HostTaskData): Promise<string> {
   const { port } = data;
-  const defs = await loadDefinitions(data.tools);
+  let defs: Definitions;
+  try {
+    defs = await loadDefinitions(data.tools);
+  } catch (err) {
+    const code = (err as { code?: string }).code ?? ErrorCodes.MCP_ERR_TOOLS_MODULE;
+    port.postMessage([{ k: F_FATAL, code, message: (err as Error).message }]);
+    throw err;
+  }
   const out = new Outbox(port);
   const worker = new SessionWorker(out, defs, {
     sessionIdleMs: data.sessionIdleMs,

@@ -6,7 +6,8 @@
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
-import { F_READY, type HostTaskData, type ToFront, type ToWorker } from './messages.js';
+import { McpRuntimeError, type ErrorCode } from '../errors.js';
+import { F_FATAL, F_READY, type HostTaskData, type ToFront, type ToWorker } from './messages.js';
 import { log } from '../log.js';
 
 export interface PoolOptions {
@@ -27,6 +28,8 @@ export interface Slot {
   sessions: Set<string>;
   outbox: ToWorker[];
   generation: number;
+  /** Why the host task could not start, as the worker reported it. */
+  fatal?: Error;
 }
 
 export interface PoolEvents {
@@ -79,6 +82,8 @@ export class SessionPool {
         if (msg.k === F_READY) {
           slot.ready = true;
           this.checkReady();
+        } else if (msg.k === F_FATAL) {
+          slot.fatal = new McpRuntimeError(msg.code as ErrorCode, msg.message);
         } else this.events.onMessage(slot, msg);
       }
     });
@@ -109,7 +114,7 @@ export class SessionPool {
     slot.sessions = new Set();
     if (!wasReady && this.readyWaiters.length) {
       // Failing before serving (bad tools module, say) would only fail again: stop start-up.
-      for (const w of this.readyWaiters.splice(0)) w.reject(err);
+      for (const w of this.readyWaiters.splice(0)) w.reject(slot.fatal ?? err);
       return;
     }
     log.error('session worker died; its sessions are gone', { slot: slot.index, sessions: lost.size, err: String((err as Error)?.message ?? err) });

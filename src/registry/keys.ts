@@ -1,0 +1,44 @@
+/**
+ * Registry key names and constants, in one place (ADR-0066). Session keys carry no literal braces:
+ * braces would make the id a Redis Cluster hash tag and pile sessions onto one slot.
+ */
+
+/** `mcp:session:<id>` → JSON `{"node","address","createdAt"}`. */
+export const SESSION_PREFIX = 'mcp:session:';
+
+/** ADR-0066: "Redis tracks session existence (mcp:session:{id}, 30-day TTL)". */
+export const SESSION_TTL_S = 30 * 24 * 60 * 60;
+
+export function sessionKey(sessionId: string): string {
+  return SESSION_PREFIX + sessionId;
+}
+
+/**
+ * The set of session ids a node has written, maintained in the same pipelines as the session keys.
+ * It makes removing a dead node's keys one SMEMBERS away (cluster issue) instead of a keyspace SCAN.
+ */
+export function nodeSessionsKey(nodeId: string): string {
+  return `mcp:node:${nodeId}:sessions`;
+}
+
+/** The start of every value this node writes; only createdAt varies. Built once. */
+export function ownerValuePrefix(nodeId: string, address: string): string {
+  return `{"node":${JSON.stringify(nodeId)},"address":${JSON.stringify(address)},"createdAt":`;
+}
+
+/** Longest a misroute check may wait on Redis before it answers local-only. */
+export const LOOKUP_TIMEOUT_MS = 250;
+/** Misroute checks in flight at most; beyond it they answer local-only at once (counted). */
+export const LOOKUP_MAX_IN_FLIGHT = 1024;
+/** Pipeline rounds (one batch each) in flight at most. */
+export const FLUSH_MAX_IN_FLIGHT = 4;
+/** Pause after a failed flush before the next attempt. */
+export const FLUSH_RETRY_MS = 250;
+/** close(): longest spent flushing what is still queued. */
+export const CLOSE_FLUSH_MS = 2000;
+/** close(): longest spent waiting for QUIT before the socket is cut. */
+export const CLOSE_QUIT_MS = 500;
+/** ioredis: connect and per-command timeouts, and the longest pause between reconnect attempts. */
+export const CONNECT_TIMEOUT_MS = 1000;
+export const COMMAND_TIMEOUT_MS = 2000;
+export const RECONNECT_MAX_MS = 1000;

@@ -39,7 +39,7 @@ export async function loadUws(maxHeaderBytes: number): Promise<UwsModule> {
 
 export async function startNode(config: Readonly<NodeOptions>): Promise<RunningNode> {
   const uws = await loadUws(config.maxHeaderBytes);
-  const metrics = new Metrics(config.metrics);
+  const metrics = new Metrics(config.metrics, () => state?.streams.size ?? 0);
   // Until the listen port is known, sessions are recorded in memory; the real registry re-asserts
   // every live session when it connects.
   let registry: SessionRegistry = new MemoryRegistry({ nodeId: config.nodeId, address: `${config.host}:${config.port}` });
@@ -53,6 +53,7 @@ export async function startNode(config: Readonly<NodeOptions>): Promise<RunningN
       replayEvents: config.replayEvents,
       sseRetryMs: config.sseRetryMs,
       requestTimeoutMs: config.requestTimeoutMs,
+      metrics: config.metrics,
     },
     {
       onMessage: (slot, msg) => state!.onWorkerMessage(slot, msg),

@@ -2,7 +2,7 @@
  * The MCP server side of every session in this worker: JSON-RPC requests, notifications and the
  * responses to our own server→client requests.
  */
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { ErrorCodes, McpRuntimeError, RpcCodes } from '../src/errors.js';
 import { errorBody } from '../src/protocol/jsonrpc.js';
 import {
@@ -12,6 +12,8 @@ import {
 import type { Definitions } from './definitions.js';
 import type { HandlerExtra, JsonRpcNotification, JsonRpcRequestOut, RequestOptions } from './api.js';
 import type { Outbox } from './outbox.js';
+import { WorkerMetrics } from './metrics.js';
+import { LAG_RESOLUTION_MS, lagSeconds } from '../src/metrics/hot.js';
 import { isRpcError } from './rpc-error.js';
 import { emit, newStream, openStream, replyJson, resume, Session, type Exchange, type Inflight, type Stream, type StreamLimits } from './session.js';
 
@@ -23,6 +25,7 @@ const EVENT_ID = /^(\d+)_(\d+)$/;
 type Json = Record<string, unknown>;
 
 export interface WorkerOptions extends StreamLimits {
+  metrics: boolean;
   sessionIdleMs: number;
   sseRetryMs: number;
   requestTimeoutMs: number;
@@ -36,13 +39,16 @@ export class SessionWorker {
   readonly sessions = new Map<string, Session>();
   private readonly initCache = new Map<string, string>();
   private readonly sweepTimer: NodeJS.Timeout;
-  private readonly lag = monitorEventLoopDelay({ resolution: 20 });
+  private readonly lag = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });
+
+  private readonly metrics: WorkerMetrics;
 
   constructor(
     private readonly out: Outbox,
     private readonly defs: Definitions,
     private readonly opts: WorkerOptions,
   ) {
+    this.metrics = new WorkerMetrics([...defs.tools.keys()], opts.metrics);
     defs.onResourceUpdated = (uri) => this.resourceUpdated(uri);
     this.sweepTimer = setInterval(() => this.sweep(), Math.max(50, Math.min(opts.sessionIdleMs / 4, 5000)));
     this.lag.enable();
@@ -83,14 +89,16 @@ export class SessionWorker {
         if (s) this.closeSession(s, m.reason, false);
         return;
       }
-      case W_STATS:
-        this.out.push({
-          k: F_STATS,
-          c: m.c,
-          stats: { sessions: this.sessions.size, eventLoopLagSeconds: this.lag.mean / 1e9 || 0, metrics: [] },
-        });
+      case W_STATS: {
+        const lag = lagSeconds(this.lag);
         this.lag.reset();
+        const utilization = this.metrics.utilization();
+        const c = m.c;
+        void this.metrics.json().then((metrics) => {
+          this.out.push({ k: F_STATS, c, stats: { sessions: this.sessions.size, eventLoopLagSeconds: lag, utilization, metrics } });
+        });
         return;
+      }
     }
   }
 
@@ -251,8 +259,15 @@ export class SessionWorker {
       }
       case 'initialize':
         return this.deliver(s, ex, errorBody(id, RpcCodes.INVALID_REQUEST, 'Invalid Request: session is already initialized'));
-      case 'tools/call':
-        return this.run(s, ex, id, params, (extra) => defs.callTool(params, extra));
+      case 'tools/call': {
+        const started = performance.now();
+        return this.run(s, ex, id, params, (extra) =>
+          defs.callTool(params, extra).then((result) => {
+            this.metrics.toolCall(params.name, (result as { isError?: boolean })?.isError === true, started);
+            return result;
+          }),
+        );
+      }
       case 'resources/list':
         return this.run(s, ex, id, params, (extra) => defs.listResources(extra));
       case 'resources/read':

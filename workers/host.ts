@@ -46,6 +46,7 @@ export default async function host(data: HostTaskData): Promise<string> {
     replayEvents: data.replayEvents,
     requestTimeoutMs: data.requestTimeoutMs,
     keptStreams: 16,
+    metrics: data.metrics,
   });
   return new Promise((done) => {
     port.on('message', (batch: ToWorker[]) => worker.onBatch(batch));

@@ -36,7 +36,7 @@ export function buildApp(uws: UwsModule, st: FrontState): TemplatedApp {
     });
     st.metricsText().then(
       (text) => {
-        if (!aborted) res.cork(() => res.writeStatus(Status[200]).writeHeader('content-type', st.metrics.registry.contentType).end(text));
+        if (!aborted) res.cork(() => res.writeStatus(Status[200]).writeHeader('content-type', st.metrics.contentType).end(text));
       },
       () => {
         if (!aborted) res.cork(() => res.writeStatus(Status[500]).end());

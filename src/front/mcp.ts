@@ -5,7 +5,7 @@
  */
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { log } from '../log.js';
-import { methodLabel } from '../metrics/metrics.js';
+import { M_BATCH, M_DELETE, M_GET, M_INIT, M_NOTIFICATION, M_OTHER, M_RESPONSE, methodIndex } from '../metrics/metrics.js';
 import { W_DELETE, W_GET, W_INIT, W_POST } from '../pool/messages.js';
 import { Bodies, classify, MsgKind } from '../protocol/jsonrpc.js';
 import { allowsBatch, DEFAULT_HEADER_VERSION, negotiate, SUPPORTED_VERSIONS, versionIndex } from '../protocol/versions.js';
@@ -20,27 +20,27 @@ interface PostHead {
   started: number;
 }
 
-function reject(st: FrontState, res: HttpResponse, status: number, body: string, method = 'other', close = false): void {
+function reject(st: FrontState, res: HttpResponse, status: number, body: string, method = M_OTHER, close = false): void {
   writeJson(res, status, body, undefined, close);
-  st.metrics.requests.inc({ method, status: String(status) });
+  st.metrics.request(method, status, -1);
 }
 
 /** Same checks for every method: Host, Origin, protocol-version header. Returns false if answered. */
 function commonChecks(st: FrontState, res: HttpResponse, req: HttpRequest, close: boolean): boolean {
   const host = req.getHeader('host');
   if (!st.guard.hostAllowed(host)) {
-    reject(st, res, 403, Bodies.forbiddenHost, 'other', close);
+    reject(st, res, 403, Bodies.forbiddenHost, M_OTHER, close);
     return false;
   }
   if (!st.guard.originAllowed(req.getHeader('origin'), host)) {
-    reject(st, res, 403, Bodies.forbiddenOrigin, 'other', close);
+    reject(st, res, 403, Bodies.forbiddenOrigin, M_OTHER, close);
     return false;
   }
   const hv = req.getHeader('mcp-protocol-version');
   // "If the server receives a request with an invalid or unsupported MCP-Protocol-Version, it MUST
   // respond with 400 Bad Request."
   if (hv !== '' && versionIndex(hv) < 0) {
-    reject(st, res, 400, Bodies.badVersion, 'other', close);
+    reject(st, res, 400, Bodies.badVersion, M_OTHER, close);
     return false;
   }
   return true;
@@ -49,13 +49,13 @@ function commonChecks(st: FrontState, res: HttpResponse, req: HttpRequest, close
 export function handlePost(st: FrontState, res: HttpResponse, req: HttpRequest): void {
   if (!commonChecks(st, res, req, true)) return;
   const accept = req.getHeader('accept');
-  if (!accepts(accept, JSON_TYPE) || !accepts(accept, SSE_TYPE)) return reject(st, res, 406, Bodies.notAcceptablePost, 'other', true);
+  if (!accepts(accept, JSON_TYPE) || !accepts(accept, SSE_TYPE)) return reject(st, res, 406, Bodies.notAcceptablePost, M_OTHER, true);
   const ctype = req.getHeader('content-type');
-  if (!ctype.toLowerCase().startsWith(JSON_TYPE)) return reject(st, res, 415, Bodies.unsupportedMediaType, 'other', true);
+  if (!ctype.toLowerCase().startsWith(JSON_TYPE)) return reject(st, res, 415, Bodies.unsupportedMediaType, M_OTHER, true);
   const max = st.config.maxBody;
   const declared = req.getHeader('content-length');
   const length = declared === '' ? -1 : Number(declared);
-  if (length > max) return reject(st, res, 413, Bodies.tooLarge, 'other', true);
+  if (length > max) return reject(st, res, 413, Bodies.tooLarge, M_OTHER, true);
 
   const head: PostHead = {
     sid: req.getHeader('mcp-session-id'),
@@ -69,7 +69,7 @@ export function handlePost(st: FrontState, res: HttpResponse, req: HttpRequest):
   readBody(res, length, max, (body) => {
     if (head.aborted) return;
     if (body === null) {
-      res.cork(() => reject(st, res, 413, Bodies.tooLarge, 'other', true));
+      res.cork(() => reject(st, res, 413, Bodies.tooLarge, M_OTHER, true));
       return;
     }
     onPostBody(st, res, head, body);
@@ -110,7 +110,7 @@ function readBody(res: HttpResponse, length: number, max: number, done: (body: B
   });
 }
 
-function answer(st: FrontState, res: HttpResponse, status: number, body: string, method: string): void {
+function answer(st: FrontState, res: HttpResponse, status: number, body: string, method: number): void {
   res.cork(() => reject(st, res, status, body, method));
 }
 
@@ -120,32 +120,32 @@ function onPostBody(st: FrontState, res: HttpResponse, head: PostHead, raw: Buff
   try {
     parsed = JSON.parse(text);
   } catch {
-    return answer(st, res, 400, Bodies.parseError, 'other');
+    return answer(st, res, 400, Bodies.parseError, M_OTHER);
   }
   let requests = 0;
-  let method = 'other';
+  let method = M_OTHER;
   let isInit = false;
   const isBatch = Array.isArray(parsed);
   if (isBatch) {
     const arr = parsed as unknown[];
-    if (arr.length === 0) return answer(st, res, 400, Bodies.emptyBatch, 'batch');
+    if (arr.length === 0) return answer(st, res, 400, Bodies.emptyBatch, M_BATCH);
     for (const m of arr) {
       const kind = classify(m);
-      if (kind === MsgKind.Invalid) return answer(st, res, 400, Bodies.invalidRequest, 'batch');
+      if (kind === MsgKind.Invalid) return answer(st, res, 400, Bodies.invalidRequest, M_BATCH);
       if (kind === MsgKind.Request) {
         requests++;
-        if ((m as { method: string }).method === 'initialize') return answer(st, res, 400, Bodies.initInBatch, 'batch');
+        if ((m as { method: string }).method === 'initialize') return answer(st, res, 400, Bodies.initInBatch, M_BATCH);
       }
     }
-    method = 'batch';
+    method = M_BATCH;
   } else {
     const kind = classify(parsed);
-    if (kind === MsgKind.Invalid) return answer(st, res, 400, Bodies.invalidRequest, 'other');
+    if (kind === MsgKind.Invalid) return answer(st, res, 400, Bodies.invalidRequest, M_OTHER);
     if (kind === MsgKind.Request) {
       requests = 1;
-      method = methodLabel((parsed as { method: string }).method);
-      isInit = method === 'initialize';
-    } else method = kind === MsgKind.Notification ? 'notification' : 'response';
+      method = methodIndex((parsed as { method: string }).method);
+      isInit = method === M_INIT;
+    } else method = kind === MsgKind.Notification ? M_NOTIFICATION : M_RESPONSE;
   }
 
   if (isInit) return startSession(st, res, head, parsed as { params?: { protocolVersion?: unknown } }, text);
@@ -167,7 +167,7 @@ function onPostBody(st: FrontState, res: HttpResponse, head: PostHead, raw: Buff
     res.cork(() => {
       res.writeStatus(Status[202]).end();
     });
-    st.metrics.requests.inc({ method, status: '202' });
+    st.metrics.request(method, 202, head.started);
     return;
   }
   const conn = st.newConn(res, sid, slot, false, method, head.started);
@@ -177,13 +177,13 @@ function onPostBody(st: FrontState, res: HttpResponse, head: PostHead, raw: Buff
 }
 
 function startSession(st: FrontState, res: HttpResponse, head: PostHead, msg: { params?: { protocolVersion?: unknown } }, text: string): void {
-  if (st.draining) return answer(st, res, 503, Bodies.shuttingDown, 'initialize');
+  if (st.draining) return answer(st, res, 503, Bodies.shuttingDown, M_INIT);
   const slot = st.pool.pick();
-  if (!slot) return answer(st, res, 503, Bodies.overloaded, 'initialize');
+  if (!slot) return answer(st, res, 503, Bodies.overloaded, M_INIT);
   const version = negotiate(msg.params?.protocolVersion);
   const sid = mintSessionId();
   st.addRoute(sid, slot, versionIndex(version));
-  const conn = st.newConn(res, sid, slot, true, 'initialize', head.started);
+  const conn = st.newConn(res, sid, slot, true, M_INIT, head.started);
   res.onAborted(() => st.aborted(conn));
   st.pool.send(slot, { k: W_INIT, sid, c: conn.c, body: text, v: version });
 }
@@ -204,7 +204,7 @@ function unknownSession(st: FrontState, sid: string): void {
 export function handleGet(st: FrontState, res: HttpResponse, req: HttpRequest): void {
   if (!commonChecks(st, res, req, false)) return;
   // "The client MUST include an Accept header, listing text/event-stream as a supported content type."
-  if (!accepts(req.getHeader('accept'), SSE_TYPE)) return reject(st, res, 406, Bodies.notAcceptableGet);
+  if (!accepts(req.getHeader('accept'), SSE_TYPE)) return reject(st, res, 406, Bodies.notAcceptableGet, M_GET);
   const sid = req.getHeader('mcp-session-id');
   if (sid === '') return reject(st, res, 400, Bodies.missingSession);
   const route = st.routes.get(sid);
@@ -214,7 +214,7 @@ export function handleGet(st: FrontState, res: HttpResponse, req: HttpRequest): 
   }
   const last = req.getHeader('last-event-id');
   const slot = st.pool.slots[Math.floor(route / VERSION_BITS)];
-  const conn = st.newConn(res, sid, slot, false, 'other', performance.now());
+  const conn = st.newConn(res, sid, slot, false, M_GET, performance.now());
   res.onAborted(() => st.aborted(conn));
   st.pool.send(slot, { k: W_GET, sid, c: conn.c, last: last === '' ? null : last });
 }
@@ -235,10 +235,10 @@ export function handleDelete(st: FrontState, res: HttpResponse, req: HttpRequest
   st.dropRoute(sid, 'delete');
   st.pool.send(slot, { k: W_DELETE, sid, reason: 'delete' });
   res.writeStatus(Status[200]).writeHeader('content-type', JSON_TYPE).end('{}');
-  st.metrics.requests.inc({ method: 'other', status: '200' });
+  st.metrics.request(M_DELETE, 200, -1);
 }
 
 export function handleMethodNotAllowed(st: FrontState, res: HttpResponse): void {
   res.writeStatus(Status[405]).writeHeader('allow', ALLOW_MCP).writeHeader('content-type', JSON_TYPE).end(Bodies.methodNotAllowed, true);
-  st.metrics.requests.inc({ method: 'other', status: '405' });
+  st.metrics.request(M_OTHER, 405, -1);
 }

@@ -7,6 +7,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { HttpResponse } from 'uWebSockets.js';
 import type { NodeOptions } from '../config.js';
 import { log } from '../log.js';
+import { LAG_RESOLUTION_MS, lagSeconds } from '../metrics/hot.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { F_CLOSE, F_EVENT, F_GONE, F_JSON, F_STATS, W_DETACH, type ToFront, type WorkerStats } from '../pool/messages.js';
 import type { SessionPool, Slot } from '../pool/pool.js';
@@ -29,8 +30,8 @@ export interface Conn {
   /** Bytes written while the socket reported backpressure, since it last drained. */
   queued: number;
   writableHooked: boolean;
-  /** JSON-RPC method label and start time, for metrics. */
-  method: string;
+  /** JSON-RPC method (metrics index) and start time (performance.now()), for metrics. */
+  method: number;
   started: number;
 }
 
@@ -45,7 +46,7 @@ export class FrontState {
   draining = false;
   private readonly statsWaiters = new Map<number, (s: WorkerStats | null) => void>();
   private heartbeatTimer: NodeJS.Timeout;
-  private readonly lag = monitorEventLoopDelay({ resolution: 20 });
+  private readonly lag = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });
 
   constructor(
     readonly config: Readonly<NodeOptions>,
@@ -63,7 +64,7 @@ export class FrontState {
     this.lag.disable();
   }
 
-  newConn(res: HttpResponse, sid: string, slot: Slot, init: boolean, method: string, started: number): Conn {
+  newConn(res: HttpResponse, sid: string, slot: Slot, init: boolean, method: number, started: number): Conn {
     const conn: Conn = { c: this.nextConn++, res, sid, slot, init, sse: false, done: false, lastWrite: 0, queued: 0, writableHooked: false, method, started };
     this.conns.set(conn.c, conn);
     return conn;
@@ -79,7 +80,7 @@ export class FrontState {
   finish(conn: Conn): void {
     conn.done = true;
     this.conns.delete(conn.c);
-    if (conn.sse && this.streams.delete(conn)) this.metrics.sseStreams.dec();
+    if (conn.sse) this.streams.delete(conn);
   }
 
   addRoute(sid: string, slot: Slot, versionIdx: number): void {
@@ -95,7 +96,7 @@ export class FrontState {
     if (route !== undefined) {
       this.routes.delete(sid);
       this.pool.slots[Math.floor(route / VERSION_BITS)]?.sessions.delete(sid);
-      this.metrics.sessionsClosed.inc({ reason });
+      this.metrics.sessionClosed(reason);
     }
     this.registry.unregister(sid);
   }
@@ -145,7 +146,6 @@ export class FrontState {
     if (conn.init) res.writeHeader(SESSION_HEADER, conn.sid);
     conn.sse = true;
     this.streams.add(conn);
-    this.metrics.sseStreams.inc();
   }
 
   private writeEvent(conn: Conn, eid: string, body: string, end: boolean): void {
@@ -204,8 +204,7 @@ export class FrontState {
   }
 
   observe(conn: Conn, status: number): void {
-    this.metrics.requests.inc({ method: conn.method, status: String(status) });
-    this.metrics.requestDuration.observe({ method: conn.method }, (performance.now() - conn.started) / 1000);
+    this.metrics.request(conn.method, status, conn.started);
   }
 
   /** A worker died: its exchanges end now (404 for waiting POSTs, end of stream for SSE). */
@@ -213,7 +212,7 @@ export class FrontState {
     for (const sid of sessions) {
       this.routes.delete(sid);
       this.registry.unregister(sid);
-      this.metrics.sessionsClosed.inc({ reason: 'worker_died' });
+      this.metrics.sessionClosed('worker_died');
     }
     for (const conn of [...this.conns.values()]) {
       if (conn.slot !== slot) continue;
@@ -250,15 +249,21 @@ export class FrontState {
   /** Worker counters folded into the front's registry, then the text exposition. */
   async metricsText(): Promise<string> {
     const stats = await this.workerStats();
+    const workerMetrics: unknown[][] = [];
+    let busy = 0;
+    let live = 0;
     stats.forEach((s, i) => {
       if (!s) return;
       this.metrics.sessionsActive.set({ worker: String(i) }, s.sessions);
       this.metrics.eventLoopLag.set({ thread: `worker-${i}` }, s.eventLoopLagSeconds);
+      busy += s.utilization;
+      live++;
+      if (s.metrics.length) workerMetrics.push(s.metrics);
     });
-    this.metrics.eventLoopLag.set({ thread: 'front' }, this.lag.mean / 1e9 || 0);
+    this.metrics.eventLoopLag.set({ thread: 'front' }, lagSeconds(this.lag));
     this.lag.reset();
-    this.metrics.poolUtilization.set(this.pool.utilization);
-    return this.metrics.text();
+    this.metrics.poolUtilization.set(live ? busy / live : 0);
+    return this.metrics.text(workerMetrics);
   }
 
   /** Ends every open stream with `retry` so clients reconnect elsewhere (shutdown). */

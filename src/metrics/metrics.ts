@@ -1,33 +1,57 @@
 /**
- * Front-thread metrics. Label values are fixed sets (method names from a closed list, status codes),
- * never session ids or raw paths. Counters with labels are bound once, so the hot path only adds.
+ * The node's metrics. Per-request updates go to allocation-free hot metrics (hot.ts); rare events use
+ * prom-client directly. Labels are closed lists (JSON-RPC methods, status codes, close reasons), never
+ * session ids or raw paths. Worker threads keep their own metrics; the front merges them on scrape.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 import type { RegistryObserver } from '../registry/registry.js';
+import { HotCounter, HotHistogram } from './hot.js';
 
-const KNOWN_METHODS = [
+export const METHODS = [
   'initialize', 'ping', 'tools/list', 'tools/call', 'resources/list', 'resources/read', 'resources/templates/list',
   'resources/subscribe', 'resources/unsubscribe', 'prompts/list', 'prompts/get', 'completion/complete',
-  'logging/setLevel', 'notification', 'response', 'batch', 'other',
-];
-const METHOD_SET = new Set(KNOWN_METHODS);
+  'logging/setLevel', 'notification', 'response', 'batch', 'get', 'delete', 'other',
+] as const;
+const METHOD_INDEX = new Map<string, number>(METHODS.map((m, i) => [m, i]));
+export const M_OTHER = METHODS.length - 1;
+export const M_INIT = 0;
+export const M_NOTIFICATION = METHODS.indexOf('notification');
+export const M_RESPONSE = METHODS.indexOf('response');
+export const M_BATCH = METHODS.indexOf('batch');
+export const M_GET = METHODS.indexOf('get');
+export const M_DELETE = METHODS.indexOf('delete');
 
-export function methodLabel(method: unknown): string {
-  return typeof method === 'string' && METHOD_SET.has(method) ? method : 'other';
+export function methodIndex(method: unknown): number {
+  return typeof method === 'string' ? (METHOD_INDEX.get(method) ?? M_OTHER) : M_OTHER;
 }
+
+const STATUSES = ['200', '202', '400', '403', '404', '405', '406', '409', '413', '415', '500', '503', 'other'] as const;
+const STATUS_INDEX = new Map<number, number>(STATUSES.slice(0, -1).map((s, i) => [Number(s), i]));
+const S_OTHER = STATUSES.length - 1;
+
+export const CLOSE_REASONS = ['delete', 'idle', 'worker_died', 'shutdown', 'init_failed', 'other'] as const;
+const REASON_INDEX = new Map<string, number>(CLOSE_REASONS.map((r, i) => [r, i]));
+
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 export class Metrics {
   readonly registry = new Registry();
-  readonly sessionsCreated: Counter;
-  readonly sessionsClosed: Counter<'reason'>;
+  readonly requests = new HotCounter('mcp_requests_total', 'HTTP requests on /mcp by JSON-RPC method and HTTP status', ['method', 'status'], [METHODS, STATUSES]);
+  readonly requestDuration = new HotHistogram(
+    'mcp_request_duration_seconds',
+    'Time from a request arriving to its answer (or its SSE stream ending), by JSON-RPC method',
+    LATENCY_BUCKETS,
+    ['method'],
+    [METHODS],
+  );
+  readonly sessionsCreated = new HotCounter('mcp_sessions_created_total', 'MCP sessions created on this node');
+  readonly sessionsClosed = new HotCounter('mcp_sessions_closed_total', 'MCP sessions closed on this node, by reason', ['reason'], [CLOSE_REASONS]);
+  readonly misroutes = new HotCounter('mcp_session_misroutes_total', 'Requests for sessions that live on another node (registry says so)');
+  readonly unknown = new HotCounter('mcp_session_unknown_total', 'Requests for sessions that no node knows');
+  readonly forwarded = new HotCounter('mcp_forwarded_requests_total', 'Requests forwarded to the node that owns the session');
+  readonly sseBackpressure = new HotCounter('mcp_sse_backpressure_total', 'SSE writes that met socket backpressure');
+  readonly sseDropped = new HotCounter('mcp_sse_dropped_total', 'SSE streams dropped because the reader was too slow');
   readonly sseStreams: Gauge;
-  readonly requests: Counter<'method' | 'status'>;
-  readonly requestDuration: Histogram<'method'>;
-  readonly misroutes: Counter;
-  readonly unknown: Counter;
-  readonly forwarded: Counter;
-  readonly sseBackpressure: Counter;
-  readonly sseDropped: Counter;
   readonly sessionsActive: Gauge<'worker'>;
   readonly poolUtilization: Gauge;
   readonly eventLoopLag: Gauge<'thread'>;
@@ -37,34 +61,39 @@ export class Metrics {
   readonly registryDropped: Counter;
   readonly registryDegraded: Counter;
 
-  constructor(readonly enabled: boolean) {
+  constructor(readonly enabled: boolean, sseStreamCount: () => number) {
     const registers = [this.registry];
     if (enabled) collectDefaultMetrics({ register: this.registry });
-    this.sessionsCreated = new Counter({ name: 'mcp_sessions_created_total', help: 'MCP sessions created on this node', registers });
-    this.sessionsClosed = new Counter({ name: 'mcp_sessions_closed_total', help: 'MCP sessions closed on this node, by reason', labelNames: ['reason'], registers });
-    this.sseStreams = new Gauge({ name: 'mcp_sse_streams_active', help: 'Open SSE streams (POST and GET) on this node', registers });
-    this.requests = new Counter({ name: 'mcp_requests_total', help: 'HTTP requests on /mcp by JSON-RPC method and HTTP status', labelNames: ['method', 'status'], registers });
-    this.requestDuration = new Histogram({
-      name: 'mcp_request_duration_seconds',
-      help: 'Time from a request body being read to its answer, by JSON-RPC method',
-      labelNames: ['method'],
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    for (const m of [this.requests, this.requestDuration, this.sessionsCreated, this.sessionsClosed, this.misroutes, this.unknown, this.forwarded, this.sseBackpressure, this.sseDropped]) {
+      this.registry.registerMetric(m as unknown as Metric);
+    }
+    this.sseStreams = new Gauge({
+      name: 'mcp_sse_streams_active',
+      help: 'Open SSE streams (POST and GET) on this node',
       registers,
+      collect() {
+        this.set(sseStreamCount());
+      },
     });
-    this.misroutes = new Counter({ name: 'mcp_session_misroutes_total', help: 'Requests for sessions that live on another node', registers });
-    this.unknown = new Counter({ name: 'mcp_session_unknown_total', help: 'Requests for sessions no node knows', registers });
-    this.forwarded = new Counter({ name: 'mcp_forwarded_requests_total', help: 'Requests forwarded to the owning node', registers });
-    this.sseBackpressure = new Counter({ name: 'mcp_sse_backpressure_total', help: 'SSE writes that hit socket backpressure', registers });
-    this.sseDropped = new Counter({ name: 'mcp_sse_dropped_total', help: 'SSE streams dropped because the reader was too slow', registers });
-
     this.sessionsActive = new Gauge({ name: 'mcp_sessions_active', help: 'Live MCP sessions, by session worker', labelNames: ['worker'], registers });
-    this.poolUtilization = new Gauge({ name: 'mcp_worker_pool_utilization', help: 'Share of the session pool busy running host tasks (piscina utilization)', registers });
+    this.poolUtilization = new Gauge({ name: 'mcp_worker_pool_utilization', help: 'Share of time the session workers were busy (event-loop utilization, 0..1)', registers });
     this.eventLoopLag = new Gauge({ name: 'mcp_event_loop_lag_seconds', help: 'Mean event-loop delay since the last scrape, front and each worker', labelNames: ['thread'], registers });
     this.registryBatchSize = new Histogram({ name: 'mcp_registry_batch_size', help: 'Commands per registry pipeline flush', buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000], registers });
     this.registryFlushDuration = new Histogram({ name: 'mcp_registry_flush_duration_seconds', help: 'Time for one registry pipeline flush', buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers });
     this.registryQueueDepth = new Gauge({ name: 'mcp_registry_queue_depth', help: 'Registry writes waiting to be flushed', registers });
     this.registryDropped = new Counter({ name: 'mcp_registry_dropped_total', help: 'Registry writes dropped because the write queue was full', registers });
     this.registryDegraded = new Counter({ name: 'mcp_registry_lookup_degraded_total', help: 'Misroute checks answered local-only because the registry was unreachable', registers });
+  }
+
+  /** One answered request on /mcp. `started` is a performance.now() reading, or < 0 for none. */
+  request(method: number, status: number, started: number): void {
+    if (!this.enabled) return;
+    this.requests.inc(method * STATUSES.length + (STATUS_INDEX.get(status) ?? S_OTHER));
+    if (started >= 0) this.requestDuration.observe(method, (performance.now() - started) / 1000);
+  }
+
+  sessionClosed(reason: string): void {
+    this.sessionsClosed.inc(REASON_INDEX.get(reason) ?? CLOSE_REASONS.length - 1);
   }
 
   registryObserver(): RegistryObserver {
@@ -79,7 +108,15 @@ export class Metrics {
     };
   }
 
-  text(): Promise<string> {
-    return this.registry.metrics();
+  /** The exposition: this thread's metrics merged with the workers' (already JSON). */
+  async text(workerMetrics: unknown[][]): Promise<string> {
+    if (workerMetrics.length === 0) return this.registry.metrics();
+    const own = await this.registry.getMetricsAsJSON();
+    const merged = AggregatorRegistry.aggregate([own, ...workerMetrics] as never);
+    return merged.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
   }
 }

@@ -43,6 +43,8 @@ export type ToFront = JsonOut | EventOut | CloseOut | GoneOut | StatsOut | Ready
 export interface WorkerStats {
   sessions: number;
   eventLoopLagSeconds: number;
+  /** Event-loop utilization since the last stats request, 0..1. */
+  utilization: number;
   /** Serialized prom-client metrics of the worker thread, if any. */
   metrics: unknown[];
 }
@@ -57,4 +59,5 @@ export interface HostTaskData {
   replayEvents: number;
   sseRetryMs: number;
   requestTimeoutMs: number;
+  metrics: boolean;
 }

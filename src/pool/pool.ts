@@ -18,6 +18,7 @@ export interface PoolOptions {
   replayEvents: number;
   sseRetryMs: number;
   requestTimeoutMs: number;
+  metrics: boolean;
 }
 
 export interface Slot {
@@ -96,6 +97,7 @@ export class SessionPool {
       replayEvents: this.opts.replayEvents,
       sseRetryMs: this.opts.sseRetryMs,
       requestTimeoutMs: this.opts.requestTimeoutMs,
+      metrics: this.opts.metrics,
     };
     this.piscina.run(data, { transferList: [port2] as never }).then(
       () => this.hostEnded(slot, generation, null),
@@ -164,9 +166,6 @@ export class SessionPool {
     return n;
   }
 
-  get utilization(): number {
-    return this.piscina.utilization;
-  }
 
   async close(): Promise<void> {
     this.closing = true;

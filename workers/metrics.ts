@@ -1,0 +1,43 @@
+/**
+ * A worker thread's own metrics (prom-client registries are per thread). Sent to the front on each
+ * scrape as prom-client JSON and merged there. Tool names are the registered ones: bounded.
+ */
+import { performance } from 'node:perf_hooks';
+import { HotCounter, HotHistogram } from '../src/metrics/hot.js';
+
+const OUTCOMES = ['ok', 'error'] as const;
+const BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+export class WorkerMetrics {
+  private readonly toolIndex: Map<string, number>;
+  private readonly tools: string[];
+  readonly calls: HotCounter;
+  readonly duration: HotHistogram;
+  private elu = performance.eventLoopUtilization();
+
+  constructor(toolNames: readonly string[], readonly enabled: boolean) {
+    this.tools = [...toolNames, 'other'];
+    this.toolIndex = new Map(this.tools.map((t, i) => [t, i]));
+    this.calls = new HotCounter('mcp_tool_calls_total', 'tools/call requests handled by session workers, by tool and outcome', ['tool', 'outcome'], [this.tools, OUTCOMES]);
+    this.duration = new HotHistogram('mcp_tool_duration_seconds', 'Tool handler run time in the session worker, by tool', BUCKETS, ['tool'], [this.tools]);
+  }
+
+  toolCall(name: unknown, isError: boolean, started: number): void {
+    if (!this.enabled) return;
+    const t = typeof name === 'string' ? (this.toolIndex.get(name) ?? this.tools.length - 1) : this.tools.length - 1;
+    this.calls.inc(t * 2 + (isError ? 1 : 0));
+    this.duration.observe(t, (performance.now() - started) / 1000);
+  }
+
+  /** Event-loop utilization since the previous call, 0..1. */
+  utilization(): number {
+    const now = performance.eventLoopUtilization();
+    const delta = performance.eventLoopUtilization(now, this.elu);
+    this.elu = now;
+    return delta.utilization;
+  }
+
+  json(): Promise<unknown[]> {
+    return Promise.all([this.calls.get(), this.duration.get()]);
+  }
+}

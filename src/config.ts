@@ -52,6 +52,12 @@ export interface NodeOptions {
   advertiseAddress: string;
   /** Forward requests for another live node's session to it (cluster); 0 restores the plain 404. */
   forward: boolean;
+  /** Shared by the nodes of a cluster: authenticates the owner tag in session ids. Empty: untagged ids. */
+  clusterSecret: string;
+  /** On SIGTERM, open SSE streams are closed spread over this window (ms). */
+  drainWindowMs: number;
+  /** Spread stream closes randomly over the window (true) or close them all at once (false). */
+  drainJitter: boolean;
 }
 
 export const DEFAULTS: Readonly<NodeOptions> = Object.freeze({
@@ -80,6 +86,9 @@ export const DEFAULTS: Readonly<NodeOptions> = Object.freeze({
   registryRefreshMs: 60 * 60 * 1000,
   advertiseAddress: '',
   forward: true,
+  clusterSecret: '',
+  drainWindowMs: 5000,
+  drainJitter: true,
 });
 
 type Kind = 'port' | 'int' | 'bytes' | 'string' | 'list' | 'bool' | 'level' | 'nullable';
@@ -111,6 +120,9 @@ const SPEC: { [K in keyof NodeOptions]: [string, string, Kind, number?] } = {
   registryRefreshMs: ['--registry-refresh-ms', 'MCP_REGISTRY_REFRESH_MS', 'int', 100],
   advertiseAddress: ['--advertise-address', 'MCP_ADVERTISE_ADDRESS', 'nullable'],
   forward: ['--forward', 'MCP_FORWARD', 'bool'],
+  clusterSecret: ['--cluster-secret', 'MCP_CLUSTER_SECRET', 'nullable'],
+  drainWindowMs: ['--drain-window-ms', 'MCP_DRAIN_WINDOW_MS', 'int', 0],
+  drainJitter: ['--drain-jitter', 'MCP_DRAIN_JITTER', 'bool'],
 };
 
 function invalid(name: string, raw: string, expected: string): never {
@@ -176,6 +188,11 @@ export function loadConfig(argv: readonly string[] = process.argv.slice(2), env:
     if (raw === undefined) continue;
     out[key] = parseValue(fromFlag !== undefined ? flag : envName, raw, kind, min);
   }
+  if (out.clusterSecret === null) out.clusterSecret = '';
+  if (out.advertiseAddress === null) out.advertiseAddress = '';
+  if (typeof out.clusterSecret === 'string' && out.clusterSecret !== '' && out.clusterSecret.length < 16) {
+    invalid('MCP_CLUSTER_SECRET', '(hidden)', 'at least 16 characters');
+  }
   return Object.freeze(out) as unknown as Readonly<NodeOptions>;
 }
 
@@ -184,7 +201,8 @@ export function usage(): string {
   const rows = (Object.keys(SPEC) as (keyof NodeOptions)[]).map((k) => {
     const [flag, envName] = SPEC[k];
     const d = DEFAULTS[k];
-    return `  ${flag.padEnd(22)} ${envName.padEnd(24)} default: ${Array.isArray(d) ? d.join(',') || '(none)' : String(d)}`;
+    const shown = k === 'clusterSecret' ? '(none)' : Array.isArray(d) ? d.join(',') || '(none)' : String(d);
+    return `  ${flag.padEnd(22)} ${envName.padEnd(24)} default: ${shown}`;
   });
   return `usage: npm start -- [flags]\n\n${rows.join('\n')}\n`;
 }

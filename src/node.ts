@@ -8,6 +8,8 @@ import { ErrorCodes, McpRuntimeError } from './errors.js';
 import { buildApp, type UwsModule } from './front/app.js';
 import { createGuard } from './front/guards.js';
 import { FrontState } from './front/state.js';
+import { createTagger } from './cluster/session-tag.js';
+import { RedisDirectory } from './cluster/directory.js';
 import { log } from './log.js';
 import { Metrics } from './metrics/metrics.js';
 import { SessionPool } from './pool/pool.js';
@@ -92,21 +94,48 @@ export async function startNode(config: Readonly<NodeOptions>): Promise<RunningN
     throw err;
   }
   state.registry = registry;
+  if (config.clusterSecret) state.tagger = createTagger(config.clusterSecret, config.nodeId);
+  if (config.redisUrl) state.directory = new RedisDirectory(config.redisUrl, config.nodeId, config.advertiseAddress || `${config.host}:${port}`);
 
   let closing: Promise<void> | null = null;
   const close = (reason = 'shutdown'): Promise<void> => {
-    closing ??= (async () => {
-      const st = state!;
-      st.draining = true;
-      log.info('shutting down', { reason, sessions: st.routes.size });
+    closing ??= drainAndClose(state!, reason, async () => {
       uws.us_listen_socket_close(listenSocket);
-      st.closeAllStreams();
-      for (const sid of [...st.routes.keys()]) st.dropRoute(sid, 'shutdown');
-      st.stop();
       await pool.close().catch((err) => log.warn('pool close failed', { err }));
-      await st.registry.close();
-    })();
+    });
     return closing;
   };
   return { port, state, close };
+}
+
+/**
+ * Drain: fail /readyz at once and take no new sessions (a cluster hands them to a peer), close open
+ * SSE streams with `retry` spread over the drain window so the reconnection storm is smoothed, then
+ * forget every session (registry deletes flushed) and stop.
+ */
+async function drainAndClose(st: FrontState, reason: string, stopServing: () => Promise<void>): Promise<void> {
+  st.draining = true;
+  const window = st.config.drainWindowMs;
+  log.info('draining', { reason, sessions: st.routes.size, streams: st.streams.size, windowMs: window, jitter: st.config.drainJitter });
+  if (window > 0 && st.streams.size > 0) {
+    const conns = [...st.streams];
+    await new Promise<void>((resolve) => {
+      let left = conns.length;
+      for (const conn of conns) {
+        const delay = st.config.drainJitter ? Math.random() * window : 0;
+        setTimeout(() => {
+          if (!conn.done) conn.res.cork(() => st.closeStream(conn, st.config.sseRetryMs));
+          if (--left === 0) resolve();
+        }, delay);
+      }
+    });
+  }
+  st.closeAllStreams();
+  for (const sid of [...st.routes.keys()]) st.dropRoute(sid, 'shutdown');
+  st.stop();
+  await st.directory?.leave();
+  await stopServing();
+  await st.registry.close();
+  await st.directory?.close();
+  log.info('stopped', { reason });
 }

@@ -10,6 +10,7 @@ import { W_DELETE, W_GET, W_INIT, W_POST } from '../pool/messages.js';
 import { Bodies, classify, MsgKind } from '../protocol/jsonrpc.js';
 import { allowsBatch, DEFAULT_HEADER_VERSION, negotiate, SUPPORTED_VERSIONS, versionIndex } from '../protocol/versions.js';
 import { accepts, ALLOW_MCP, JSON_TYPE, SSE_TYPE, Status, writeJson } from './http.js';
+import { FORWARDED_HEADER, forward, PASSED } from './forward.js';
 import { mintSessionId } from './session-id.js';
 import { VERSION_BITS, type FrontState } from './state.js';
 
@@ -18,6 +19,29 @@ interface PostHead {
   hv: string;
   aborted: boolean;
   started: number;
+  /** Headers to forward with, captured only when this request may have to be forwarded. */
+  fwd: Record<string, string> | null;
+}
+
+/** Can this node forward at all (cluster secret, directory, MCP_FORWARD), and was `req` not forwarded already? */
+function mayForward(st: FrontState, req: HttpRequest): boolean {
+  return st.tagger !== null && st.directory !== null && st.config.forward && req.getHeader(FORWARDED_HEADER) === '';
+}
+
+function captureHeaders(req: HttpRequest): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of PASSED) {
+    const v = req.getHeader(name);
+    if (v !== '') out[name] = v;
+  }
+  return out;
+}
+
+/** The live owner's address for a session this node does not have; null when it cannot be forwarded. */
+function ownerAddress(st: FrontState, sid: string): string | null {
+  const owner = st.tagger!.owner(sid);
+  if (owner === null || owner === st.config.nodeId) return null;
+  return st.directory!.address(owner);
 }
 
 function reject(st: FrontState, res: HttpResponse, status: number, body: string, method = M_OTHER, close = false): void {
@@ -57,11 +81,14 @@ export function handlePost(st: FrontState, res: HttpResponse, req: HttpRequest):
   const length = declared === '' ? -1 : Number(declared);
   if (length > max) return reject(st, res, 413, Bodies.tooLarge, M_OTHER, true);
 
+  const sid = req.getHeader('mcp-session-id');
   const head: PostHead = {
-    sid: req.getHeader('mcp-session-id'),
+    sid,
     hv: req.getHeader('mcp-protocol-version'),
     aborted: false,
     started: performance.now(),
+    // Only requests that are not local (or initializes while draining) may need forwarding.
+    fwd: (st.draining || (sid !== '' && !st.routes.has(sid))) && mayForward(st, req) ? captureHeaders(req) : null,
   };
   res.onAborted(() => {
     head.aborted = true;
@@ -154,6 +181,8 @@ function onPostBody(st: FrontState, res: HttpResponse, head: PostHead, raw: Buff
   if (sid === '') return answer(st, res, 400, Bodies.missingSession, method);
   const route = st.routes.get(sid);
   if (route === undefined) {
+    const address = head.fwd ? ownerAddress(st, sid) : null;
+    if (address) return forward(st, res, { method: 'POST', address, headers: head.fwd!, body: text }, () => head.aborted);
     answer(st, res, 404, Bodies.sessionNotFound, method);
     return unknownSession(st, sid);
   }
@@ -177,11 +206,19 @@ function onPostBody(st: FrontState, res: HttpResponse, head: PostHead, raw: Buff
 }
 
 function startSession(st: FrontState, res: HttpResponse, head: PostHead, msg: { params?: { protocolVersion?: unknown } }, text: string): void {
-  if (st.draining) return answer(st, res, 503, Bodies.shuttingDown, M_INIT);
+  if (st.draining) {
+    // A draining node takes no new sessions; in a cluster it hands them to a live peer.
+    const peers = head.fwd ? st.directory!.livePeers() : [];
+    if (peers.length > 0) {
+      const address = peers[Math.floor(Math.random() * peers.length)];
+      return forward(st, res, { method: 'POST', address, headers: head.fwd!, body: text }, () => head.aborted);
+    }
+    return answer(st, res, 503, Bodies.shuttingDown, M_INIT);
+  }
   const slot = st.pool.pick();
   if (!slot) return answer(st, res, 503, Bodies.overloaded, M_INIT);
   const version = negotiate(msg.params?.protocolVersion);
-  const sid = mintSessionId();
+  const sid = st.tagger ? st.tagger.tag(mintSessionId()) : mintSessionId();
   st.addRoute(sid, slot, versionIndex(version));
   const conn = st.newConn(res, sid, slot, true, M_INIT, head.started);
   res.onAborted(() => st.aborted(conn));
@@ -209,7 +246,9 @@ export function handleGet(st: FrontState, res: HttpResponse, req: HttpRequest): 
   if (sid === '') return reject(st, res, 400, Bodies.missingSession);
   const route = st.routes.get(sid);
   if (route === undefined) {
-    reject(st, res, 404, Bodies.sessionNotFound);
+    const address = mayForward(st, req) ? ownerAddress(st, sid) : null;
+    if (address) return forward(st, res, { method: 'GET', address, headers: captureHeaders(req), body: null }, () => false);
+    reject(st, res, 404, Bodies.sessionNotFound, M_GET);
     return unknownSession(st, sid);
   }
   const last = req.getHeader('last-event-id');
@@ -225,6 +264,8 @@ export function handleDelete(st: FrontState, res: HttpResponse, req: HttpRequest
   if (sid === '') return reject(st, res, 400, Bodies.missingSession);
   const route = st.routes.get(sid);
   if (route === undefined) {
+    const address = mayForward(st, req) ? ownerAddress(st, sid) : null;
+    if (address) return forward(st, res, { method: 'DELETE', address, headers: captureHeaders(req), body: null }, () => false);
     // ADR-0066: clean the registry even though nothing closes here; the session may belong to
     // another node or an earlier process.
     st.registry.unregister(sid);

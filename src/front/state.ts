@@ -14,6 +14,8 @@ import type { SessionPool, Slot } from '../pool/pool.js';
 import { Bodies } from '../protocol/jsonrpc.js';
 import type { SessionRegistry } from '../registry/registry.js';
 import type { Guard } from './guards.js';
+import type { SessionTagger } from '../cluster/session-tag.js';
+import type { NodeDirectory } from '../cluster/directory.js';
 import { HEARTBEAT, SESSION_HEADER, sseEvent, sseHeaders, writeJson } from './http.js';
 
 /** One HTTP exchange waiting on a worker: a POST awaiting its answer, or an SSE stream. */
@@ -44,6 +46,9 @@ export class FrontState {
   readonly routes = new Map<string, number>();
   nextConn = 1;
   draining = false;
+  /** Cluster mode: owner tags in session ids, and where the other nodes are. */
+  tagger: SessionTagger | null = null;
+  directory: NodeDirectory | null = null;
   private readonly statsWaiters = new Map<number, (s: WorkerStats | null) => void>();
   private heartbeatTimer: NodeJS.Timeout;
   private readonly lag = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });

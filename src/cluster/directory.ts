@@ -1,0 +1,119 @@
+/**
+ * Which nodes are alive and where they listen. Every node heartbeats into one Redis hash
+ * (`mcp:nodes`: node id → {"address","seen"}) and reads it back into a local cache, so forwarding a
+ * request never waits on Redis. A node not seen for DEAD_AFTER_MS is dead; survivors then remove the
+ * Redis keys of its sessions (it could not, having been killed) instead of leaving them for 30 days.
+ */
+import { log } from '../log.js';
+import { createRedisClient, isReady, type RedisClient } from '../registry/redis-client.js';
+import { nodeSessionsKey, sessionKey } from '../registry/keys.js';
+import { parseRedisUrl } from '../registry/redis-url.js';
+
+export const NODES_KEY = 'mcp:nodes';
+const HEARTBEAT_MS = 1000;
+/** A node whose heartbeat is older than this is not forwarded to. */
+const ALIVE_FOR_MS = 4000;
+/** A node silent this long is dead: its sessions' keys are removed. */
+export const DEAD_AFTER_MS = 15_000;
+const REAP_BATCH = 500;
+
+export interface NodeDirectory {
+  /** host:port of a live node other than this one; null when unknown or not alive. From cache. */
+  address(nodeId: string): string | null;
+  /** Addresses of live peers (for handing new sessions to while this node drains). */
+  livePeers(): string[];
+  /** Stops announcing this node, at once (drain). */
+  leave(): Promise<void>;
+  close(): Promise<void>;
+}
+
+interface Entry {
+  address: string;
+  seen: number;
+}
+
+export class RedisDirectory implements NodeDirectory {
+  private readonly client: RedisClient;
+  private cache = new Map<string, Entry>();
+  private readonly timer: NodeJS.Timeout;
+  private leaving = false;
+  private reaping = false;
+
+  constructor(url: string, private readonly nodeId: string, private readonly selfAddress: string) {
+    this.client = createRedisClient(parseRedisUrl(url));
+    this.client.on('error', () => {});
+    this.timer = setInterval(() => void this.tick(), HEARTBEAT_MS);
+    this.client.once('ready', () => void this.tick());
+  }
+
+  address(nodeId: string): string | null {
+    if (nodeId === this.nodeId) return null;
+    const e = this.cache.get(nodeId);
+    return e && Date.now() - e.seen < ALIVE_FOR_MS ? e.address : null;
+  }
+
+  livePeers(): string[] {
+    const now = Date.now();
+    const out: string[] = [];
+    for (const [id, e] of this.cache) if (id !== this.nodeId && now - e.seen < ALIVE_FOR_MS) out.push(e.address);
+    return out;
+  }
+
+  private async tick(): Promise<void> {
+    if (!isReady(this.client)) return;
+    try {
+      const now = Date.now();
+      if (!this.leaving) await this.client.hset(NODES_KEY, this.nodeId, JSON.stringify({ address: this.selfAddress, seen: now }));
+      const all = await this.client.hgetall(NODES_KEY);
+      const next = new Map<string, Entry>();
+      const dead: string[] = [];
+      for (const [id, raw] of Object.entries(all)) {
+        try {
+          const e = JSON.parse(raw) as Entry;
+          next.set(id, e);
+          if (id !== this.nodeId && now - e.seen > DEAD_AFTER_MS) dead.push(id);
+        } catch {
+          dead.push(id);
+        }
+      }
+      this.cache = next;
+      if (dead.length && !this.reaping) void this.reap(dead);
+    } catch {
+      // Redis unreachable: keep the last view; forwarding degrades to the plain 404.
+    }
+  }
+
+  /** Removes the keys of dead nodes' sessions, then the nodes. Idempotent: any survivor may run it. */
+  private async reap(dead: string[]): Promise<void> {
+    this.reaping = true;
+    try {
+      for (const id of dead) {
+        const setKey = nodeSessionsKey(id);
+        let removed = 0;
+        for (;;) {
+          const ids = await this.client.spop(setKey, REAP_BATCH);
+          if (!ids || ids.length === 0) break;
+          await Promise.all(ids.map((sid) => this.client.del(sessionKey(sid))));
+          removed += ids.length;
+        }
+        await this.client.hdel(NODES_KEY, id);
+        log.warn('removed a dead node and its session keys', { deadNode: id, sessions: removed, node: this.nodeId });
+      }
+    } catch (err) {
+      log.warn('dead-node cleanup failed, will retry', { err: (err as Error).message });
+    } finally {
+      this.reaping = false;
+    }
+  }
+
+  async leave(): Promise<void> {
+    this.leaving = true;
+    if (isReady(this.client)) await this.client.hdel(NODES_KEY, this.nodeId).catch(() => {});
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    await this.leave();
+    await this.client.quit().catch(() => this.client.disconnect());
+  }
+}

@@ -1,0 +1,110 @@
+/**
+ * Forwarding a request to the node that owns its session (cookie-less clients land anywhere). The
+ * owner's answer, SSE streams included, is relayed chunk by chunk with backpressure: when the client
+ * socket is full the upstream is paused until uWS reports it writable again.
+ */
+import { Agent, request, STATUS_CODES, type IncomingMessage } from 'node:http';
+import type { HttpResponse } from 'uWebSockets.js';
+import { log } from '../log.js';
+import { Bodies } from '../protocol/jsonrpc.js';
+import { writeJson } from './http.js';
+import type { FrontState } from './state.js';
+
+/** Marks a forwarded request so that the owner never forwards it again. */
+export const FORWARDED_HEADER = 'x-mcp-forwarded-by';
+
+const agent = new Agent({ keepAlive: true, maxSockets: 1024, maxFreeSockets: 256, timeout: 0 });
+
+/** Response headers relayed to the client; hop-by-hop and framing headers are uWS's own. */
+const RELAYED = ['content-type', 'mcp-session-id', 'cache-control', 'allow', 'x-accel-buffering'];
+
+export interface ForwardRequest {
+  method: 'POST' | 'GET' | 'DELETE';
+  /** host:port of the owner. */
+  address: string;
+  /** Request headers to pass on (lower-case names, only those that are set). */
+  headers: Record<string, string>;
+  body: string | null;
+}
+
+/** Request headers a forwarded request carries over. */
+export const PASSED = ['host', 'origin', 'accept', 'content-type', 'mcp-session-id', 'mcp-protocol-version', 'last-event-id'] as const;
+
+/**
+ * Relays `fr` to its owner and the answer back to `res`. The caller has read the request already;
+ * `res.onAborted` is (re)bound here, so call it synchronously from the handler or after the body.
+ */
+export function forward(st: FrontState, res: HttpResponse, fr: ForwardRequest, alreadyAborted: () => boolean): void {
+  st.metrics.forwarded.inc();
+  const colon = fr.address.lastIndexOf(':');
+  let aborted = alreadyAborted();
+  let started = false;
+  let upstream: IncomingMessage | null = null;
+  const headers: Record<string, string> = { ...fr.headers, [FORWARDED_HEADER]: st.config.nodeId };
+  if (fr.body !== null) headers['content-length'] = String(Buffer.byteLength(fr.body));
+  const req = request({
+    host: fr.address.slice(0, colon).replace(/^\[|\]$/g, ''),
+    port: Number(fr.address.slice(colon + 1)),
+    method: fr.method,
+    path: '/mcp',
+    headers,
+    agent,
+  });
+  res.onAborted(() => {
+    aborted = true;
+    req.destroy();
+    upstream?.destroy();
+  });
+  if (aborted) {
+    req.destroy();
+    return;
+  }
+  req.on('response', (ur) => {
+    upstream = ur;
+    if (aborted) return void ur.destroy();
+    started = true;
+    res.cork(() => {
+      res.writeStatus(`${ur.statusCode} ${STATUS_CODES[ur.statusCode ?? 500] ?? ''}`);
+      for (const name of RELAYED) {
+        const v = ur.headers[name];
+        if (typeof v === 'string') res.writeHeader(name, v);
+      }
+    });
+    ur.on('data', (chunk: Buffer) => {
+      if (aborted) return;
+      let ok = true;
+      res.cork(() => {
+        ok = res.write(chunk);
+      });
+      if (!ok) {
+        st.metrics.sseBackpressure.inc();
+        ur.pause();
+        res.onWritable(() => {
+          ur.resume();
+          return true;
+        });
+      }
+    });
+    ur.on('end', () => {
+      if (!aborted) res.cork(() => res.end());
+      aborted = true;
+    });
+    ur.on('error', () => {
+      if (!aborted) res.cork(() => res.end());
+      aborted = true;
+    });
+  });
+  req.on('error', (err) => {
+    if (aborted) return;
+    aborted = true;
+    if (started) {
+      res.cork(() => res.end());
+      return;
+    }
+    // The owner went away between the directory's last heartbeat and now: the session is gone, and
+    // 404 is what makes the client re-initialize.
+    log.warn('forwarding failed; answering 404', { address: fr.address, err: err.message });
+    res.cork(() => writeJson(res, 404, Bodies.sessionNotFound));
+  });
+  req.end(fr.body ?? undefined);
+}

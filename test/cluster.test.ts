@@ -8,24 +8,11 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ElicitRequestSchema, ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-// The compiled runner (npm test builds first): the same code `npm run cluster` runs.
-import { startCluster } from '../dist/src/cluster/local/cluster.js';
 import { WellBehavedClient } from './helpers/client.js';
-import { freePortBlock } from './helpers/ports.js';
+import { startTestCluster } from './helpers/cluster.js';
 import { metricValue, ROOT } from './helpers/server.js';
 
-type Cluster = Awaited<ReturnType<typeof startCluster>>;
-
-export async function startTestCluster(env: Record<string, string> = {}, nodes = 3): Promise<Cluster> {
-  for (let attempt = 0; ; attempt++) {
-    const base = await freePortBlock(nodes + 2);
-    try {
-      return await startCluster({ nodes, basePort: base, lbPort: base + nodes, redisPort: base + nodes + 1, workers: 1, nodeOutput: 'pipe', checkIntervalMs: 500, env });
-    } catch (err) {
-      if (attempt >= 2) throw err;
-    }
-  }
-}
+type Cluster = Awaited<ReturnType<typeof startTestCluster>>;
 
 function nodeBase(c: Cluster, i: number): string {
   return `http://127.0.0.1:${c.nodes[i].port}`;

@@ -16,10 +16,17 @@ const ALIVE_FOR_MS = 4000;
 /** A node silent this long is dead: its sessions' keys are removed. */
 export const DEAD_AFTER_MS = 15_000;
 const REAP_BATCH = 500;
+/** Longest a request waits to learn where a newly joined node listens. */
+const LOOKUP_MS = 250;
 
 export interface NodeDirectory {
-  /** host:port of a live node other than this one; null when unknown or not alive. From cache. */
-  address(nodeId: string): string | null;
+  /**
+   * host:port of a live node other than this one, from the cache: null when known to be not alive (or
+   * this node), undefined when the cache has never heard of it (then ask `lookup`).
+   */
+  address(nodeId: string): string | null | undefined;
+  /** Asks Redis for a node the cache does not know yet (it joined since the last refresh); bounded wait. */
+  lookup(nodeId: string): Promise<string | null>;
   /** Addresses of live peers (for handing new sessions to while this node drains). */
   livePeers(): string[];
   /** Stops announcing this node, at once (drain). */
@@ -46,10 +53,32 @@ export class RedisDirectory implements NodeDirectory {
     this.client.once('ready', () => void this.tick());
   }
 
-  address(nodeId: string): string | null {
+  address(nodeId: string): string | null | undefined {
     if (nodeId === this.nodeId) return null;
     const e = this.cache.get(nodeId);
-    return e && Date.now() - e.seen < ALIVE_FOR_MS ? e.address : null;
+    if (!e) return undefined;
+    return Date.now() - e.seen < ALIVE_FOR_MS ? e.address : null;
+  }
+
+  async lookup(nodeId: string): Promise<string | null> {
+    if (nodeId === this.nodeId || !isReady(this.client)) return null;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const raw = await Promise.race([
+        this.client.hget(NODES_KEY, nodeId),
+        new Promise<null>((r) => {
+          timer = setTimeout(() => r(null), LOOKUP_MS);
+        }),
+      ]);
+      if (!raw) return null;
+      const e = JSON.parse(raw) as Entry;
+      this.cache.set(nodeId, e);
+      return Date.now() - e.seen < ALIVE_FOR_MS ? e.address : null;
+    } catch {
+      return null;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   livePeers(): string[] {

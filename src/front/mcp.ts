@@ -10,7 +10,7 @@ import { W_DELETE, W_GET, W_INIT, W_POST } from '../pool/messages.js';
 import { Bodies, classify, MsgKind } from '../protocol/jsonrpc.js';
 import { allowsBatch, DEFAULT_HEADER_VERSION, negotiate, SUPPORTED_VERSIONS, versionIndex } from '../protocol/versions.js';
 import { accepts, ALLOW_MCP, JSON_TYPE, SSE_TYPE, Status, writeJson } from './http.js';
-import { FORWARDED_HEADER, forward, PASSED } from './forward.js';
+import { FORWARDED_HEADER, forward, PASSED, type ForwardRequest } from './forward.js';
 import { mintSessionId } from './session-id.js';
 import { VERSION_BITS, type FrontState } from './state.js';
 
@@ -37,11 +37,37 @@ function captureHeaders(req: HttpRequest): Record<string, string> {
   return out;
 }
 
-/** The live owner's address for a session this node does not have; null when it cannot be forwarded. */
-function ownerAddress(st: FrontState, sid: string): string | null {
+/**
+ * The live owner's address for a session this node does not have; null when it cannot be forwarded
+ * (untagged or forged id, this node, owner not alive). Answers from the cache; only an owner the
+ * cache has never seen costs a Redis round trip.
+ */
+function ownerAddress(st: FrontState, sid: string): string | null | Promise<string | null> {
   const owner = st.tagger!.owner(sid);
   if (owner === null || owner === st.config.nodeId) return null;
-  return st.directory!.address(owner);
+  const cached = st.directory!.address(owner);
+  return cached === undefined ? st.directory!.lookup(owner) : cached;
+}
+
+/** Forwards when the owner is alive, otherwise answers the ADR's 404 (+ misroute bookkeeping). */
+function forwardOr404(st: FrontState, res: HttpResponse, fr: Omit<ForwardRequest, 'address'>, sid: string, method: number, aborted: () => boolean, address: string | null | Promise<string | null>): void {
+  if (address === null) {
+    writeJson(res, 404, Bodies.sessionNotFound);
+    st.metrics.request(method, 404, -1);
+    return unknownSession(st, sid);
+  }
+  if (typeof address === 'string') return forward(st, res, { ...fr, address }, aborted);
+  let gone = aborted();
+  res.onAborted(() => {
+    gone = true;
+  });
+  void address.then((a) => {
+    if (gone) return;
+    if (a) return forward(st, res, { ...fr, address: a }, () => gone);
+    res.cork(() => writeJson(res, 404, Bodies.sessionNotFound));
+    st.metrics.request(method, 404, -1);
+    unknownSession(st, sid);
+  });
 }
 
 function reject(st: FrontState, res: HttpResponse, status: number, body: string, method = M_OTHER, close = false): void {
@@ -181,8 +207,11 @@ function onPostBody(st: FrontState, res: HttpResponse, head: PostHead, raw: Buff
   if (sid === '') return answer(st, res, 400, Bodies.missingSession, method);
   const route = st.routes.get(sid);
   if (route === undefined) {
-    const address = head.fwd ? ownerAddress(st, sid) : null;
-    if (address) return forward(st, res, { method: 'POST', address, headers: head.fwd!, body: text }, () => head.aborted);
+    if (head.fwd) {
+      const fwd = head.fwd;
+      res.cork(() => forwardOr404(st, res, { method: 'POST', headers: fwd, body: text }, sid, method, () => head.aborted, ownerAddress(st, sid)));
+      return;
+    }
     answer(st, res, 404, Bodies.sessionNotFound, method);
     return unknownSession(st, sid);
   }
@@ -246,8 +275,7 @@ export function handleGet(st: FrontState, res: HttpResponse, req: HttpRequest): 
   if (sid === '') return reject(st, res, 400, Bodies.missingSession);
   const route = st.routes.get(sid);
   if (route === undefined) {
-    const address = mayForward(st, req) ? ownerAddress(st, sid) : null;
-    if (address) return forward(st, res, { method: 'GET', address, headers: captureHeaders(req), body: null }, () => false);
+    if (mayForward(st, req)) return forwardOr404(st, res, { method: 'GET', headers: captureHeaders(req), body: null }, sid, M_GET, () => false, ownerAddress(st, sid));
     reject(st, res, 404, Bodies.sessionNotFound, M_GET);
     return unknownSession(st, sid);
   }
@@ -265,7 +293,7 @@ export function handleDelete(st: FrontState, res: HttpResponse, req: HttpRequest
   const route = st.routes.get(sid);
   if (route === undefined) {
     const address = mayForward(st, req) ? ownerAddress(st, sid) : null;
-    if (address) return forward(st, res, { method: 'DELETE', address, headers: captureHeaders(req), body: null }, () => false);
+    if (address !== null) return forwardOr404(st, res, { method: 'DELETE', headers: captureHeaders(req), body: null }, sid, M_DELETE, () => false, address);
     // ADR-0066: clean the registry even though nothing closes here; the session may belong to
     // another node or an earlier process.
     st.registry.unregister(sid);

@@ -1,0 +1,135 @@
+/**
+ * Issue 4, points 3–5: node loss and rolling restarts on a real cluster, and MCP_FORWARD=0.
+ */
+import { Redis } from 'ioredis';
+import { describe, expect, it } from 'vitest';
+import { WellBehavedClient } from './helpers/client.js';
+import { metricValue } from './helpers/server.js';
+import { startTestCluster } from './helpers/cluster.js';
+
+function decodeOwner(sid: string): string {
+  const parts = sid.split('.');
+  return parts.length === 3 ? Buffer.from(parts[1], 'base64url').toString('utf8') : '';
+}
+
+async function sessionKeysOf(redis: Redis, node: string): Promise<string[]> {
+  const keys = await redis.keys('mcp:session:*');
+  const out: string[] = [];
+  for (const k of keys) if (decodeOwner(k.slice('mcp:session:'.length)) === node) out.push(k);
+  return out;
+}
+
+describe('node loss', () => {
+  it('kill -9: its clients get 404 and re-initialize elsewhere, others see no error, its keys go within 60 s', async () => {
+    const cluster = await startTestCluster();
+    const redis = new Redis(cluster.redisUrl);
+    try {
+      const clients = Array.from({ length: 30 }, () => new WellBehavedClient(cluster.lbUrl, true));
+      for (const c of clients) {
+        await c.initialize();
+        expect((await c.call()).ok).toBe(true);
+      }
+      const victims = clients.filter((c) => c.owner === 'node2');
+      const others = clients.filter((c) => c.owner !== 'node2');
+      expect(victims.length).toBeGreaterThan(0);
+      expect((await sessionKeysOf(redis, 'node2')).length).toBe(victims.length);
+
+      await cluster.stopNode(1, 'SIGKILL');
+      const killedAt = Date.now();
+      const outcomes = await Promise.all(clients.map((c) => c.call()));
+      for (const [i, c] of clients.entries()) expect(outcomes[i].ok, c.unexpected.join('\n')).toBe(true);
+      for (const c of others) {
+        const o = outcomes[clients.indexOf(c)];
+        expect(o.errors, `client of ${c.owner}`).toEqual([]);
+        expect(o.reinitialized).toBe(0);
+      }
+      for (const c of victims) {
+        expect(outcomes[clients.indexOf(c)].reinitialized).toBe(1);
+        expect(c.owner).not.toBe('node2');
+        expect(c.cookie).not.toBe('_mcp_backend=node2');
+      }
+      // The survivors remove the dead node's keys (owner liveness is kept in Redis).
+      for (;;) {
+        const left = await sessionKeysOf(redis, 'node2');
+        if (left.length === 0 && (await redis.exists('mcp:node:node2:sessions')) === 0) break;
+        expect(Date.now() - killedAt).toBeLessThan(60_000);
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      // Keys of the live sessions are all there.
+      const live = new Set(clients.map((c) => `mcp:session:${c.sid}`));
+      for (const k of live) expect(await redis.exists(k)).toBe(1);
+    } finally {
+      redis.disconnect();
+      await cluster.stop();
+    }
+  }, 120_000);
+
+  it('a rolling restart of every node under load loses no tool call of a well-behaved client', async () => {
+    const cluster = await startTestCluster({ MCP_DRAIN_WINDOW_MS: '1000' });
+    try {
+      const clients = Array.from({ length: 24 }, (_, i) => new WellBehavedClient(cluster.lbUrl, i % 2 === 0));
+      for (const c of clients) await c.initialize();
+      let stop = false;
+      let calls = 0;
+      let failed = 0;
+      const load = Promise.all(
+        clients.map(async (c) => {
+          while (!stop) {
+            const o = await c.call();
+            calls++;
+            if (!o.ok) failed++;
+            await new Promise((r) => setTimeout(r, 20));
+          }
+        }),
+      );
+      for (let i = 0; i < cluster.nodes.length; i++) {
+        expect(await cluster.stopNode(i, 'SIGTERM')).toBe(0);
+        await cluster.startNode(i);
+        await cluster.waitUp();
+      }
+      await new Promise((r) => setTimeout(r, 500));
+      stop = true;
+      await load;
+      const problems = clients.flatMap((c) => c.unexpected);
+      expect(problems, problems.slice(0, 5).join('\n')).toEqual([]);
+      expect(failed).toBe(0);
+      expect(calls).toBeGreaterThan(100);
+      // Sessions moved: every client re-initialized at least once as its node went away.
+      expect(clients.every((c) => c.reinits >= 1)).toBe(true);
+    } finally {
+      await cluster.stop();
+    }
+  }, 180_000);
+});
+
+describe('MCP_FORWARD=0', () => {
+  it('restores the ADR behaviour: 404 telling the client to re-initialize, a logged and counted misroute', async () => {
+    const cluster = await startTestCluster({ MCP_FORWARD: '0' }, 2);
+    try {
+      const node1 = `http://127.0.0.1:${cluster.nodes[0].port}`;
+      const node2 = `http://127.0.0.1:${cluster.nodes[1].port}`;
+      const owner = new WellBehavedClient(`${node1}/mcp`, false);
+      await owner.initialize();
+      // Registry writes are batched off the hot path: wait for the key.
+      const redis = new Redis(cluster.redisUrl);
+      for (let i = 0; i < 50 && !(await redis.exists(`mcp:session:${owner.sid}`)); i++) await new Promise((r) => setTimeout(r, 50));
+      redis.disconnect();
+      const res = await fetch(`${node2}/mcp`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-session-id': owner.sid, 'mcp-protocol-version': '2025-11-25' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'test_simple_text', arguments: {} } }),
+      });
+      expect(res.status).toBe(404);
+      const body = await res.json();
+      expect(body.error.code).toBe(-32001);
+      expect(body.error.message).toMatch(/initiali[sz]e/i);
+      for (let i = 0; i < 50 && (await metricValue(node2, 'mcp_session_misroutes_total')) < 1; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(await metricValue(node2, 'mcp_session_misroutes_total')).toBe(1);
+      expect(await metricValue(node2, 'mcp_forwarded_requests_total')).toBe(0);
+      const logLine = cluster.nodes[1].logs.map((l) => JSON.parse(l)).find((l: { msg: string }) => l.msg === 'misrouted session');
+      expect(logLine).toMatchObject({ session: owner.sid, node: 'node2', owner: 'node1' });
+    } finally {
+      await cluster.stop();
+    }
+  }, 60_000);
+});

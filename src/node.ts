@@ -63,12 +63,16 @@ export async function startNode(config: Readonly<NodeOptions>): Promise<RunningN
     },
   );
   state = new FrontState(config, pool, registry, metrics, createGuard(config));
+  const directory = config.redisUrl ? new RedisDirectory(config.redisUrl, config.nodeId) : null;
+  const stale = directory ? await directory.clearPreviousLife() : 0;
+  if (stale > 0) log.warn('removed session keys left by an earlier process with this NODE_ID', { sessions: stale });
   try {
     await pool.start();
   } catch (err) {
     state.stop();
     await pool.close().catch(() => {});
     await registry.close();
+    await directory?.close();
     throw err;
   }
 
@@ -82,6 +86,7 @@ export async function startNode(config: Readonly<NodeOptions>): Promise<RunningN
     state!.stop();
     await pool.close().catch(() => {});
     await registry.close();
+    await directory?.close();
     throw err;
   });
   const port = uws.us_socket_local_port(listenSocket);
@@ -91,11 +96,15 @@ export async function startNode(config: Readonly<NodeOptions>): Promise<RunningN
     uws.us_listen_socket_close(listenSocket);
     state.stop();
     await pool.close().catch(() => {});
+    await directory?.close();
     throw err;
   }
   state.registry = registry;
   if (config.clusterSecret) state.tagger = createTagger(config.clusterSecret, config.nodeId);
-  if (config.redisUrl) state.directory = new RedisDirectory(config.redisUrl, config.nodeId, config.advertiseAddress || `${config.host}:${port}`);
+  if (directory) {
+    directory.selfAddress = config.advertiseAddress || `${config.host}:${port}`;
+    state.directory = directory;
+  }
 
   let closing: Promise<void> | null = null;
   const close = (reason = 'shutdown'): Promise<void> => {

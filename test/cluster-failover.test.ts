@@ -133,3 +133,28 @@ describe('MCP_FORWARD=0', () => {
     }
   }, 60_000);
 });
+
+describe('restart under the same NODE_ID', () => {
+  it('removes the keys a SIGKILLed process left behind when it comes back', async () => {
+    const cluster = await startTestCluster({}, 2);
+    const redis = new Redis(cluster.redisUrl);
+    try {
+      const direct = `http://127.0.0.1:${cluster.nodes[0].port}/mcp`;
+      const clients = Array.from({ length: 5 }, () => new WellBehavedClient(direct, false));
+      for (const c of clients) await c.initialize();
+      for (let i = 0; i < 50 && (await sessionKeysOf(redis, 'node1')).length < 5; i++) await new Promise((r) => setTimeout(r, 50));
+      expect((await sessionKeysOf(redis, 'node1')).length).toBe(5);
+      await cluster.stopNode(0, 'SIGKILL');
+      // Back within the dead-node window: nobody reaped node1, so its own restart must.
+      await cluster.startNode(0);
+      expect(await sessionKeysOf(redis, 'node1')).toEqual([]);
+      const fresh = new WellBehavedClient(direct, false);
+      await fresh.initialize();
+      for (let i = 0; i < 50 && (await sessionKeysOf(redis, 'node1')).length < 1; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(await sessionKeysOf(redis, 'node1')).toEqual([`mcp:session:${fresh.sid}`]);
+    } finally {
+      redis.disconnect();
+      await cluster.stop();
+    }
+  }, 60_000);
+});

@@ -46,11 +46,47 @@ export class RedisDirectory implements NodeDirectory {
   private leaving = false;
   private reaping = false;
 
-  constructor(url: string, private readonly nodeId: string, private readonly selfAddress: string) {
+  /** host:port this node announces; set once it listens. */
+  selfAddress = '';
+
+  constructor(url: string, private readonly nodeId: string) {
     this.client = createRedisClient(parseRedisUrl(url));
     this.client.on('error', () => {});
     this.timer = setInterval(() => void this.tick(), HEARTBEAT_MS);
-    this.client.once('ready', () => void this.tick());
+  }
+
+  /**
+   * Before this node takes sessions: a previous process with the same NODE_ID that was killed left
+   * its session keys behind, and its heartbeat now continues under the new process, so nobody else
+   * will ever reap them. Remove them now. Bounded: without Redis the node starts anyway.
+   */
+  async clearPreviousLife(maxWaitMs = 1500): Promise<number> {
+    const ready = await new Promise<boolean>((resolve) => {
+      if (isReady(this.client)) return resolve(true);
+      const t = setTimeout(() => resolve(false), maxWaitMs);
+      this.client.once('ready', () => {
+        clearTimeout(t);
+        resolve(true);
+      });
+    });
+    if (!ready) return 0;
+    try {
+      return await this.removeSessionsOf(this.nodeId);
+    } catch {
+      return 0;
+    }
+  }
+
+  private async removeSessionsOf(nodeId: string): Promise<number> {
+    const setKey = nodeSessionsKey(nodeId);
+    let removed = 0;
+    for (;;) {
+      const ids = await this.client.spop(setKey, REAP_BATCH);
+      if (!ids || ids.length === 0) break;
+      await Promise.all(ids.map((sid) => this.client.del(sessionKey(sid))));
+      removed += ids.length;
+    }
+    return removed;
   }
 
   address(nodeId: string): string | null | undefined {
@@ -89,7 +125,7 @@ export class RedisDirectory implements NodeDirectory {
   }
 
   private async tick(): Promise<void> {
-    if (!isReady(this.client)) return;
+    if (!isReady(this.client) || !this.selfAddress) return;
     try {
       const now = Date.now();
       if (!this.leaving) await this.client.hset(NODES_KEY, this.nodeId, JSON.stringify({ address: this.selfAddress, seen: now }));
@@ -117,14 +153,7 @@ export class RedisDirectory implements NodeDirectory {
     this.reaping = true;
     try {
       for (const id of dead) {
-        const setKey = nodeSessionsKey(id);
-        let removed = 0;
-        for (;;) {
-          const ids = await this.client.spop(setKey, REAP_BATCH);
-          if (!ids || ids.length === 0) break;
-          await Promise.all(ids.map((sid) => this.client.del(sessionKey(sid))));
-          removed += ids.length;
-        }
+        const removed = await this.removeSessionsOf(id);
         await this.client.hdel(NODES_KEY, id);
         log.warn('removed a dead node and its session keys', { deadNode: id, sessions: removed, node: this.nodeId });
       }

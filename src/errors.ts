@@ -10,6 +10,7 @@ export const ErrorCodes = {
   MCP_ERR_REQUEST_TIMEOUT: 'MCP_ERR_REQUEST_TIMEOUT',
   MCP_ERR_SESSION_CLOSED: 'MCP_ERR_SESSION_CLOSED',
   MCP_ERR_CAPABILITY: 'MCP_ERR_CAPABILITY',
+  MCP_ERR_REGISTRY_UNAVAILABLE: 'MCP_ERR_REGISTRY_UNAVAILABLE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -14,7 +14,7 @@ export function sessionKey(sessionId: string): string {
 }
 
 /**
- * The set of session ids a node has written, maintained in the same pipelines as the session keys.
+ * The set of session ids a node has written, maintained in the same batches as the session keys.
  * It makes removing a dead node's keys one SMEMBERS away (cluster issue) instead of a keyspace SCAN.
  */
 export function nodeSessionsKey(nodeId: string): string {
@@ -34,11 +34,19 @@ export const LOOKUP_MAX_IN_FLIGHT = 1024;
 export const FLUSH_MAX_IN_FLIGHT = 4;
 /** Pause after a failed flush before the next attempt. */
 export const FLUSH_RETRY_MS = 250;
+/** Members read per SSCAN page when reconciling this node's session set. */
+export const RECONCILE_PAGE = 1000;
+/** A failing flush is logged at most this often (the failures are counted in any case). */
+export const FLUSH_WARN_EVERY_MS = 10_000;
 /** close(): longest spent flushing what is still queued. */
 export const CLOSE_FLUSH_MS = 2000;
 /** close(): longest spent waiting for QUIT before the socket is cut. */
 export const CLOSE_QUIT_MS = 500;
-/** ioredis: connect and per-command timeouts, and the longest pause between reconnect attempts. */
+/**
+ * ioredis: connect timeout; how long a connection with replies outstanding may stay silent before it
+ * is cut and re-established (one timer per connection, where a per-command timeout would cost one
+ * timer per command of every pipeline); the longest pause between reconnect attempts.
+ */
 export const CONNECT_TIMEOUT_MS = 1000;
-export const COMMAND_TIMEOUT_MS = 2000;
+export const SOCKET_TIMEOUT_MS = 2000;
 export const RECONNECT_MAX_MS = 1000;

@@ -1,11 +1,13 @@
 /**
  * The ioredis client the registry uses, configured so that nothing queues without bound and nothing
  * hangs (DESIGN "Known traps"): no offline queue (a command while disconnected fails at once), no
- * per-request retries (the registry re-queues its own writes, bounded), connect and command timeouts,
- * and reconnection forever at most RECONNECT_MAX_MS apart so a restarted Redis is found quickly.
+ * per-request retries (the registry re-queues its own writes, bounded), a connect timeout, a silent
+ * connection cut after SOCKET_TIMEOUT_MS (so a stalled Redis fails what is in flight instead of holding
+ * it), and reconnection forever at most RECONNECT_MAX_MS apart so a restarted Redis is found quickly.
+ * Lookups carry their own, shorter timeout (LOOKUP_TIMEOUT_MS).
  */
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
-import { COMMAND_TIMEOUT_MS, CONNECT_TIMEOUT_MS, RECONNECT_MAX_MS } from './keys.js';
+import { CONNECT_TIMEOUT_MS, SOCKET_TIMEOUT_MS, RECONNECT_MAX_MS } from './keys.js';
 import type { RedisTarget } from './redis-url.js';
 
 export type RedisClient = Redis | Cluster;
@@ -19,7 +21,7 @@ const BOUNDED: RedisOptions = {
   maxRetriesPerRequest: 0,
   autoResendUnfulfilledCommands: false,
   connectTimeout: CONNECT_TIMEOUT_MS,
-  commandTimeout: COMMAND_TIMEOUT_MS,
+  socketTimeout: SOCKET_TIMEOUT_MS,
   retryStrategy: reconnectDelay,
   enableReadyCheck: true,
   connectionName: 'mcp-registry',

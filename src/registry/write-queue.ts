@@ -12,8 +12,6 @@ export type WriteOp = typeof OP_DEL | typeof OP_SET;
 export interface WriteBatch {
   ids: string[];
   ops: WriteOp[];
-  /** How many of the entries came from a re-assertion of live sessions rather than the queue. */
-  resync: number;
 }
 
 export class WriteQueue {

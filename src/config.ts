@@ -5,6 +5,7 @@
 import { availableParallelism, hostname } from 'node:os';
 import { ErrorCodes, McpRuntimeError } from './errors.js';
 import { isLogLevel, type LogLevel } from './log.js';
+import { parseRedisUrl } from './registry/redis-url.js';
 
 export interface NodeOptions {
   port: number;
@@ -188,6 +189,8 @@ export function loadConfig(argv: readonly string[] = process.argv.slice(2), env:
     if (raw === undefined) continue;
     out[key] = parseValue(fromFlag !== undefined ? flag : envName, raw, kind, min);
   }
+  // Checked here so a bad URL is a configuration error (exit 2) rather than a start-up failure.
+  if (typeof out.redisUrl === 'string') parseRedisUrl(out.redisUrl);
   if (out.clusterSecret === null) out.clusterSecret = '';
   if (out.advertiseAddress === null) out.advertiseAddress = '';
   if (typeof out.clusterSecret === 'string' && out.clusterSecret !== '' && out.clusterSecret.length < 16) {

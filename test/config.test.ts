@@ -13,6 +13,9 @@ describe('configuration', () => {
     const m = await runServer(['--max-body', 'lots', '--port', '0']);
     expect(m.code).toBe(2);
     expect(m.stderr).toContain('--max-body');
+    const r2 = await runServer(['--port', '0'], { REDIS_URL: 'ftp://nowhere' });
+    expect(r2.code).toBe(2);
+    expect(r2.stderr).toContain('REDIS_URL');
     const u = await runServer(['--no-such-flag', '1']);
     expect(u.code).toBe(2);
     expect(u.stderr).toContain('--no-such-flag');

@@ -63,6 +63,8 @@ export async function startNode(config: Readonly<NodeOptions>): Promise<RunningN
     },
   );
   state = new FrontState(config, pool, registry, metrics, createGuard(config));
+  // Before the node listens: every session it ever mints carries its owner tag.
+  if (config.clusterSecret) state.tagger = createTagger(config.clusterSecret, config.nodeId);
   const directory = config.redisUrl ? new RedisDirectory(config.redisUrl, config.nodeId) : null;
   const stale = directory ? await directory.clearPreviousLife() : 0;
   if (stale > 0) log.warn('removed session keys left by an earlier process with this NODE_ID', { sessions: stale });
@@ -100,7 +102,6 @@ export async function startNode(config: Readonly<NodeOptions>): Promise<RunningN
     throw err;
   }
   state.registry = registry;
-  if (config.clusterSecret) state.tagger = createTagger(config.clusterSecret, config.nodeId);
   if (directory) {
     directory.selfAddress = config.advertiseAddress || `${config.host}:${port}`;
     state.directory = directory;

@@ -52,7 +52,11 @@ describe('node loss', () => {
       for (;;) {
         const left = await sessionKeysOf(redis, 'node2');
         if (left.length === 0 && (await redis.exists('mcp:node:node2:sessions')) === 0) break;
-        expect(Date.now() - killedAt).toBeLessThan(60_000);
+        if (Date.now() - killedAt > 60_000) {
+          const hash = await redis.hgetall('mcp:nodes');
+          const notes = cluster.nodes.flatMap((n) => n.logs.filter((l) => /dead|cleanup|error|stale/.test(l)).slice(-5));
+          expect.fail(`${left.length} keys of node2 left after 60 s; mcp:nodes=${JSON.stringify(hash)}; logs: ${notes.join('\n')}`);
+        }
         await new Promise((r) => setTimeout(r, 500));
       }
       // Keys of the live sessions are all there.
@@ -95,7 +99,8 @@ describe('node loss', () => {
       expect(failed).toBe(0);
       expect(calls).toBeGreaterThan(100);
       // Sessions moved: every client re-initialized at least once as its node went away.
-      expect(clients.every((c) => c.reinits >= 1)).toBe(true);
+      const stayed = clients.filter((c) => c.reinits === 0).map((c) => `${c.owner}/${c.keepCookies ? 'cookie' : 'no-cookie'}/${c.sid.slice(0, 8)}/first=${c.firstOwner}`);
+      expect(stayed, `clients that never re-initialized: ${stayed.join(', ')}`).toEqual([]);
     } finally {
       await cluster.stop();
     }

@@ -77,13 +77,18 @@ export class RedisDirectory implements NodeDirectory {
     }
   }
 
+  /**
+   * Deletes a node's session keys, then forgets them in its set: a member leaves the set only after
+   * its key is gone, so a failure half-way (or two survivors reaping at once) leaves nothing behind.
+   */
   private async removeSessionsOf(nodeId: string): Promise<number> {
     const setKey = nodeSessionsKey(nodeId);
     let removed = 0;
     for (;;) {
-      const ids = await this.client.spop(setKey, REAP_BATCH);
+      const ids = (await this.client.srandmember(setKey, REAP_BATCH)) as string[];
       if (!ids || ids.length === 0) break;
       await Promise.all(ids.map((sid) => this.client.del(sessionKey(sid))));
+      await this.client.srem(setKey, ...ids);
       removed += ids.length;
     }
     return removed;

@@ -14,7 +14,11 @@ export interface CallOutcome {
 export class WellBehavedClient {
   sid = '';
   cookie = '';
+  /** Sessions started after the first one. */
   reinits = 0;
+  private sessionsStarted = 0;
+  /** Owner of the first session, for diagnostics. */
+  firstOwner = '';
   /** Errors other than the expected 404 (and retried transport failures). */
   unexpected: string[] = [];
   private nextId = 1;
@@ -53,19 +57,19 @@ export class WellBehavedClient {
     if (res.status !== 200) throw new Error(`initialize answered ${res.status}: ${await res.text()}`);
     await res.json();
     this.sid = res.headers.get('mcp-session-id') ?? '';
+    if (this.sessionsStarted++ > 0) this.reinits++;
+    if (!this.firstOwner) this.firstOwner = this.owner;
     await fetch(this.url, { method: 'POST', headers: this.headers(), body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }) }).then((r) => r.arrayBuffer());
   }
 
   /** One tool call that must succeed: re-initializes on 404, retries transport errors and 5xx. */
   async call(name = 'test_simple_text', args: Record<string, unknown> = {}, maxAttempts = 40): Promise<CallOutcome> {
     const out: CallOutcome = { ok: false, reinitialized: 0, retries: 0, errors: [] };
+    const reinitsBefore = this.reinits;
     for (let attempt = 0; attempt < maxAttempts; attempt++) {
+      out.reinitialized = this.reinits - reinitsBefore;
       try {
-        if (!this.sid) {
-          await this.initialize();
-          out.reinitialized++;
-          this.reinits++;
-        }
+        if (!this.sid) await this.initialize();
         const id = this.nextId++;
         const res = await fetch(this.url, { method: 'POST', headers: this.headers(), body: JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: args } }) });
         this.remember(res);
@@ -90,6 +94,7 @@ export class WellBehavedClient {
           return out;
         }
         out.ok = true;
+        out.reinitialized = this.reinits - reinitsBefore;
         return out;
       } catch (err) {
         out.retries++;

@@ -4,7 +4,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import {
   CreateMessageRequestSchema, ElicitRequestSchema, ListRootsRequestSchema, LoggingMessageNotificationSchema,
-  ResourceUpdatedNotificationSchema,
+  ResourceUpdatedNotificationSchema, ToolListChangedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type TestServer } from './helpers/server.js';
@@ -120,6 +120,20 @@ describe('official SDK client against a user tool module', () => {
     await until(() => updates.length === 1);
     const sum = await client.callTool({ name: 'add', arguments: { a: 2, b: 40 } });
     expect(sum.structuredContent).toEqual({ sum: 42 });
+    await client.close();
+  });
+
+  it('announces list changes on the GET stream', async () => {
+    const { client } = await connectClient(fixture.url);
+    let changed = 0;
+    client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
+      changed++;
+    });
+    await until(() => false, 300).catch(() => {});
+    await client.callTool({ name: 'grow', arguments: {} });
+    await until(() => changed === 1);
+    const tools = await client.listTools();
+    expect(tools.tools.map((t) => t.name)).toContain('grown');
     await client.close();
   });
 

@@ -114,6 +114,12 @@ export interface McpServerApi {
   registerPrompt(name: string, config: PromptConfig, handler: PromptHandler): void;
   /** Sends `notifications/resources/updated` to every session of this worker subscribed to `uri`. */
   notifyResourceUpdated(uri: string): void;
+  /** `notifications/tools/list_changed` to every session of this worker (on its GET stream). */
+  sendToolListChanged(): void;
+  /** `notifications/resources/list_changed` to every session of this worker. */
+  sendResourceListChanged(): void;
+  /** `notifications/prompts/list_changed` to every session of this worker. */
+  sendPromptListChanged(): void;
   /** Server identity reported in `initialize`; optional. */
   setServerInfo(info: { name: string; version: string; title?: string }, instructions?: string): void;
 }

@@ -58,6 +58,8 @@ export class Definitions implements McpServerApi {
   instructions: string | undefined;
   /** Set by the worker: fan-out of resources/updated to subscribed sessions. */
   onResourceUpdated: (uri: string) => void = () => {};
+  /** Set by the worker: fan-out of `notifications/<kind>/list_changed` to every session. */
+  onListChanged: (kind: 'tools' | 'resources' | 'prompts') => void = () => {};
 
   private cache = new Map<string, string>();
 
@@ -85,6 +87,21 @@ export class Definitions implements McpServerApi {
 
   notifyResourceUpdated(uri: string): void {
     this.onResourceUpdated(uri);
+  }
+
+  sendToolListChanged(): void {
+    this.cache.clear();
+    this.onListChanged('tools');
+  }
+
+  sendResourceListChanged(): void {
+    this.cache.clear();
+    this.onListChanged('resources');
+  }
+
+  sendPromptListChanged(): void {
+    this.cache.clear();
+    this.onListChanged('prompts');
   }
 
   setServerInfo(info: { name: string; version: string; title?: string }, instructions?: string): void {

@@ -50,6 +50,7 @@ export class SessionWorker {
   ) {
     this.metrics = new WorkerMetrics([...defs.tools.keys()], opts.metrics);
     defs.onResourceUpdated = (uri) => this.resourceUpdated(uri);
+    defs.onListChanged = (kind) => this.listChanged(kind);
     this.sweepTimer = setInterval(() => this.sweep(), Math.max(50, Math.min(opts.sessionIdleMs / 4, 5000)));
     this.lag.enable();
   }
@@ -408,6 +409,12 @@ export class SessionWorker {
     for (const s of this.sessions.values()) {
       if (s.subscriptions?.has(uri)) emit(this.out, s, (s.standalone ??= newStream(0, 0)), body, false, this.opts);
     }
+  }
+
+  /** A definitions change reaches every session of this worker, on its standalone (GET) stream. */
+  private listChanged(kind: 'tools' | 'resources' | 'prompts'): void {
+    const body = `{"jsonrpc":"2.0","method":"notifications/${kind}/list_changed"}`;
+    for (const s of this.sessions.values()) emit(this.out, s, (s.standalone ??= newStream(0, 0)), body, false, this.opts);
   }
 
   // ---- GET ----------------------------------------------------------------------------------------

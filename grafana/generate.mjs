@@ -193,6 +193,7 @@ const overview = dashboard({
   specs: [
     row('Cluster'),
     stat('Nodes up', 'Scrape targets answering /metrics.', 'none', `sum(up{${I}})`),
+    stat('Nodes ready', 'Nodes whose /readyz answers 200 (not starting, not draining).', 'none', `sum(mcp_node_ready{${I}})`),
     stat('Active sessions', 'Live MCP sessions on the selected nodes.', 'none', `sum(mcp_sessions_active{${I}})`),
     stat('Sessions created/s', 'initialize answered with a new session.', 'ops', rate('mcp_sessions_created_total')),
     stat('Requests/s', 'Every request on /mcp (POST, GET, DELETE).', 'reqps', rate('mcp_requests_total')),
@@ -260,6 +261,12 @@ const node = dashboard({
     row('Node'),
     stat('Up', '1 when Prometheus scrapes the node.', 'none', `sum(up{${I}})`, {
       thresholds: [{ color: 'red', value: null }, { color: 'green', value: 1 }],
+    }),
+    stat('Ready', '1 when /readyz answers 200; 0 while starting or draining.', 'none', `sum(mcp_node_ready{${I}})`, {
+      thresholds: [{ color: 'red', value: null }, { color: 'green', value: 1 }],
+    }),
+    stat('Node', 'NODE_ID and version of this node (mcp_node_info).', 'none', `max by (node, version) (mcp_node_info{${I}})`, {
+      targets: [target(`max by (node, version) (mcp_node_info{${I}})`, '{{node}} {{version}}')],
     }),
     stat('Active sessions', 'Live MCP sessions on this node.', 'none', `sum(mcp_sessions_active{${I}})`),
     stat('Open SSE streams', 'POST and GET streams currently open.', 'none', `sum(mcp_sse_streams_active{${I}})`),
@@ -338,6 +345,9 @@ const storm = dashboard({
     stat('Misroutes/s', 'Requests for sessions the registry places on another node.', 'reqps', rate('mcp_session_misroutes_total')),
     stat('Forwarded/s', 'Requests forwarded to the owning node.', 'reqps', rate('mcp_forwarded_requests_total')),
     stat('Registry queue', 'Registry writes waiting to be flushed, all selected nodes.', 'none', `sum(mcp_registry_queue_depth{${I}})`),
+    ts('Ready nodes', 'Per node: 1 ready, 0 starting or draining. A rolling restart shows as a walk of dips.', 'none', [
+      target(`sum by (instance) (mcp_node_ready{${I}})`, '{{instance}}'),
+    ]),
     ts('Session creation rate', 'Sessions created per second per node; the total line is the storm.', 'ops', [
       target(rate('mcp_sessions_created_total', 'instance'), '{{instance}}'),
       target(rate('mcp_sessions_created_total'), 'total'),

@@ -23,6 +23,14 @@ export interface RunningNode {
   close(reason?: string): Promise<void>;
 }
 
+/** The runtime's version, as reported in mcp_node_info. */
+export const VERSION = '0.1.0';
+
+/** What /readyz answers: every worker serving and not draining. */
+export function isReady(st: FrontState): boolean {
+  return !st.draining && st.pool.readyCount === st.pool.slots.length;
+}
+
 /** Loads uWebSockets.js and refuses the library's slow pure-JS fallback. */
 export async function loadUws(maxHeaderBytes: number): Promise<UwsModule> {
   // Read by the native library when it parses requests; larger heads get 431.
@@ -41,7 +49,7 @@ export async function loadUws(maxHeaderBytes: number): Promise<UwsModule> {
 
 export async function startNode(config: Readonly<NodeOptions>): Promise<RunningNode> {
   const uws = await loadUws(config.maxHeaderBytes);
-  const metrics = new Metrics(config.metrics, () => state?.streams.size ?? 0);
+  const metrics = new Metrics(config.metrics, () => state?.streams.size ?? 0, () => state !== null && isReady(state), config.nodeId, VERSION);
   // Until the listen port is known, sessions are recorded in memory; the real registry re-asserts
   // every live session when it connects.
   let registry: SessionRegistry = new MemoryRegistry({ nodeId: config.nodeId, address: `${config.host}:${config.port}` });

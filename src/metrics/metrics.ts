@@ -61,7 +61,10 @@ export class Metrics {
   readonly registryDropped: Counter;
   readonly registryDegraded: Counter;
 
-  constructor(readonly enabled: boolean, sseStreamCount: () => number) {
+  readonly nodeReady: Gauge;
+  readonly nodeInfo: Gauge<'node' | 'version'>;
+
+  constructor(readonly enabled: boolean, sseStreamCount: () => number, ready: () => boolean, nodeId = '', version = '') {
     const registers = [this.registry];
     if (enabled) collectDefaultMetrics({ register: this.registry });
     for (const m of [this.requests, this.requestDuration, this.sessionsCreated, this.sessionsClosed, this.misroutes, this.unknown, this.forwarded, this.sseBackpressure, this.sseDropped]) {
@@ -75,6 +78,16 @@ export class Metrics {
         this.set(sseStreamCount());
       },
     });
+    this.nodeReady = new Gauge({
+      name: 'mcp_node_ready',
+      help: '1 while /readyz answers 200; 0 while the node starts or drains',
+      registers,
+      collect() {
+        this.set(ready() ? 1 : 0);
+      },
+    });
+    this.nodeInfo = new Gauge({ name: 'mcp_node_info', help: 'Always 1; labels name the node (NODE_ID) and the runtime version', labelNames: ['node', 'version'], registers });
+    this.nodeInfo.set({ node: nodeId, version }, 1);
     this.sessionsActive = new Gauge({ name: 'mcp_sessions_active', help: 'Live MCP sessions, by session worker', labelNames: ['worker'], registers });
     this.poolUtilization = new Gauge({ name: 'mcp_worker_pool_utilization', help: 'Share of time the session workers were busy (event-loop utilization, 0..1)', registers });
     this.eventLoopLag = new Gauge({ name: 'mcp_event_loop_lag_seconds', help: 'Mean event-loop delay since the last scrape, front and each worker', labelNames: ['thread'], registers });

@@ -1,0 +1,117 @@
+/**
+ * Cross-check with wrk (C, one thread by default): the same load as autocannon, to tell the server's
+ * limit apart from autocannon's (a JS load generator that shares the 2 cores and, with a fresh id per
+ * request, tops out near 23k req/s here even against a bare uWS echo).
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { cpuSeconds, machineBusySeconds, track } from './processes.js';
+
+export const WRK_BIN = '/usr/bin/wrk';
+const ID_PLACEHOLDER = '[<id>]';
+
+export interface WrkResult {
+  rps: number;
+  requests: number;
+  errors: number;
+  latencyMs: { p50: number; p90: number; p99: number; mean: number; max: number };
+  serverCpuCores: number;
+  /** CPU cores busy on average in processes other than the server, wrk and the runner. */
+  otherCpuCores: number;
+  wrkCpuCores: number;
+}
+
+/**
+ * A body with `[<id>]` (autocannon's placeholder) gets a fresh JSON-RPC id per request (the SDK maps
+ * replies by id, so ids must not repeat); any other body is sent as is. No `response` hook: it would
+ * make wrk parse every reply in Lua; `errors.status` counts HTTP >= 400.
+ */
+function luaScript(headers: Record<string, string>, body: string): string {
+  const hdrs = Object.entries(headers)
+    .map(([k, v]) => `wrk.headers[${JSON.stringify(k)}] = ${JSON.stringify(v)}`)
+    .join('\n');
+  const at = body.indexOf(ID_PLACEHOLDER);
+  const requestFn =
+    at < 0
+      ? `wrk.body = ${JSON.stringify(body)}`
+      : `local n = 0
+local pre, post = ${JSON.stringify(body.slice(0, at) + 'w')}, ${JSON.stringify(body.slice(at + ID_PLACEHOLDER.length))}
+request = function()
+  n = n + 1
+  return wrk.format(nil, nil, nil, pre .. n .. post)
+end`;
+  return `wrk.method = "POST"
+${hdrs}
+${requestFn}
+done = function(summary, latency, requests)
+  io.write(string.format("JSON{\\"requests\\":%d,\\"duration_us\\":%d,\\"errors\\":%d,\\"p50\\":%d,\\"p90\\":%d,\\"p99\\":%d,\\"mean\\":%f,\\"max\\":%d}\\n",
+    summary.requests, summary.duration,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.status + summary.errors.timeout,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.mean, latency.max))
+end
+`;
+}
+
+/** CPU seconds of this process's reaped children (cutime + cstime in /proc/self/stat). */
+function childCpuSeconds(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(rest[13]) + Number(rest[14])) / 100;
+}
+
+export async function runWrk(opts: {
+  url: string;
+  headers: Record<string, string>;
+  /** May contain `[<id>]` once, replaced by a fresh id per request. */
+  body: string;
+  connections: number;
+  duration: number;
+  threads: number;
+  serverPid: number;
+}): Promise<WrkResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-wrk-'));
+  const script = join(dir, 'post.lua');
+  writeFileSync(script, luaScript(opts.headers, opts.body));
+  const cpu0 = cpuSeconds(opts.serverPid);
+  const machine0 = machineBusySeconds();
+  const t0 = process.hrtime.bigint();
+  let wrkCpu = 0;
+  const children0 = childCpuSeconds();
+  const self0 = process.cpuUsage();
+  try {
+    const out = await new Promise<string>((resolve, reject) => {
+      const child = execFile(
+        WRK_BIN,
+        ['-t', String(opts.threads), '-c', String(opts.connections), '-d', `${Math.max(1, Math.round(opts.duration))}s`, '--timeout', '10s', '-s', script, opts.url],
+        { maxBuffer: 1 << 20 },
+        (err, stdout, stderr) => (err ? reject(new Error(`wrk failed: ${err.message}\n${stderr}`)) : resolve(stdout)),
+      );
+      track(child);
+      child.once('exit', () => {
+        // wrk's own CPU, from the kernel's accounting of this process's waited-for children.
+        wrkCpu = childCpuSeconds() - children0;
+      });
+    });
+    const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+    const server = cpuSeconds(opts.serverPid) - cpu0;
+    const machine = machineBusySeconds() - machine0;
+    const selfCpu = process.cpuUsage(self0);
+    const runner = (selfCpu.user + selfCpu.system) / 1e6;
+    const line = out.split('\n').find((l) => l.startsWith('JSON{'));
+    if (!line) throw new Error(`wrk: no summary in output:\n${out}`);
+    const j = JSON.parse(line.slice(4)) as Record<string, number>;
+    return {
+      rps: j.requests / (j.duration_us / 1e6),
+      requests: j.requests,
+      errors: j.errors,
+      latencyMs: { p50: j.p50 / 1000, p90: j.p90 / 1000, p99: j.p99 / 1000, mean: j.mean / 1000, max: j.max / 1000 },
+      serverCpuCores: server / wall,
+      otherCpuCores: Math.max(0, machine - server - wrkCpu - runner) / wall,
+      wrkCpuCores: wrkCpu / wall,
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,21 @@
+/**
+ * The benchmark's tool module: one `echo` tool, loaded by our server with `--tools` and registered the
+ * same way on the SDK reference (bench/sdk-reference.ts), so both sides run identical tool code.
+ */
+import { z } from 'zod';
+import type { McpServerApi } from '../workers/api.js';
+
+/** Shared by both contenders: the SDK reference registers the same config and handler. */
+export const ECHO_NAME = 'echo';
+export const ECHO_CONFIG = Object.freeze({
+  description: 'Returns its text argument unchanged.',
+  inputSchema: { text: z.string() },
+});
+
+export function echo({ text }: { text: string }): { content: Array<{ type: 'text'; text: string }> } {
+  return { content: [{ type: 'text', text }] };
+}
+
+export default function register(server: McpServerApi): void {
+  server.registerTool(ECHO_NAME, { ...ECHO_CONFIG }, echo);
+}

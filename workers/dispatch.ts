@@ -15,7 +15,7 @@ import type { Outbox } from './outbox.js';
 import { WorkerMetrics } from './metrics.js';
 import { LAG_RESOLUTION_MS, lagSeconds } from '../src/metrics/hot.js';
 import { isRpcError } from './rpc-error.js';
-import { emit, newStream, openStream, replyJson, resume, Session, type Exchange, type Inflight, type Stream, type StreamLimits } from './session.js';
+import { abortFlight, emit, newStream, openStream, replyJson, resume, Session, signalOf, type Exchange, type Inflight, type Stream, type StreamLimits } from './session.js';
 
 const LOG_LEVELS = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'];
 const NOT_FOUND_BODY = errorBody(null, RpcCodes.SESSION_NOT_FOUND, 'Session not found: initialize a new session');
@@ -129,7 +129,7 @@ export class SessionWorker {
     if (s.closed) return;
     s.closed = true;
     this.sessions.delete(s.id);
-    if (s.inflight) for (const f of s.inflight.values()) f.controller.abort(new McpRuntimeError(ErrorCodes.MCP_ERR_SESSION_CLOSED, 'session closed'));
+    if (s.inflight) for (const f of s.inflight.values()) abortFlight(f, new McpRuntimeError(ErrorCodes.MCP_ERR_SESSION_CLOSED, 'session closed'));
     if (s.outbound) {
       for (const p of s.outbound.values()) {
         clearTimeout(p.timer);
@@ -193,7 +193,7 @@ export class SessionWorker {
         const f = s.inflight?.get(params.requestId as string | number);
         if (f) {
           f.cancelled = true;
-          f.controller.abort(typeof params.reason === 'string' ? params.reason : 'cancelled');
+          abortFlight(f, typeof params.reason === 'string' ? params.reason : 'cancelled');
         }
         return;
       }
@@ -284,10 +284,9 @@ export class SessionWorker {
 
   /** Runs an async handler with an `extra` bound to this request and answers with its outcome. */
   private run(s: Session, ex: Exchange | null, id: string | number, params: Json, fn: (extra: HandlerExtra) => Promise<unknown>): void {
-    const controller = new AbortController();
-    const flight: Inflight = { controller, exchange: ex, cancelled: false };
+    const flight: Inflight = { controller: null, exchange: ex, cancelled: false, abortReason: undefined };
     (s.inflight ??= new Map()).set(id, flight);
-    const extra = this.extraFor(s, ex, id, params, controller.signal);
+    const extra = this.extraFor(s, ex, id, params, flight);
     let p: Promise<unknown>;
     try {
       p = fn(extra);
@@ -334,10 +333,12 @@ export class SessionWorker {
     emit(this.out, s, this.relatedStream(s, ex), body, false, this.opts);
   }
 
-  private extraFor(s: Session, ex: Exchange | null, requestId: string | number, params: Json, signal: AbortSignal): HandlerExtra {
+  private extraFor(s: Session, ex: Exchange | null, requestId: string | number, params: Json, flight: Inflight): HandlerExtra {
     const worker = this;
     return {
-      signal,
+      get signal(): AbortSignal {
+        return signalOf(flight);
+      },
       sessionId: s.id,
       requestId,
       _meta: params._meta as Json | undefined,
@@ -351,7 +352,7 @@ export class SessionWorker {
         return Promise.resolve();
       },
       sendRequest(r: JsonRpcRequestOut, resultSchema?: unknown, options?: RequestOptions): Promise<any> {
-        return worker.request2client(s, ex, r, resultSchema, options, signal);
+        return worker.request2client(s, ex, r, resultSchema, options, signalOf(flight));
       },
       closeSSEStream(): void {
         if (!ex || ex.pending === 0 || s.closed) return;

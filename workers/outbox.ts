@@ -2,6 +2,8 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { ToFront } from '../src/pool/messages.js';
 
+const EAGER_BATCH = 8;
+
 export class Outbox {
   private batch: ToFront[] = [];
   private scheduled = false;
@@ -10,7 +12,13 @@ export class Outbox {
   constructor(private readonly port: MessagePort) {}
 
   push(msg: ToFront): void {
-    this.batch.push(msg);
+    // As on the front: a batch this size goes at once so the front can write while we work on.
+    if (this.batch.push(msg) >= EAGER_BATCH) {
+      const out = this.batch;
+      this.batch = [];
+      this.port.postMessage(out);
+      return;
+    }
     if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(this.flushBound);

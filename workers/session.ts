@@ -34,9 +34,27 @@ export interface Exchange {
 }
 
 export interface Inflight {
-  controller: AbortController;
+  /** Made on first use of `extra.signal` (most handlers never read it): one allocation less per call. */
+  controller: AbortController | null;
   exchange: Exchange | null;
   cancelled: boolean;
+  /** Why the request was aborted, if it was before anyone asked for the signal. */
+  abortReason: unknown;
+}
+
+/** The request's AbortSignal, created on demand, already aborted if the abort came first. */
+export function signalOf(f: Inflight): AbortSignal {
+  if (!f.controller) {
+    f.controller = new AbortController();
+    if (f.abortReason !== undefined) f.controller.abort(f.abortReason);
+  }
+  return f.controller.signal;
+}
+
+export function abortFlight(f: Inflight, reason: unknown): void {
+  if (f.abortReason !== undefined) return;
+  f.abortReason = reason;
+  f.controller?.abort(reason);
 }
 
 export interface PendingOut {

@@ -39,6 +39,9 @@ export interface PoolEvents {
   onSlotLost(slot: Slot, sessions: Set<string>, err: unknown): void;
 }
 
+/** Messages per slot after which a batch is posted without waiting for the end of the turn. */
+export const EAGER_BATCH = 8;
+
 const HOST_FILE = fileURLToPath(new URL('../../workers/host.js', import.meta.url));
 
 export class SessionPool {
@@ -143,7 +146,14 @@ export class SessionPool {
 
   send(slot: Slot, msg: ToWorker): void {
     if (!slot.port) return;
-    slot.outbox.push(msg);
+    // A full-enough batch goes now, so the worker starts on it while the front reads more requests
+    // (front and worker overlap instead of taking turns); the rest waits for the end of the turn.
+    if (slot.outbox.push(msg) >= EAGER_BATCH) {
+      const batch = slot.outbox;
+      slot.outbox = [];
+      slot.port.postMessage(batch);
+      return;
+    }
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(this.flushBound);

@@ -27,7 +27,7 @@ export interface ClusterOptions {
   nodeOutput?: 'inherit' | 'pipe' | 'ignore';
   /** Announce progress (the CLI prints; tests stay quiet). */
   say?: (line: string) => void;
-  /** HAProxy health-check interval, ms. */
+  /** HAProxy health-check interval, ms (default 500: a dead node is out after two failed checks). */
   checkIntervalMs?: number;
 }
 
@@ -172,7 +172,7 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
     const cfg = join(dir, 'haproxy.cfg');
     writeFileSync(
       cfg,
-      haproxyConfig({ lbPort: o.lbPort, nodes: nodes.map((n) => ({ name: n.name, host: '127.0.0.1', port: n.port })), checkIntervalMs: o.checkIntervalMs, statsSocket: sock }),
+      haproxyConfig({ lbPort: o.lbPort, nodes: nodes.map((n) => ({ name: n.name, host: '127.0.0.1', port: n.port })), checkIntervalMs: o.checkIntervalMs ?? 500, statsSocket: sock }),
     );
     haproxy = spawn('haproxy', ['-db', '-f', cfg], { stdio: ['ignore', 'ignore', 'pipe'] });
     let haproxyErr = '';

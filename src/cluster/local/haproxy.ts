@@ -35,7 +35,9 @@ global
 ${o.statsSocket ? `    stats socket ${o.statsSocket} mode 600 level admin\n` : ''}
 defaults
     mode http
-    timeout connect 2s
+    # HAProxy waits min(timeout connect, 1 s) before retrying a refused connection; on loopback a
+    # short connect timeout makes a dead node's clients reach a live one (and its 404) quickly.
+    timeout connect 250ms
     # SSE streams are long-lived; heartbeats (15 s) keep them under these.
     timeout client 1h
     timeout server 1h
@@ -43,8 +45,9 @@ defaults
     # Idle client keep-alive, and idle pooled server connections are purged below uWS's 10 s.
     timeout http-keep-alive 5s
     timeout http-request 10s
+    # A connection the pinned node refuses is retried once, on another node.
     option redispatch
-    retries 2
+    retries 1
     default-server inter ${inter}ms fall 2 rise 2 pool-purge-delay 5s
 
 frontend mcp_front

@@ -2,7 +2,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { ToFront } from '../src/pool/messages.js';
 
-const EAGER_BATCH = 8;
+const EAGER_BATCH = 4;
 
 export class Outbox {
   private batch: ToFront[] = [];

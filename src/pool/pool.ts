@@ -40,7 +40,7 @@ export interface PoolEvents {
 }
 
 /** Messages per slot after which a batch is posted without waiting for the end of the turn. */
-export const EAGER_BATCH = 8;
+export const EAGER_BATCH = 4;
 
 const HOST_FILE = fileURLToPath(new URL('../../workers/host.js', import.meta.url));
 

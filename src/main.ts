@@ -22,7 +22,10 @@ async function main(): Promise<void> {
     node = await startNode(config);
   } catch (err) {
     log.error('start-up failed', { err: (err as Error).message, code: (err as { code?: string }).code });
-    process.exit(1);
+    // Let worker threads finish tearing down: process.exit() during their teardown can abort Node.
+    process.exitCode = 1;
+    setTimeout(() => process.exit(1), 2000).unref();
+    return;
   }
   log.info('listening', {
     url: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${node.port}/mcp`,

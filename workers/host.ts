@@ -6,7 +6,7 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ErrorCodes, McpRuntimeError } from '../src/errors.js';
-import { F_FATAL, F_READY, type HostTaskData, type ToWorker } from '../src/pool/messages.js';
+import { F_READY, type HostTaskData, type ToWorker } from '../src/pool/messages.js';
 import type { RegisterFn } from './api.js';
 import { Definitions } from './definitions.js';
 import { SessionWorker } from './dispatch.js';
@@ -29,15 +29,18 @@ async function loadDefinitions(tools: string | null): Promise<Definitions> {
   return defs;
 }
 
-export default async function host(data: HostTaskData): Promise<string> {
+/** What a host task resolves with: it ended because its port closed, or it could not start. */
+export type HostResult = 'closed' | { fatal: { code: string; message: string } };
+
+export default async function host(data: HostTaskData): Promise<HostResult> {
   const { port } = data;
   let defs: Definitions;
   try {
     defs = await loadDefinitions(data.tools);
   } catch (err) {
-    const code = (err as { code?: string }).code ?? ErrorCodes.MCP_ERR_TOOLS_MODULE;
-    port.postMessage([{ k: F_FATAL, code, message: (err as Error).message }]);
-    throw err;
+    // Resolved, not thrown: an error crossing threads loses its code, and a message on the port
+    // could arrive after the task's end.
+    return { fatal: { code: (err as { code?: string }).code ?? ErrorCodes.MCP_ERR_TOOLS_MODULE, message: (err as Error).message } };
   }
   const out = new Outbox(port);
   const worker = new SessionWorker(out, defs, {

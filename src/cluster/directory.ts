@@ -10,6 +10,11 @@ import { nodeSessionsKey, sessionKey } from '../registry/keys.js';
 import { parseRedisUrl } from '../registry/redis-url.js';
 
 export const NODES_KEY = 'mcp:nodes';
+/**
+ * Every node id that ever joined and has not been cleaned up. A node missing from NODES_KEY but
+ * still listed here (it died before its first heartbeat landed, or its entry was lost) is reaped too.
+ */
+export const KNOWN_KEY = 'mcp:nodes:known';
 const HEARTBEAT_MS = 1000;
 /** A node whose heartbeat is older than this is not forwarded to. */
 const ALIVE_FOR_MS = 4000;
@@ -46,8 +51,20 @@ export class RedisDirectory implements NodeDirectory {
   private leaving = false;
   private reaping = false;
 
-  /** host:port this node announces; set once it listens. */
-  selfAddress = '';
+  private address_ = '';
+  private joined = false;
+  /** When each node was first seen missing from the live hash while still in KNOWN_KEY. */
+  private readonly missingSince = new Map<string, number>();
+
+  /** host:port this node announces; set once it listens, and announced at once. */
+  get selfAddress(): string {
+    return this.address_;
+  }
+
+  set selfAddress(address: string) {
+    this.address_ = address;
+    void this.tick();
+  }
 
   constructor(url: string, private readonly nodeId: string) {
     this.client = createRedisClient(parseRedisUrl(url));
@@ -133,8 +150,16 @@ export class RedisDirectory implements NodeDirectory {
     if (!isReady(this.client) || !this.selfAddress) return;
     try {
       const now = Date.now();
-      if (!this.leaving) await this.client.hset(NODES_KEY, this.nodeId, JSON.stringify({ address: this.selfAddress, seen: now }));
+      if (!this.leaving) {
+        await this.client.hset(NODES_KEY, this.nodeId, JSON.stringify({ address: this.selfAddress, seen: now }));
+        if (!this.joined) {
+          await this.client.sadd(KNOWN_KEY, this.nodeId);
+          this.joined = true;
+          log.info('joined the cluster directory', { address: this.selfAddress });
+        }
+      }
       const all = await this.client.hgetall(NODES_KEY);
+      const known = await this.client.smembers(KNOWN_KEY);
       const next = new Map<string, Entry>();
       const dead: string[] = [];
       for (const [id, raw] of Object.entries(all)) {
@@ -147,6 +172,15 @@ export class RedisDirectory implements NodeDirectory {
         }
       }
       this.cache = next;
+      for (const id of known) {
+        if (id === this.nodeId || next.has(id)) {
+          this.missingSince.delete(id);
+          continue;
+        }
+        const since = this.missingSince.get(id) ?? now;
+        this.missingSince.set(id, since);
+        if (now - since > DEAD_AFTER_MS && !dead.includes(id)) dead.push(id);
+      }
       if (dead.length && !this.reaping) void this.reap(dead);
     } catch {
       // Redis unreachable: keep the last view; forwarding degrades to the plain 404.
@@ -160,7 +194,9 @@ export class RedisDirectory implements NodeDirectory {
       for (const id of dead) {
         const removed = await this.removeSessionsOf(id);
         await this.client.hdel(NODES_KEY, id);
-        log.warn('removed a dead node and its session keys', { deadNode: id, sessions: removed, node: this.nodeId });
+        await this.client.srem(KNOWN_KEY, id);
+        this.missingSince.delete(id);
+        log.warn('removed a dead node and its session keys', { deadNode: id, sessions: removed });
       }
     } catch (err) {
       log.warn('dead-node cleanup failed, will retry', { err: (err as Error).message });
@@ -169,9 +205,13 @@ export class RedisDirectory implements NodeDirectory {
     }
   }
 
+  /** A clean exit: this node's sessions were deleted by the registry; it leaves both lists. */
   async leave(): Promise<void> {
     this.leaving = true;
-    if (isReady(this.client)) await this.client.hdel(NODES_KEY, this.nodeId).catch(() => {});
+    if (isReady(this.client)) {
+      await this.client.hdel(NODES_KEY, this.nodeId).catch(() => {});
+      await this.client.srem(KNOWN_KEY, this.nodeId).catch(() => {});
+    }
   }
 
   async close(): Promise<void> {

@@ -29,7 +29,6 @@ export const F_CLOSE = 3; // { k, c, retry }               send `retry:` and clo
 export const F_GONE = 4; // { k, sid, reason }             the worker ended a session (idle expiry, error)
 export const F_STATS = 5; // { k, c, stats }
 export const F_READY = 6; // { k, slot }                the host task is serving
-export const F_FATAL = 7; // { k, code, message }       the host task cannot start (errors lose their code crossing threads)
 
 export interface JsonOut { k: 1; c: number; status: number; body: string; drop?: string }
 export interface EventOut { k: 2; c: number; eid: string; body: string; end: boolean }
@@ -37,8 +36,7 @@ export interface CloseOut { k: 3; c: number; retry: number }
 export interface GoneOut { k: 4; sid: string; reason: string }
 export interface StatsOut { k: 5; c: number; stats: WorkerStats }
 export interface ReadyOut { k: 6; slot: number }
-export interface FatalOut { k: 7; code: string; message: string }
-export type ToFront = JsonOut | EventOut | CloseOut | GoneOut | StatsOut | ReadyOut | FatalOut;
+export type ToFront = JsonOut | EventOut | CloseOut | GoneOut | StatsOut | ReadyOut;
 
 export interface WorkerStats {
   sessions: number;

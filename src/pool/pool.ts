@@ -7,7 +7,7 @@ import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { McpRuntimeError, type ErrorCode } from '../errors.js';
-import { F_FATAL, F_READY, type HostTaskData, type ToFront, type ToWorker } from './messages.js';
+import { F_READY, type HostTaskData, type ToFront, type ToWorker } from './messages.js';
 import { log } from '../log.js';
 
 export interface PoolOptions {
@@ -31,6 +31,8 @@ export interface Slot {
   generation: number;
   /** Why the host task could not start, as the worker reported it. */
   fatal?: Error;
+  /** Ended before it served (start-up only). */
+  failed?: boolean;
 }
 
 export interface PoolEvents {
@@ -52,6 +54,7 @@ export class SessionPool {
   private closing = false;
   private readyWaiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
   private rr = 0;
+  private startFailure: Error | null = null;
 
   constructor(private readonly opts: PoolOptions, private readonly events: PoolEvents) {
     this.piscina = new Piscina({
@@ -86,8 +89,6 @@ export class SessionPool {
         if (msg.k === F_READY) {
           slot.ready = true;
           this.checkReady();
-        } else if (msg.k === F_FATAL) {
-          slot.fatal = new McpRuntimeError(msg.code as ErrorCode, msg.message);
         } else this.events.onMessage(slot, msg);
       }
     });
@@ -103,7 +104,10 @@ export class SessionPool {
       metrics: this.opts.metrics,
     };
     this.piscina.run(data, { transferList: [port2] as never }).then(
-      () => this.hostEnded(slot, generation, null),
+      (result: { fatal?: { code: string; message: string } } | string) => {
+        if (typeof result === 'object' && result?.fatal) slot.fatal = new McpRuntimeError(result.fatal.code as ErrorCode, result.fatal.message);
+        this.hostEnded(slot, generation, slot.fatal ?? null);
+      },
       (err: unknown) => this.hostEnded(slot, generation, err ?? new Error('host task ended')),
     );
   }
@@ -118,8 +122,12 @@ export class SessionPool {
     const lost = slot.sessions;
     slot.sessions = new Set();
     if (!wasReady && this.readyWaiters.length) {
-      // Failing before serving (bad tools module, say) would only fail again: stop start-up.
-      for (const w of this.readyWaiters.splice(0)) w.reject(slot.fatal ?? err);
+      // Failing before serving (bad tools module, say) would only fail again: stop start-up, once
+      // every other worker has settled too (terminating a worker in the middle of a module import
+      // aborts Node).
+      this.startFailure ??= (slot.fatal ?? err) as Error;
+      slot.failed = true;
+      this.checkReady();
       return;
     }
     log.error('session worker died; its sessions are gone', { slot: slot.index, sessions: lost.size, err: String((err as Error)?.message ?? err) });
@@ -128,7 +136,12 @@ export class SessionPool {
   }
 
   private checkReady(): void {
-    if (this.slots.every((s) => s.ready)) for (const w of this.readyWaiters.splice(0)) w.resolve();
+    if (!this.slots.every((s) => s.ready || s.failed)) return;
+    const failure = this.startFailure;
+    for (const w of this.readyWaiters.splice(0)) {
+      if (failure) w.reject(failure);
+      else w.resolve();
+    }
   }
 
   /** A ready slot for a new session: the one with the fewest sessions (round-robin among ties). */

@@ -1,0 +1,396 @@
+/**
+ * From a run's raw observations to the figures the issue asks for: recovery times (p50/p95/p99/max,
+ * from the client noticing, from the session being gone, and from the event), errors other than
+ * the expected 404, peak initialize rate per surviving node, Redis commands per second, tool-call
+ * latency, the end check; and the per-second time series the charts draw.
+ */
+import type { RunData } from './storm-run.js';
+import type { Incident } from './storm-record.js';
+
+export interface Quantiles {
+  n: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+}
+
+/** Nearest-rank quantiles of `values` (ms); NaN for an empty set. */
+export function quantiles(values: number[]): Quantiles {
+  const v = values.filter(Number.isFinite).sort((a, b) => a - b);
+  const q = (p: number): number => (v.length ? v[Math.min(v.length - 1, Math.max(0, Math.ceil(p * v.length) - 1))] : NaN);
+  return { n: v.length, p50: q(0.5), p95: q(0.95), p99: q(0.99), max: v.length ? v[v.length - 1] : NaN };
+}
+
+export interface Recovery {
+  affected: number;
+  recovered: number;
+  unrecovered: number;
+  /** From the client's first sign of trouble to its first successful tool call on a new session. */
+  fromNotice: Quantiles;
+  /** From the first answer saying the session is gone (404) to the same call. */
+  fromLoss: Quantiles;
+  /** From the event itself. */
+  fromEvent: Quantiles;
+  /** The parts: event → first sign, first sign → 404, 404 → new session, new session → successful call. */
+  stages: { eventToNotice: Quantiles; noticeToLoss: Quantiles; lossToReinit: Quantiles; reinitToCall: Quantiles };
+  /** What the clients noticed first: "stream end", "call 404", ... → count. */
+  noticedBy: Record<string, number>;
+  /** What told them the session was gone: "call 404", "get 404", ... → count. */
+  lostBy: Record<string, number>;
+}
+
+export interface EventSummary {
+  label: string;
+  atS: number;
+  nodes: string[];
+  recovery: Recovery;
+}
+
+/** One point per second: x in seconds since the run's start, y or null (no reading). */
+export type Points = Array<[number, number | null]>;
+
+export interface Series {
+  activeByNode: Record<string, Points>;
+  initRateByNode: Record<string, Points>;
+  notFoundRateByNode: Record<string, Points>;
+  forwardedRateByNode: Record<string, Points>;
+  cpuByNode: Record<string, Points>;
+  redisCommandsRate: Points;
+  machineBusyPct: Points;
+  loadgenCpuPct: Points;
+  haproxyCpuPct: Points;
+  /** CPU used by processes that are not this benchmark (another job on the machine skews the run). */
+  othersCpuPct: Points;
+  redisCpuPct: Points;
+  loadgenLagMs: Points;
+  callsOk: Points;
+  clientInits: Points;
+  clientNotFound: Points;
+  clientErrors: Points;
+  streamOpens: Points;
+  recovering: Points;
+  requestP50: Points;
+  requestP99: Points;
+  callP99: Points;
+  initP99: Points;
+}
+
+export interface LatencyFigures {
+  /** Successful tools/call requests (one HTTP exchange), ms. */
+  request: Quantiles;
+  /** Successful tool calls including retries and re-initialization, ms. */
+  call: Quantiles;
+  /** Successful initialize requests, ms. */
+  initialize: Quantiles;
+  /** Highest per-second p99 of requests in the window. */
+  worstSecondRequestP99: number;
+}
+
+export interface Target {
+  name: string;
+  target: string;
+  measured: string;
+  met: boolean | null;
+}
+
+export interface RunSummary {
+  name: string;
+  scenario: string;
+  drainJitter: boolean;
+  clients: number;
+  cookieless: number;
+  nodes: string[];
+  timeline: { rampS: number; eventStartS: number; eventEndS: number; recoveredS: number | null; endS: number };
+  events: EventSummary[];
+  recovery: Recovery;
+  /** From the first event until every affected client recovered, s (null: some never did). */
+  allRecoveredAfterS: number | null;
+  errors: {
+    /** Everything but the expected 404 of affected clients. */
+    unexpected: number;
+    affected: number;
+    unaffected: number;
+    /** Errors while the fleet was being set up (before the steady state; not part of the target). */
+    setup: number;
+    notFoundAffected: number;
+    notFoundUnaffected: number;
+    streamDropsUnaffected: number;
+    /** "scope op what" → count, first seen (s since start), the body of that first answer. */
+    byKind: Record<string, { count: number; firstS: number; detail: string }>;
+  };
+  calls: { started: number; ok: number; lost: number; retried: number; initializes: number; deletes: number };
+  initRate: {
+    /** Window over which peaks are taken (s since start). */
+    window: [number, number];
+    peakByNode: Record<string, number>;
+    /** Highest per-node peak among nodes that were not killed. */
+    peakSurviving: number;
+    /** Highest one-second total over all nodes. */
+    peakTotal: number;
+  };
+  streamOpensPeak: number;
+  redis: {
+    steadyPerS: number;
+    eventMeanPerS: number;
+    eventPeakPerS: number;
+    /** Commands called between just before the first event and the end check, by command. */
+    commandsDuringRun: Record<string, number>;
+  };
+  latency: { steady: LatencyFigures; event: LatencyFigures };
+  endCheck: RunData['endCheck'];
+  actions: RunData['actions'];
+  loadgen: {
+    lagP99MaxMs: number;
+    lagMaxMs: number;
+    cpuMeanPct: number;
+    machineBusyMeanPct: number;
+    machineBusyEventPct: number;
+    machineBusyPeakPct: number;
+    /** Other processes' CPU (% of one core): mean from the set-up's end to the end of the event window. */
+    othersMeanPct: number;
+    /** Cores busy before the run, and how long it waited for quiet. */
+    before: RunData['quiet'];
+    /** Mean CPU (% of one core) in the event window: each node, haproxy, redis-server, the load generator. */
+    eventCpuPct: Record<string, number>;
+  };
+  targets: Target[];
+}
+
+const ms = (x: number): string => (Number.isFinite(x) ? `${Math.round(x)} ms` : 'n/a');
+
+function recoveryOf(incidents: Incident[], eventAt: (i: Incident) => number, affected: number): Recovery {
+  const done = incidents.filter((i) => i.recoveredAt > 0);
+  const noticedBy: Record<string, number> = {};
+  const lostBy: Record<string, number> = {};
+  for (const i of incidents) {
+    noticedBy[i.noticedBy || 'never'] = (noticedBy[i.noticedBy || 'never'] ?? 0) + 1;
+    lostBy[i.lostBy || 'never'] = (lostBy[i.lostBy || 'never'] ?? 0) + 1;
+  }
+  return {
+    affected,
+    recovered: done.length,
+    unrecovered: affected - done.length,
+    fromNotice: quantiles(done.map((i) => i.recoveredAt - (i.noticedAt || i.openedAt))),
+    fromLoss: quantiles(done.filter((i) => i.lostAt > 0).map((i) => i.recoveredAt - i.lostAt)),
+    fromEvent: quantiles(done.map((i) => i.recoveredAt - eventAt(i))),
+    stages: {
+      eventToNotice: quantiles(done.filter((i) => i.noticedAt > 0).map((i) => i.noticedAt - eventAt(i))),
+      noticeToLoss: quantiles(done.filter((i) => i.noticedAt > 0 && i.lostAt > 0).map((i) => i.lostAt - i.noticedAt)),
+      lossToReinit: quantiles(done.filter((i) => i.lostAt > 0).map((i) => i.reinitAt - i.lostAt)),
+      reinitToCall: quantiles(done.map((i) => i.recoveredAt - i.reinitAt)),
+    },
+    noticedBy,
+    lostBy,
+  };
+}
+
+/** Counter → per-second rate between consecutive samples; a counter reset (node restart) counts from 0. */
+function rate(samples: RunData['samples'], read: (s: RunData['samples'][number]) => number | null): Points {
+  const out: Points = [];
+  for (let i = 1; i < samples.length; i++) {
+    const a = read(samples[i - 1]);
+    const b = read(samples[i]);
+    const dt = (samples[i].t - samples[i - 1].t) / 1000;
+    const x = samples[i].t / 1000;
+    if (b === null || dt <= 0) out.push([x, null]);
+    // After a reading gap (node down) or a drop (restarted), the counter started from 0 in between.
+    else if (a === null || b < a) out.push([x, b / dt]);
+    else out.push([x, (b - a) / dt]);
+  }
+  return out;
+}
+
+function perNode<T>(names: string[], f: (n: string) => T): Record<string, T> {
+  return Object.fromEntries(names.map((n) => [n, f(n)]));
+}
+
+function maxIn(points: Points, from: number, to: number): number {
+  let m = 0;
+  for (const [x, y] of points) if (x >= from && x <= to && y !== null && y > m) m = y;
+  return m;
+}
+
+function meanIn(points: Points, from: number, to: number): number {
+  let sum = 0;
+  let n = 0;
+  for (const [x, y] of points) {
+    if (x >= from && x <= to && y !== null) {
+      sum += y;
+      n++;
+    }
+  }
+  return n ? sum / n : NaN;
+}
+
+export function buildSeries(d: RunData): Series {
+  const { samples, rec, nodeNames } = d;
+  const sec = rec.seconds;
+  const perSecond = (f: (i: number) => number | null): Points => sec.map((_, i) => [i + 1, f(i)]);
+  const p = (values: number[], q: number): number | null => (values.length ? quantiles(values)[q === 0.5 ? 'p50' : 'p99'] : null);
+  return {
+    activeByNode: perNode(nodeNames, (n) => samples.map((s) => [s.t / 1000, s.nodes[n]?.active ?? null])),
+    initRateByNode: perNode(nodeNames, (n) => rate(samples, (s) => s.nodes[n]?.created ?? null)),
+    notFoundRateByNode: perNode(nodeNames, (n) => rate(samples, (s) => s.nodes[n]?.notFound ?? null)),
+    forwardedRateByNode: perNode(nodeNames, (n) => rate(samples, (s) => s.nodes[n]?.forwarded ?? null)),
+    cpuByNode: perNode(nodeNames, (n) => rate(samples, (s) => s.nodes[n]?.cpuSeconds ?? null).map(([x, y]) => [x, y === null ? null : y * 100])),
+    redisCommandsRate: rate(samples, (s) => s.redisCommands),
+    machineBusyPct: samples.map((s) => [s.t / 1000, s.machineBusy === null ? null : s.machineBusy * 100]),
+    loadgenCpuPct: samples.map((s) => [s.t / 1000, s.loadgenCpu * 100]),
+    haproxyCpuPct: samples.map((s, i) => [s.t / 1000, i === 0 ? null : (s.childCores.haproxy ?? 0) * 100]),
+    redisCpuPct: samples.map((s, i) => [s.t / 1000, i === 0 ? null : (s.childCores['redis-server'] ?? 0) * 100]),
+    othersCpuPct: samples.map((s) => [s.t / 1000, s.othersCores === null ? null : s.othersCores * 100]),
+    loadgenLagMs: samples.map((s) => [s.t / 1000, Number.isFinite(s.loadgenLagMaxMs) ? s.loadgenLagMaxMs : null]),
+    // Client buckets cover [i, i+1) s; they are drawn at their end, like the rates.
+    callsOk: perSecond((i) => sec[i].callsOk),
+    clientInits: perSecond((i) => sec[i].inits),
+    clientNotFound: perSecond((i) => sec[i].notFound),
+    clientErrors: perSecond((i) => sec[i].errors),
+    streamOpens: perSecond((i) => sec[i].streamOpens),
+    recovering: samples.map((s) => [s.t / 1000, s.clients.recovering]),
+    requestP50: perSecond((i) => p(sec[i].requestMs, 0.5)),
+    requestP99: perSecond((i) => p(sec[i].requestMs, 0.99)),
+    callP99: perSecond((i) => p(sec[i].callMs, 0.99)),
+    initP99: perSecond((i) => p(sec[i].initMs, 0.99)),
+  };
+}
+
+/**
+ * Latency over the one-second buckets (bucket i covers [i, i+1) s) that lie wholly inside
+ * [fromS, toS] (`inner`: the steady state must not include the event's second) or that touch it.
+ */
+function latencyIn(d: RunData, fromS: number, toS: number, inner: boolean): LatencyFigures {
+  const req: number[] = [];
+  const call: number[] = [];
+  const init: number[] = [];
+  let worst = 0;
+  const first = Math.max(0, inner ? Math.ceil(fromS) : Math.floor(fromS));
+  const end = Math.min(d.rec.seconds.length, inner ? Math.floor(toS) : Math.ceil(toS));
+  for (let i = first; i < end; i++) {
+    const s = d.rec.seconds[i];
+    for (const v of s.requestMs) req.push(v);
+    for (const v of s.callMs) call.push(v);
+    for (const v of s.initMs) init.push(v);
+    if (s.requestMs.length) worst = Math.max(worst, quantiles(s.requestMs).p99);
+  }
+  return { request: quantiles(req), call: quantiles(call), initialize: quantiles(init), worstSecondRequestP99: worst };
+}
+
+function diffCommands(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(after)) {
+    const d = v - (before[k] ?? 0);
+    if (d > 0) out[k] = d;
+  }
+  return Object.fromEntries(Object.entries(out).sort((a, b) => b[1] - a[1]));
+}
+
+export function summarize(d: RunData, series: Series): RunSummary {
+  const { rec, marks } = d;
+  const S = (t: number): number => t / 1000;
+  const events = rec.events;
+  const killed = new Set(d.actions.filter((a) => a.action === 'SIGKILL').map((a) => a.node));
+  const eventSummaries: EventSummary[] = events.map((e) => ({
+    label: e.label,
+    atS: S(e.at),
+    nodes: e.nodes,
+    recovery: recoveryOf(rec.incidents.filter((i) => i.event === e.index), () => e.at, e.affected),
+  }));
+  const totalAffected = events.reduce((a, e) => a + e.affected, 0);
+  const recovery = recoveryOf(rec.incidents, (i) => events[i.event].at, totalAffected);
+  const firstEvent = events[0]?.at ?? marks.eventStart;
+  const lastRecovered = rec.incidents.reduce((m, i) => Math.max(m, i.recoveredAt), 0);
+  const allRecoveredAfterS = recovery.unrecovered === 0 ? S(lastRecovered - firstEvent) : null;
+
+  // Peaks are taken from one second before the first event to a few seconds after the last recovery.
+  const winFrom = S(firstEvent) - 1;
+  const winTo = S(Math.max(marks.eventEnd, lastRecovered)) + 3;
+  const peakByNode = perNode(d.nodeNames, (n) => maxIn(series.initRateByNode[n], winFrom, winTo));
+  const surviving = d.nodeNames.filter((n) => !killed.has(n));
+  const totalInit: Points = series.initRateByNode[d.nodeNames[0]].map(([x], i) => [x, d.nodeNames.reduce((a, n) => a + (series.initRateByNode[n][i]?.[1] ?? 0), 0)]);
+
+  const steadyFrom = S(marks.rampEnd) + 1;
+  const steadyTo = S(firstEvent);
+  const t = rec.totals;
+  const unexpected = t.errorsAffected + t.errorsUnaffected;
+  const summary: RunSummary = {
+    name: d.plan.name,
+    scenario: d.plan.scenario,
+    drainJitter: d.plan.drainJitter,
+    clients: d.clients,
+    cookieless: d.cookieless,
+    nodes: d.nodeNames,
+    timeline: { rampS: S(marks.rampEnd - marks.rampStart), eventStartS: S(marks.eventStart), eventEndS: S(marks.eventEnd), recoveredS: marks.recovered === null ? null : S(marks.recovered), endS: S(marks.end) },
+    events: eventSummaries,
+    recovery,
+    allRecoveredAfterS,
+    errors: {
+      unexpected,
+      affected: t.errorsAffected,
+      unaffected: t.errorsUnaffected,
+      setup: t.errorsSetup,
+      notFoundAffected: t.notFoundAffected,
+      notFoundUnaffected: t.notFoundUnaffected,
+      streamDropsUnaffected: t.streamDropsUnaffected,
+      byKind: Object.fromEntries(
+        [...rec.errorKinds].sort((a, b) => b[1] - a[1]).map(([k, count]) => [k, { count, firstS: (rec.errorFirst.get(k)?.at ?? NaN) / 1000, detail: rec.errorFirst.get(k)?.detail ?? '' }]),
+      ),
+    },
+    calls: { started: t.callsStarted, ok: t.callsOk, lost: t.callsLost, retried: t.callsRetried, initializes: t.inits, deletes: t.deletes },
+    initRate: { window: [winFrom, winTo], peakByNode, peakSurviving: Math.max(0, ...surviving.map((n) => peakByNode[n])), peakTotal: maxIn(totalInit, winFrom, winTo) },
+    streamOpensPeak: maxIn(series.streamOpens, winFrom, winTo),
+    redis: {
+      steadyPerS: meanIn(series.redisCommandsRate, steadyFrom, steadyTo),
+      eventMeanPerS: meanIn(series.redisCommandsRate, winFrom + 1, winTo),
+      eventPeakPerS: maxIn(series.redisCommandsRate, winFrom, winTo),
+      commandsDuringRun: diffCommands(d.commandStats.before, d.commandStats.after),
+    },
+    latency: { steady: latencyIn(d, steadyFrom, steadyTo, true), event: latencyIn(d, S(firstEvent), winTo, false) },
+    endCheck: d.endCheck,
+    actions: d.actions,
+    loadgen: {
+      lagP99MaxMs: Math.max(0, ...d.samples.map((s) => s.loadgenLagP99Ms).filter(Number.isFinite)),
+      lagMaxMs: Math.max(0, ...d.samples.map((s) => s.loadgenLagMaxMs).filter(Number.isFinite)),
+      cpuMeanPct: meanIn(series.loadgenCpuPct, steadyFrom, winTo),
+      machineBusyMeanPct: meanIn(series.machineBusyPct, steadyFrom, steadyTo),
+      machineBusyEventPct: meanIn(series.machineBusyPct, winFrom + 1, winTo),
+      machineBusyPeakPct: maxIn(series.machineBusyPct, winFrom, winTo),
+      othersMeanPct: meanIn(series.othersCpuPct, steadyFrom, winTo),
+      before: d.quiet,
+      eventCpuPct: {
+        ...perNode(d.nodeNames, (n) => meanIn(series.cpuByNode[n], winFrom + 1, winTo)),
+        haproxy: meanIn(series.haproxyCpuPct, winFrom + 1, winTo),
+        'redis-server': meanIn(series.redisCpuPct, winFrom + 1, winTo),
+        'load generator': meanIn(series.loadgenCpuPct, winFrom + 1, winTo),
+      },
+    },
+    targets: [],
+  };
+  summary.targets = targetsOf(summary);
+  return summary;
+}
+
+/** The issue's targets for 3 nodes and 3,000 clients on this machine, with what was measured. */
+function targetsOf(s: RunSummary): Target[] {
+  const out: Target[] = [];
+  const errors = `${s.errors.unexpected} (affected clients ${s.errors.affected}, other clients ${s.errors.unaffected})`;
+  const ec = s.endCheck;
+  const redis = ec.converged
+    ? `matched (${ec.redisKeys} keys = ${ec.activeSessions} live${ec.orphans ? `, ${ec.orphans} of them held by no client` : ''}) ${(ec.afterMs / 1000).toFixed(1)} s after the event`
+    : `not matched: ${ec.redisKeys} keys, ${ec.activeSessions} live on nodes, ${ec.clientSessions} client sessions (${ec.missing} without a key)`;
+  const redisMet = s.endCheck.converged && s.endCheck.afterMs <= 60_000;
+  if (s.scenario === 'kill') {
+    out.push({ name: 'recovery p99 after the client notices', target: '≤ 2,000 ms', measured: ms(s.recovery.fromNotice.p99), met: s.recovery.unrecovered === 0 && s.recovery.fromNotice.p99 <= 2000 });
+    out.push({ name: 'errors other than the expected 404', target: '0', measured: errors, met: s.errors.unexpected === 0 });
+    out.push({ name: 'Redis keys = live sessions', target: 'within 60 s', measured: redis, met: redisMet });
+  } else if (s.scenario === 'rolling') {
+    out.push({ name: 'tool calls lost by a well-behaved client', target: '0', measured: `${s.calls.lost} of ${s.calls.started}`, met: s.calls.lost === 0 });
+    out.push({ name: 'errors other than the expected 404', target: '— (reported)', measured: errors, met: null });
+    out.push({ name: 'Redis keys = live sessions', target: '— (reported)', measured: redis, met: null });
+  } else {
+    out.push({ name: 'tool calls lost', target: '— (reported)', measured: `${s.calls.lost} of ${s.calls.started}`, met: null });
+    out.push({ name: 'errors other than the expected 404', target: '— (reported)', measured: errors, met: null });
+    out.push({ name: 'Redis keys = live sessions', target: '— (reported)', measured: redis, met: null });
+  }
+  return out;
+}

@@ -1,0 +1,112 @@
+/**
+ * Reconnection-storm benchmarks on a real local cluster (redis-server, N nodes, HAProxy with the
+ * sticky cookie), driven by this process's own load generator: N well-behaved MCP clients, each
+ * initializing through the load balancer, holding a GET SSE stream and calling a tool about once a
+ * second (autocannon cannot hold streams or cookies).
+ *
+ *   kill          SIGKILL one node; its clients notice, get 404, re-initialize elsewhere
+ *   rolling       SIGTERM + restart every node in turn (drain); run with drain jitter on, then off
+ *   deploy-storm  every client drops its session and re-initializes at the same moment
+ *
+ *   npm run bench:storm -- --clients 3000 --scenario kill --out bench/results
+ *   npm run bench:storm -- --clients 200 --scenario all          (a quick look)
+ *   npm run bench:storm -- --help
+ *
+ * Each scenario writes <out>/storm-<scenario>-<time>/{report.md,result.json,*.svg}; progress goes to
+ * stderr once a second, a summary to stdout at the end. Exit code 0 when every run completed (met or
+ * missed targets alike: they are in the report), 1 when a run failed, 2 on bad flags.
+ */
+import { resolve } from 'node:path';
+import { codeVersion, loadClusterCode } from './lib/storm-cluster.js';
+import { parseStormArgs, StormUsageError, type StormOptions, type StormScenario } from './lib/storm-options.js';
+import { writeScenario, type RunOutput, type Written } from './lib/storm-report.js';
+import { abortRuns, runStorm, type RunPlan } from './lib/storm-run.js';
+import { buildSeries, summarize } from './lib/storm-summary.js';
+
+const TITLES: Record<StormScenario, string> = {
+  kill: 'SIGKILL one node',
+  rolling: 'rolling restart of every node (SIGTERM, drain)',
+  'deploy-storm': 'every client re-initializes at once',
+};
+
+function plansOf(o: StormOptions, scenario: StormScenario): RunPlan[] {
+  if (scenario !== 'rolling') return [{ name: scenario, scenario, drainJitter: o.drainJitter }];
+  if (!o.compareJitter) return [{ name: `rolling-jitter-${o.drainJitter ? 'on' : 'off'}`, scenario, drainJitter: o.drainJitter }];
+  return [
+    { name: 'jitter-on', scenario, drainJitter: true },
+    { name: 'jitter-off', scenario, drainJitter: false },
+  ];
+}
+
+function headline(s: RunOutput['summary']): string {
+  const r = s.recovery;
+  const q = (x: number): string => (Number.isFinite(x) ? `${Math.round(x)}` : 'n/a');
+  const lines = [
+    `${s.name}: ${r.affected} affected clients, ${r.unrecovered} not recovered; recovery ms after notice p50/p95/p99/max ${q(r.fromNotice.p50)}/${q(r.fromNotice.p95)}/${q(r.fromNotice.p99)}/${q(r.fromNotice.max)}, after event p99/max ${q(r.fromEvent.p99)}/${q(r.fromEvent.max)}`,
+    `  errors other than 404: ${s.errors.unexpected} (affected ${s.errors.affected}, others ${s.errors.unaffected}); tool calls ${s.calls.started} started, ${s.calls.lost} lost, ${s.calls.retried} retried`,
+    `  peak initialize rate per node: ${Object.entries(s.initRate.peakByNode).map(([n, v]) => `${n} ${Math.round(v)}/s`).join(', ')}; Redis cmds/s steady ${q(s.redis.steadyPerS)}, peak ${q(s.redis.eventPeakPerS)}`,
+    `  tools/call request p99 steady ${q(s.latency.steady.request.p99)} ms, event window ${q(s.latency.event.request.p99)} ms; Redis ${s.endCheck.redisKeys} keys vs ${s.endCheck.activeSessions} live (${s.endCheck.converged ? `matched after ${(s.endCheck.afterMs / 1000).toFixed(1)} s` : 'NOT matched'})`,
+    ...s.targets.map((t) => `  target ${t.name} ${t.target}: ${t.measured} -> ${t.met === null ? 'reported' : t.met ? 'MET' : 'MISSED'}`),
+  ];
+  return lines.join('\n');
+}
+
+async function main(): Promise<number> {
+  let o: StormOptions;
+  try {
+    o = parseStormArgs(process.argv.slice(2));
+  } catch (err) {
+    if ((err as StormUsageError).code === 'STORM_ERR_USAGE') {
+      process.stderr.write(`${(err as Error).message}\n`);
+      return (err as Error).message.startsWith('usage:') ? 0 : 2;
+    }
+    throw err;
+  }
+  const command = `npm run bench:storm -- ${process.argv.slice(2).join(' ')}`.trim();
+  const version = codeVersion();
+  const code = await loadClusterCode(o.snapshot);
+  const stop = (): void => code.remove();
+  process.on('exit', stop);
+  // Interrupted: stop the cluster (its processes would outlive us otherwise), then leave.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      process.stderr.write(`${signal}: stopping the cluster\n`);
+      void abortRuns().finally(() => process.exit(130));
+    });
+  }
+  const written: Written[] = [];
+  let failed = false;
+  try {
+    for (const scenario of o.scenarios) {
+      const runs: RunOutput[] = [];
+      for (const plan of plansOf(o, scenario)) {
+        try {
+          const data = await runStorm(o, plan, code);
+          const series = buildSeries(data);
+          runs.push({ data, series, summary: summarize(data, series) });
+          process.stdout.write(`${headline(runs.at(-1)!.summary)}\n`);
+        } catch (err) {
+          failed = true;
+          process.stderr.write(`[${plan.name}] failed: ${(err as Error).stack ?? err}\n`);
+        }
+      }
+      if (runs.length === 0) continue;
+      const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+      const w = writeScenario(resolve(o.out), { scenario, title: TITLES[scenario], command, options: o, code: version, runs }, stamp);
+      written.push(w);
+      process.stdout.write(`report: ${w.markdown}\n`);
+    }
+  } finally {
+    stop();
+  }
+  for (const w of written) process.stdout.write(`wrote ${w.markdown}, ${w.json} and ${w.charts.length} charts in ${w.dir}\n`);
+  return failed ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: Error) => {
+    process.stderr.write(`${err.stack ?? err}\n`);
+    process.exit(1);
+  },
+);

@@ -7,7 +7,8 @@ import type { NodeOptions } from './config.js';
 import { ErrorCodes, McpRuntimeError } from './errors.js';
 import { buildApp, type UwsModule } from './front/app.js';
 import { createGuard } from './front/guards.js';
-import { FrontState } from './front/state.js';
+import { FrontState, VERSION_BITS } from './front/state.js';
+import { W_DELETE } from './pool/messages.js';
 import { createTagger } from './cluster/session-tag.js';
 import { RedisDirectory } from './cluster/directory.js';
 import { log } from './log.js';
@@ -25,11 +26,6 @@ export interface RunningNode {
 
 /** The runtime's version, as reported in mcp_node_info. */
 export const VERSION = '0.1.0';
-
-/** What /readyz answers: every worker serving and not draining. */
-export function isReady(st: FrontState): boolean {
-  return !st.draining && st.pool.readyCount === st.pool.slots.length;
-}
 
 /** Loads uWebSockets.js and refuses the library's slow pure-JS fallback. */
 export async function loadUws(maxHeaderBytes: number): Promise<UwsModule> {
@@ -49,7 +45,7 @@ export async function loadUws(maxHeaderBytes: number): Promise<UwsModule> {
 
 export async function startNode(config: Readonly<NodeOptions>): Promise<RunningNode> {
   const uws = await loadUws(config.maxHeaderBytes);
-  const metrics = new Metrics(config.metrics, () => state?.streams.size ?? 0, () => state !== null && isReady(state), config.nodeId, VERSION);
+  const metrics = new Metrics(config.metrics, () => state?.streams.size ?? 0, () => state !== null && state.ready(), config.nodeId, VERSION);
   // Until the listen port is known, sessions are recorded in memory; the real registry re-asserts
   // every live session when it connects.
   let registry: SessionRegistry = new MemoryRegistry({ nodeId: config.nodeId, address: `${config.host}:${config.port}` });
@@ -131,6 +127,14 @@ export async function startNode(config: Readonly<NodeOptions>): Promise<RunningN
  * SSE streams with `retry` spread over the drain window so the reconnection storm is smoothed, then
  * forget every session (registry deletes flushed) and stop.
  */
+function endSession(st: FrontState, sid: string): void {
+  const route = st.routes.get(sid);
+  if (route === undefined) return;
+  const slot = st.pool.slots[Math.floor(route / VERSION_BITS)];
+  st.dropRoute(sid, 'shutdown');
+  if (slot) st.pool.send(slot, { k: W_DELETE, sid, reason: 'shutdown' });
+}
+
 async function drainAndClose(st: FrontState, reason: string, stopServing: () => Promise<void>): Promise<void> {
   st.draining = true;
   const window = st.config.drainWindowMs;
@@ -143,6 +147,9 @@ async function drainAndClose(st: FrontState, reason: string, stopServing: () => 
         const delay = st.config.drainJitter ? Math.random() * window : 0;
         setTimeout(() => {
           if (!conn.done) conn.res.cork(() => st.closeStream(conn, st.config.sseRetryMs));
+          // The session ends with its stream, so re-initializations spread over the window too
+          // instead of bunching at its end.
+          endSession(st, conn.sid);
           if (--left === 0) resolve();
         }, delay);
       }

@@ -34,6 +34,8 @@ export interface NodeDirectory {
   lookup(nodeId: string): Promise<string | null>;
   /** Addresses of live peers (for handing new sessions to while this node drains). */
   livePeers(): string[];
+  /** True once the node list was read from Redis at least once (or given up on, see isReady). */
+  readonly warm: boolean;
   /** Stops announcing this node, at once (drain). */
   leave(): Promise<void>;
   close(): Promise<void>;
@@ -53,6 +55,7 @@ export class RedisDirectory implements NodeDirectory {
 
   private address_ = '';
   private joined = false;
+  warm = false;
   /** When each node was first seen missing from the live hash while still in KNOWN_KEY. */
   private readonly missingSince = new Map<string, number>();
 
@@ -172,6 +175,7 @@ export class RedisDirectory implements NodeDirectory {
         }
       }
       this.cache = next;
+      this.warm = true;
       for (const id of known) {
         if (id === this.nodeId || next.has(id)) {
           this.missingSince.delete(id);

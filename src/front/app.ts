@@ -20,7 +20,7 @@ export function buildApp(uws: UwsModule, st: FrontState): TemplatedApp {
     res.writeStatus(Status[200]).writeHeader('content-type', JSON_TYPE).end(healthBody);
   });
   app.get('/readyz', (res) => {
-    const ready = !st.draining && st.pool.readyCount === st.pool.slots.length; // see isReady() in node.ts
+    const ready = st.ready();
     const body = JSON.stringify({
       status: ready ? 'ready' : st.draining ? 'draining' : 'starting',
       node: st.config.nodeId,

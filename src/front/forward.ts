@@ -8,6 +8,7 @@ import type { HttpResponse } from 'uWebSockets.js';
 import { log } from '../log.js';
 import { Bodies } from '../protocol/jsonrpc.js';
 import { writeJson } from './http.js';
+import { M_OTHER } from '../metrics/metrics.js';
 import type { FrontState } from './state.js';
 
 /** Marks a forwarded request so that the owner never forwards it again. */
@@ -25,6 +26,8 @@ export interface ForwardRequest {
   /** Request headers to pass on (lower-case names, only those that are set). */
   headers: Record<string, string>;
   body: string | null;
+  /** Metrics index of the JSON-RPC method, for the 404 answered when the owner is unreachable. */
+  metricsMethod?: number;
 }
 
 /** Request headers a forwarded request carries over. */
@@ -105,6 +108,7 @@ export function forward(st: FrontState, res: HttpResponse, fr: ForwardRequest, a
     // 404 is what makes the client re-initialize.
     log.warn('forwarding failed; answering 404', { address: fr.address, err: err.message });
     res.cork(() => writeJson(res, 404, Bodies.sessionNotFound));
+    st.metrics.request(fr.metricsMethod ?? M_OTHER, 404, -1);
   });
   req.end(fr.body ?? undefined);
 }

@@ -56,14 +56,14 @@ function forwardOr404(st: FrontState, res: HttpResponse, fr: Omit<ForwardRequest
     st.metrics.request(method, 404, -1);
     return unknownSession(st, sid);
   }
-  if (typeof address === 'string') return forward(st, res, { ...fr, address }, aborted);
+  if (typeof address === 'string') return forward(st, res, { ...fr, address, metricsMethod: method }, aborted);
   let gone = aborted();
   res.onAborted(() => {
     gone = true;
   });
   void address.then((a) => {
     if (gone) return;
-    if (a) return forward(st, res, { ...fr, address: a }, () => gone);
+    if (a) return forward(st, res, { ...fr, address: a, metricsMethod: method }, () => gone);
     res.cork(() => writeJson(res, 404, Bodies.sessionNotFound));
     st.metrics.request(method, 404, -1);
     unknownSession(st, sid);

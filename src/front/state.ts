@@ -37,6 +37,9 @@ export interface Conn {
   started: number;
 }
 
+/** A cluster node waits this long at most for its first view of the peers before it reports ready. */
+const DIRECTORY_WARMUP_MS = 3000;
+
 /** Route value: slot index * 8 + protocol revision index. One number per session. */
 export const VERSION_BITS = 8;
 
@@ -46,6 +49,7 @@ export class FrontState {
   readonly routes = new Map<string, number>();
   nextConn = 1;
   draining = false;
+  private readonly createdAt = Date.now();
   /** Cluster mode: owner tags in session ids, and where the other nodes are. */
   tagger: SessionTagger | null = null;
   directory: NodeDirectory | null = null;
@@ -62,6 +66,16 @@ export class FrontState {
   ) {
     this.heartbeatTimer = setInterval(() => this.heartbeat(), Math.max(25, config.heartbeatMs >> 1));
     this.lag.enable();
+  }
+
+  /**
+   * What /readyz answers: every worker serving, not draining, and in a cluster the peers known (so a
+   * cookie-less request for a peer's session is forwarded, not answered 404) or given up on after
+   * DIRECTORY_WARMUP_MS (a node must come up even when Redis does not).
+   */
+  ready(): boolean {
+    if (this.draining || this.pool.readyCount !== this.pool.slots.length) return false;
+    return !this.directory || this.directory.warm || Date.now() - this.createdAt > DIRECTORY_WARMUP_MS;
   }
 
   stop(): void {

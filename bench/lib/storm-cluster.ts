@@ -5,11 +5,11 @@
  */
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Cluster, ClusterOptions } from '../../src/cluster/local/cluster.js';
+import { freePortBlock } from '../../src/cluster/local/ports.js';
 
 /** Package root (this file is dist/bench/lib/storm-cluster.js once built). */
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -38,33 +38,7 @@ export async function loadClusterCode(snapshot: boolean): Promise<CodeRoot> {
   return { root, startCluster: mod.startCluster, remove };
 }
 
-function bind(port: number): Promise<Server | null> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.once('error', () => resolve(null));
-    s.listen(port, '127.0.0.1', () => resolve(s));
-  });
-}
-
-/**
- * `count` consecutive free loopback ports (HAProxy, redis-server and the nodes' ports must be known
- * up front, so port 0 cannot be used). Checked by binding them all, released just before use; the
- * caller retries on a clash.
- */
-export async function freePortBlock(count: number): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20000 + Math.floor(Math.random() * 40000);
-    const held: Server[] = [];
-    for (let i = 0; i < count; i++) {
-      const s = await bind(base + i);
-      if (!s) break;
-      held.push(s);
-    }
-    await Promise.all(held.map((s) => new Promise((r) => s.close(r))));
-    if (held.length === count) return base;
-  }
-  throw new Error(`no block of ${count} free ports found`);
-}
+export { freePortBlock };
 
 export interface StormClusterOptions {
   code: CodeRoot;

@@ -60,9 +60,6 @@ frontend mcp_front
 backend mcp_sticky
     balance roundrobin
     cookie ${COOKIE_NAME} insert indirect nocache httponly secure attr "SameSite=Strict" attr "Path=/mcp"
-    # A draining node fails its health check but still serves its sessions: keep its cookie clients
-    # on it (no forwarding detour) until it really goes away; redispatch covers that.
-    option persist
     option httpchk
     # uWS ignores HTTP/1.0 requests without Host, HAProxy's default check: send HTTP/1.1 + Host.
     http-check send meth GET uri /readyz ver HTTP/1.1 hdr Host localhost

@@ -8,6 +8,7 @@ import { ErrorCodes, McpRuntimeError } from './errors.js';
 import { buildApp, type UwsModule } from './front/app.js';
 import { createGuard } from './front/guards.js';
 import { FrontState, VERSION_BITS } from './front/state.js';
+import { endRelayedStreams } from './front/forward.js';
 import { W_DELETE } from './pool/messages.js';
 import { createTagger } from './cluster/session-tag.js';
 import { RedisDirectory } from './cluster/directory.js';
@@ -156,6 +157,8 @@ async function drainAndClose(st: FrontState, reason: string, stopServing: () => 
     });
   }
   st.closeAllStreams();
+  const relayed = endRelayedStreams(st.config.sseRetryMs);
+  if (relayed > 0) log.info('ended relayed streams of other nodes\' sessions', { streams: relayed });
   for (const sid of [...st.routes.keys()]) st.dropRoute(sid, 'shutdown');
   st.stop();
   await st.directory?.leave();

@@ -19,6 +19,24 @@ const agent = new Agent({ keepAlive: true, maxSockets: 1024, maxFreeSockets: 256
 /** Response headers relayed to the client; hop-by-hop and framing headers are uWS's own. */
 const RELAYED = ['content-type', 'mcp-session-id', 'cache-control', 'allow', 'x-accel-buffering'];
 
+/** Relayed SSE streams in flight, so a draining node can end them cleanly (with `retry:`). */
+interface Relay {
+  res: HttpResponse;
+  end(retryMs: number): void;
+}
+const relays = new Set<Relay>();
+
+/**
+ * Ends every relayed SSE stream with `retry:`: the client reconnects (with Last-Event-ID) through the
+ * load balancer, which by then sends it to a live node that relays to the owner. Without this, the
+ * streams would be cut when the draining process exits.
+ */
+export function endRelayedStreams(retryMs: number): number {
+  const n = relays.size;
+  for (const r of [...relays]) r.end(retryMs);
+  return n;
+}
+
 export interface ForwardRequest {
   method: 'POST' | 'GET' | 'DELETE';
   /** host:port of the owner. */
@@ -55,6 +73,7 @@ export function forward(st: FrontState, res: HttpResponse, fr: ForwardRequest, a
   });
   res.onAborted(() => {
     aborted = true;
+    unrelay();
     req.destroy();
     upstream?.destroy();
   });
@@ -62,10 +81,30 @@ export function forward(st: FrontState, res: HttpResponse, fr: ForwardRequest, a
     req.destroy();
     return;
   }
+  let relay: Relay | null = null;
+  const unrelay = (): void => {
+    if (relay) relays.delete(relay);
+  };
   req.on('response', (ur) => {
     upstream = ur;
     if (aborted) return void ur.destroy();
     started = true;
+    if (String(ur.headers['content-type'] ?? '').startsWith('text/event-stream')) {
+      relay = {
+        res,
+        end(retryMs: number): void {
+          unrelay();
+          if (aborted) return;
+          aborted = true;
+          ur.destroy();
+          res.cork(() => {
+            res.write(`retry: ${retryMs}\n\n`);
+            res.end();
+          });
+        },
+      };
+      relays.add(relay);
+    }
     res.cork(() => {
       res.writeStatus(`${ur.statusCode} ${STATUS_CODES[ur.statusCode ?? 500] ?? ''}`);
       for (const name of RELAYED) {
@@ -89,10 +128,12 @@ export function forward(st: FrontState, res: HttpResponse, fr: ForwardRequest, a
       }
     });
     ur.on('end', () => {
+      unrelay();
       if (!aborted) res.cork(() => res.end());
       aborted = true;
     });
     ur.on('error', () => {
+      unrelay();
       if (!aborted) res.cork(() => res.end());
       aborted = true;
     });

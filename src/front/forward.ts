@@ -55,8 +55,8 @@ export const PASSED = ['host', 'origin', 'accept', 'content-type', 'mcp-session-
  * Relays `fr` to its owner and the answer back to `res`. The caller has read the request already;
  * `res.onAborted` is (re)bound here, so call it synchronously from the handler or after the body.
  */
-export function forward(st: FrontState, res: HttpResponse, fr: ForwardRequest, alreadyAborted: () => boolean): void {
-  st.metrics.forwarded.inc();
+export function forward(st: FrontState, res: HttpResponse, fr: ForwardRequest, alreadyAborted: () => boolean, attempt = 0): void {
+  if (attempt === 0) st.metrics.forwarded.inc();
   const colon = fr.address.lastIndexOf(':');
   let aborted = alreadyAborted();
   let started = false;
@@ -138,8 +138,14 @@ export function forward(st: FrontState, res: HttpResponse, fr: ForwardRequest, a
       aborted = true;
     });
   });
-  req.on('error', (err) => {
+  req.on('error', (err: NodeJS.ErrnoException) => {
     if (aborted) return;
+    // A pooled keep-alive socket the owner closed as idle (uWS does after 10 s) just as we reused
+    // it: the owner never saw the request, so it is safe to send once more on a fresh socket.
+    if (!started && attempt === 0 && req.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) {
+      forward(st, res, fr, () => aborted, 1);
+      return;
+    }
     aborted = true;
     if (started) {
       res.cork(() => res.end());

@@ -173,6 +173,37 @@ async function until(check: () => boolean, ms: number): Promise<void> {
   }
 }
 
+interface Measured {
+  t0: number;
+  t1: number;
+  lastAt: number;
+  callNs: number;
+  cpu0: number;
+  cpu1: number;
+  server0: Awaited<ReturnType<typeof serverStats>>;
+  server1: Awaited<ReturnType<typeof serverStats>>;
+}
+
+function roundTripsPer1k(roundTrips: number, n: number): number {
+  return (roundTrips / n) * 1000;
+}
+
+/** One run's figures, the same arithmetic for both ways of writing. */
+function runResult(n: number, roundTrips1k: number, m: Measured): RunResult {
+  return {
+    sessions: n,
+    perSecond: n / ((m.t1 - m.t0) / 1000),
+    drainMs: m.t1 - m.lastAt,
+    roundTripsPer1k: roundTrips1k,
+    // The INFO calls themselves are one command each per master: negligible, and the same for both.
+    commandsPer1k: ((m.server1.commands - m.server0.commands) / n) * 1000,
+    serverReadsPer1k: ((m.server1.reads - m.server0.reads) / n) * 1000,
+    callUs: m.callNs / n / 1000,
+    clientCpuUs: (m.cpu1 - m.cpu0) / n,
+    serverCpuMsPer1k: ((m.server1.cpuMs - m.server0.cpuMs) / n) * 1000,
+  };
+}
+
 const QUIET: RegistryObserver = { flushed: () => {}, queueDepth: () => {}, dropped: () => {}, degraded: () => {} };
 
 async function runBatched(url: string, admin: Admin, o: Options, n: number, rate: number, tag: string): Promise<RunResult> {
@@ -195,18 +226,7 @@ async function runBatched(url: string, admin: Admin, o: Options, n: number, rate
     const after = reg.stats();
     const server1 = await serverStats(admin);
     if (after.dropped !== before.dropped || after.failedFlushes !== before.failedFlushes) throw new Error(`batched run dropped ${after.dropped - before.dropped} writes, ${after.failedFlushes - before.failedFlushes} failed flushes`);
-    return {
-      sessions: n,
-      perSecond: n / ((t1 - t0) / 1000),
-      drainMs: t1 - lastAt,
-      roundTripsPer1k: ((after.roundTrips - before.roundTrips) / n) * 1000,
-      // The INFO calls themselves are one command each per master: negligible, and the same for both.
-      commandsPer1k: ((server1.commands - server0.commands) / n) * 1000,
-      serverReadsPer1k: ((server1.reads - server0.reads) / n) * 1000,
-      callUs: callNs / n / 1000,
-      clientCpuUs: (cpu1 - cpu0) / n,
-      serverCpuMsPer1k: ((server1.cpuMs - server0.cpuMs) / n) * 1000,
-    };
+    return runResult(n, roundTripsPer1k(after.roundTrips - before.roundTrips, n), { t0, t1, lastAt, callNs, cpu0, cpu1, server0, server1 });
   } finally {
     await reg.close();
   }
@@ -233,17 +253,7 @@ async function runPerSession(url: string, admin: Admin, n: number, rate: number,
     const cpu1 = clientCpuUs();
     const server1 = await serverStats(admin);
     if (failed > 0) throw new Error(`one-per-session run: ${failed} SETs failed`);
-    return {
-      sessions: n,
-      perSecond: n / ((t1 - t0) / 1000),
-      drainMs: t1 - lastAt,
-      roundTripsPer1k: 1000,
-      commandsPer1k: ((server1.commands - server0.commands) / n) * 1000,
-      serverReadsPer1k: ((server1.reads - server0.reads) / n) * 1000,
-      callUs: callNs / n / 1000,
-      clientCpuUs: (cpu1 - cpu0) / n,
-      serverCpuMsPer1k: ((server1.cpuMs - server0.cpuMs) / n) * 1000,
-    };
+    return runResult(n, 1000, { t0, t1, lastAt, callNs, cpu0, cpu1, server0, server1 });
   } finally {
     client.disconnect();
   }

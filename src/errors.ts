@@ -24,10 +24,6 @@ export class McpRuntimeError extends Error {
   }
 }
 
-export function hasCode(err: unknown, code: ErrorCode): boolean {
-  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === code;
-}
-
 /** JSON-RPC 2.0 and MCP error codes used on the wire. */
 export const RpcCodes = {
   PARSE_ERROR: -32700,

@@ -20,9 +20,3 @@ export function mintSessionId(): string {
   offset += ID_BYTES;
   return id;
 }
-
-/** Visible ASCII 0x21–0x7E, bounded length: anything else cannot be one of ours. */
-const VALID = /^[\x21-\x7e]{1,256}$/;
-export function isPlausibleSessionId(id: string): boolean {
-  return VALID.test(id);
-}

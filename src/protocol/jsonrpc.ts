@@ -46,7 +46,6 @@ export const Bodies = Object.freeze({
   forbiddenOrigin: errorBody(null, RpcCodes.CONNECTION_CLOSED, 'Forbidden: Origin not allowed'),
   forbiddenHost: errorBody(null, RpcCodes.CONNECTION_CLOSED, 'Forbidden: Host not allowed'),
   methodNotAllowed: errorBody(null, RpcCodes.CONNECTION_CLOSED, 'Method Not Allowed'),
-  alreadyInitialized: errorBody(null, RpcCodes.INVALID_REQUEST, 'Invalid Request: initialize must not carry an Mcp-Session-Id'),
   overloaded: errorBody(null, RpcCodes.CONNECTION_CLOSED, 'Service Unavailable: the node is overloaded, retry later'),
   shuttingDown: errorBody(null, RpcCodes.CONNECTION_CLOSED, 'Service Unavailable: the node is shutting down, re-initialize'),
 });

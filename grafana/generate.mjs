@@ -308,6 +308,9 @@ const node = dashboard({
     ts('Open SSE streams', 'POST response streams plus GET streams on this node.', 'none', [
       target(`sum(mcp_sse_streams_active{${I}})`, 'streams'),
     ]),
+    ts('Requests in flight', 'POSTs waiting for their answer (a drain waits for them, up to MCP_DRAIN_WINDOW_MS).', 'none', [
+      target(`sum(mcp_requests_in_flight{${I}})`, 'in flight'),
+    ]),
     ts('SSE backpressure and dropped streams', 'backpressure: writes that met a full socket buffer; dropped: streams closed because a slow reader exceeded MCP_SSE_MAX_BUFFERED (the client may resume).', 'ops', [
       target(rate('mcp_sse_backpressure_total'), 'backpressure'),
       target(rate('mcp_sse_dropped_total'), 'dropped'),

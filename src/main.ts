@@ -3,6 +3,7 @@
 import { loadConfig, usage } from './config.js';
 import { configureLog, log } from './log.js';
 import { startNode } from './node.js';
+import { CLOSE_FLUSH_MS } from './registry/keys.js';
 
 async function main(): Promise<void> {
   if (process.argv.includes('--help') || process.argv.includes('-h')) {
@@ -34,11 +35,13 @@ async function main(): Promise<void> {
     registry: config.redisUrl ? 'redis' : 'memory',
     tools: config.tools ?? 'built-in everything demo',
   });
+  // The drain window and the registry's final flush always fit in the grace period.
+  const graceMs = Math.max(config.shutdownGraceMs, config.drainWindowMs + CLOSE_FLUSH_MS + 1000);
   const stop = (signal: string): void => {
     const timer = setTimeout(() => {
-      log.error('shutdown grace period exceeded, exiting', { graceMs: config.shutdownGraceMs });
+      log.error('shutdown grace period exceeded, exiting', { graceMs });
       process.exit(1);
-    }, config.shutdownGraceMs);
+    }, graceMs);
     timer.unref();
     node.close(signal).then(
       () => process.exit(0),

@@ -10,6 +10,7 @@ import { createGuard } from './front/guards.js';
 import { FrontState, VERSION_BITS } from './front/state.js';
 import { endRelayedStreams } from './front/forward.js';
 import { W_DELETE } from './pool/messages.js';
+import { M_GET } from './metrics/metrics.js';
 import { createTagger } from './cluster/session-tag.js';
 import { RedisDirectory } from './cluster/directory.js';
 import { log } from './log.js';
@@ -124,9 +125,14 @@ export async function startNode(config: Readonly<NodeOptions>): Promise<RunningN
 }
 
 /**
- * Drain: fail /readyz at once and take no new sessions (a cluster hands them to a peer), close open
- * SSE streams with `retry` spread over the drain window so the reconnection storm is smoothed, then
- * forget every session (registry deletes flushed) and stop.
+ * Drain: fail /readyz at once and take no new sessions (a cluster hands them to a peer). Over the drain
+ * window, GET streams are closed with `retry`, spread at random so the reconnection storm is smoothed,
+ * and each session ends with its stream unless it still has requests in flight; requests in flight
+ * (JSON or SSE POSTs, including ones that arrive during the window for sessions still here) are
+ * awaited. At the end of the window, a POST still waiting gets 503 and every stream still open is
+ * closed with `retry`. Then the registry forgets every session of this node and flushes, and only when
+ * that is complete does the node leave the known-node set (otherwise its peers reap what is left once
+ * it stops heart-beating), before it stops serving.
  */
 function endSession(st: FrontState, sid: string): void {
   const route = st.routes.get(sid);
@@ -136,34 +142,54 @@ function endSession(st: FrontState, sid: string): void {
   if (slot) st.pool.send(slot, { k: W_DELETE, sid, reason: 'shutdown' });
 }
 
+/** A request of `sid` still waiting for its answer (a JSON POST or a POST's SSE stream). */
+function hasRequestInFlight(st: FrontState, sid: string): boolean {
+  for (const conn of st.conns.values()) if (conn.sid === sid && conn.method !== M_GET) return true;
+  return false;
+}
+
+/** Closes every GET stream with `retry` at a random moment of the window (or all at once). */
+async function closeStreamsSpread(st: FrontState, window: number): Promise<void> {
+  const gets = [...st.streams].filter((c) => c.method === M_GET);
+  if (window <= 0 || gets.length === 0) return;
+  await new Promise<void>((resolve) => {
+    let left = gets.length;
+    for (const conn of gets) {
+      const delay = st.config.drainJitter ? Math.random() * window : 0;
+      setTimeout(() => {
+        if (!conn.done) conn.res.cork(() => st.closeStream(conn, st.config.sseRetryMs));
+        // The session ends with its stream, so re-initializations spread over the window too instead
+        // of bunching at its end; one with a request in flight lives on until that is answered.
+        if (!hasRequestInFlight(st, conn.sid)) endSession(st, conn.sid);
+        if (--left === 0) resolve();
+      }, delay);
+    }
+  });
+}
+
+/** Resolves when no request is in flight any more, or at `deadline`. */
+async function settleInFlight(st: FrontState, deadline: number): Promise<void> {
+  while (st.requestsInFlight() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, DRAIN_POLL_MS));
+}
+
+const DRAIN_POLL_MS = 20;
+
 async function drainAndClose(st: FrontState, reason: string, stopServing: () => Promise<void>): Promise<void> {
   st.draining = true;
   const window = st.config.drainWindowMs;
-  log.info('draining', { reason, sessions: st.routes.size, streams: st.streams.size, windowMs: window, jitter: st.config.drainJitter });
-  if (window > 0 && st.streams.size > 0) {
-    const conns = [...st.streams];
-    await new Promise<void>((resolve) => {
-      let left = conns.length;
-      for (const conn of conns) {
-        const delay = st.config.drainJitter ? Math.random() * window : 0;
-        setTimeout(() => {
-          if (!conn.done) conn.res.cork(() => st.closeStream(conn, st.config.sseRetryMs));
-          // The session ends with its stream, so re-initializations spread over the window too
-          // instead of bunching at its end.
-          endSession(st, conn.sid);
-          if (--left === 0) resolve();
-        }, delay);
-      }
-    });
-  }
-  st.closeAllStreams();
+  const inFlight = st.requestsInFlight();
+  log.info('draining', { reason, sessions: st.routes.size, streams: st.streams.size, requestsInFlight: inFlight, windowMs: window, jitter: st.config.drainJitter });
+  await Promise.all([closeStreamsSpread(st, window), settleInFlight(st, Date.now() + window)]);
+  const unanswered = st.endAllExchanges();
+  if (unanswered > 0) log.warn('requests still in flight at the end of the drain window answered 503', { requests: unanswered });
   const relayed = endRelayedStreams(st.config.sseRetryMs);
   if (relayed > 0) log.info('ended relayed streams of other nodes\' sessions', { streams: relayed });
-  for (const sid of [...st.routes.keys()]) st.dropRoute(sid, 'shutdown');
+  // The registry forgets all of this node's sessions at once in close(); no per-session writes here.
+  st.forgetAllRoutes('shutdown');
   st.stop();
-  await st.directory?.leave();
+  const clean = await st.registry.close();
+  if (!clean) log.warn('registry keys of this node could not all be removed; staying listed so that peers reap them');
+  await st.directory?.close(clean);
   await stopServing();
-  await st.registry.close();
-  await st.directory?.close();
   log.info('stopped', { reason });
 }

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { WellBehavedClient } from './helpers/client.js';
 import { metricValue } from './helpers/server.js';
 import { startTestCluster } from './helpers/cluster.js';
+import { waitFor } from './helpers/wait.js';
 
 function decodeOwner(sid: string): string {
   const parts = sid.split('.');
@@ -32,7 +33,8 @@ describe('node loss', () => {
       const victims = clients.filter((c) => c.owner === 'node2');
       const others = clients.filter((c) => c.owner !== 'node2');
       expect(victims.length).toBeGreaterThan(0);
-      expect((await sessionKeysOf(redis, 'node2')).length).toBe(victims.length);
+      // Registry writes are batched off the hot path: wait (bounded) for every key of node2's sessions.
+      await waitFor(async () => (await sessionKeysOf(redis, 'node2')).length === victims.length, 20_000, `${victims.length} keys of node2`);
 
       await cluster.stopNode(1, 'SIGKILL');
       const killedAt = Date.now();
@@ -60,8 +62,8 @@ describe('node loss', () => {
         await new Promise((r) => setTimeout(r, 500));
       }
       // Keys of the live sessions are all there.
-      const live = new Set(clients.map((c) => `mcp:session:${c.sid}`));
-      for (const k of live) expect(await redis.exists(k)).toBe(1);
+      const live = clients.map((c) => `mcp:session:${c.sid}`);
+      await waitFor(async () => (await redis.exists(...live)) === live.length, 20_000, 'a key for every live session');
     } finally {
       redis.disconnect();
       await cluster.stop();
@@ -91,7 +93,9 @@ describe('node loss', () => {
         await cluster.startNode(i);
         await cluster.waitUp();
       }
-      await new Promise((r) => setTimeout(r, 500));
+      // Load keeps running until every client has made a few calls against the fully restarted fleet.
+      const after = calls;
+      await waitFor(() => calls >= after + 3 * clients.length, 60_000, 'calls after the last restart');
       stop = true;
       await load;
       const problems = clients.flatMap((c) => c.unexpected);
@@ -117,7 +121,7 @@ describe('MCP_FORWARD=0', () => {
       await owner.initialize();
       // Registry writes are batched off the hot path: wait for the key.
       const redis = new Redis(cluster.redisUrl);
-      for (let i = 0; i < 50 && !(await redis.exists(`mcp:session:${owner.sid}`)); i++) await new Promise((r) => setTimeout(r, 50));
+      await waitFor(async () => (await redis.exists(`mcp:session:${owner.sid}`)) === 1, 20_000, 'the owner\'s session key');
       redis.disconnect();
       const res = await fetch(`${node2}/mcp`, {
         method: 'POST',
@@ -128,7 +132,7 @@ describe('MCP_FORWARD=0', () => {
       const body = await res.json();
       expect(body.error.code).toBe(-32001);
       expect(body.error.message).toMatch(/initiali[sz]e/i);
-      for (let i = 0; i < 50 && (await metricValue(node2, 'mcp_session_misroutes_total')) < 1; i++) await new Promise((r) => setTimeout(r, 50));
+      await waitFor(async () => (await metricValue(node2, 'mcp_session_misroutes_total')) >= 1, 20_000, 'a counted misroute');
       expect(await metricValue(node2, 'mcp_session_misroutes_total')).toBe(1);
       expect(await metricValue(node2, 'mcp_forwarded_requests_total')).toBe(0);
       const logLine = cluster.nodes[1].logs.map((l) => JSON.parse(l)).find((l: { msg: string }) => l.msg === 'misrouted session');
@@ -147,15 +151,14 @@ describe('restart under the same NODE_ID', () => {
       const direct = `http://127.0.0.1:${cluster.nodes[0].port}/mcp`;
       const clients = Array.from({ length: 5 }, () => new WellBehavedClient(direct, false));
       for (const c of clients) await c.initialize();
-      for (let i = 0; i < 50 && (await sessionKeysOf(redis, 'node1')).length < 5; i++) await new Promise((r) => setTimeout(r, 50));
-      expect((await sessionKeysOf(redis, 'node1')).length).toBe(5);
+      await waitFor(async () => (await sessionKeysOf(redis, 'node1')).length === 5, 20_000, 'five keys of node1');
       await cluster.stopNode(0, 'SIGKILL');
       // Back within the dead-node window: nobody reaped node1, so its own restart must.
       await cluster.startNode(0);
       expect(await sessionKeysOf(redis, 'node1')).toEqual([]);
       const fresh = new WellBehavedClient(direct, false);
       await fresh.initialize();
-      for (let i = 0; i < 50 && (await sessionKeysOf(redis, 'node1')).length < 1; i++) await new Promise((r) => setTimeout(r, 50));
+      await waitFor(async () => (await sessionKeysOf(redis, 'node1')).length >= 1, 20_000, 'the fresh session\'s key');
       expect(await sessionKeysOf(redis, 'node1')).toEqual([`mcp:session:${fresh.sid}`]);
     } finally {
       redis.disconnect();

@@ -10,6 +10,7 @@ import { ElicitRequestSchema, ResourceUpdatedNotificationSchema } from '@modelco
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WellBehavedClient } from './helpers/client.js';
 import { startTestCluster } from './helpers/cluster.js';
+import { waitFor, watchGetStreams } from './helpers/wait.js';
 import { metricValue, ROOT } from './helpers/server.js';
 
 type Cluster = Awaited<ReturnType<typeof startTestCluster>>;
@@ -73,7 +74,8 @@ describe('cluster behind HAProxy', () => {
     const before = await forwardedTotal(cluster);
     // The SDK client with Node's fetch keeps no cookies: its requests land on any node.
     const client = new Client({ name: 'cookieless', version: '1' }, { capabilities: { elicitation: {} } });
-    const transport = new StreamableHTTPClientTransport(new URL(cluster.lbUrl));
+    const streams = watchGetStreams();
+    const transport = new StreamableHTTPClientTransport(new URL(cluster.lbUrl), { fetch: streams.fetch });
     await client.connect(transport);
     client.setRequestHandler(ElicitRequestSchema, async () => ({ action: 'accept', content: { username: 'ada', email: 'a@b.c' } }));
     const updates: string[] = [];
@@ -87,10 +89,10 @@ describe('cluster behind HAProxy', () => {
     const e = await client.callTool({ name: 'test_elicitation', arguments: { message: 'name?' } });
     expect(JSON.stringify(e.content)).toContain('accept');
     await client.subscribeResource({ uri: 'test://watched-resource' });
-    await new Promise((r) => setTimeout(r, 300));
+    // The SDK opens its GET stream after initialized; updates reach it once it is attached.
+    await streams.opened();
     await client.callTool({ name: 'test_update_watched_resource', arguments: {} });
-    for (let i = 0; i < 100 && updates.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
-    expect(updates).toContain('test://watched-resource');
+    await waitFor(() => updates.includes('test://watched-resource'), 10_000, 'the resource update on the relayed GET stream');
     expect(await forwardedTotal(cluster)).toBeGreaterThan(before);
     await client.close();
   });

@@ -1,6 +1,9 @@
 /** Issue 4, point 4 (single node part): SIGTERM drains: readiness fails, no new sessions, streams closed with retry, spread over the window. */
-import { describe, expect, it } from 'vitest';
-import { initialize, POST_HEADERS, startServer } from './helpers/server.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { initialize, metricValue, POST_HEADERS, startServer } from './helpers/server.js';
+import { Redis } from 'ioredis';
+import { startRedis, stopAllRedis } from './helpers/redis.js';
+import { waitFor } from './helpers/wait.js';
 import { SseReader } from './helpers/sse.js';
 
 async function openStreams(url: string, n: number): Promise<SseReader[]> {
@@ -59,5 +62,75 @@ describe('drain on SIGTERM', () => {
     const times = closed.map((c) => c.at).sort((a, b) => a - b);
     expect(times.at(-1)! - times[0]).toBeLessThan(300);
     expect(await exit).toBe(0);
+  });
+});
+
+describe('drain on SIGTERM: requests in flight and the registry', () => {
+  const call = (url: string, sid: string, id: number, ms: number): Promise<Response> =>
+    fetch(url, {
+      method: 'POST',
+      headers: { ...POST_HEADERS, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' },
+      body: JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'wait', arguments: { ms } } }),
+    });
+
+  it('answers 200 calls in flight (no SSE stream open) before it exits', async () => {
+    const srv = await startServer({ args: ['--tools', 'test/fixtures/tools.mjs'], env: { MCP_DRAIN_WINDOW_MS: '20000' } });
+    const sids = await Promise.all(Array.from({ length: 20 }, () => initialize(srv.url).then((r) => r.sid)));
+    // Each call waits 1.5 s in its handler: all 200 are in the workers when SIGTERM comes.
+    const calls = Array.from({ length: 200 }, (_, i) => call(srv.url, sids[i % sids.length], i + 1, 1500));
+    await waitFor(async () => (await metricValue(srv.base, 'mcp_requests_in_flight')) === 200, 20_000, '200 calls in flight');
+    const exit = srv.stop('SIGTERM');
+    const answers = await Promise.all(calls);
+    const bodies = await Promise.all(answers.map((r) => r.json()));
+    expect(answers.map((r) => r.status)).toEqual(answers.map(() => 200));
+    for (const [i, b] of bodies.entries()) {
+      expect(b.id).toBe(i + 1);
+      expect(b.result.content[0].text).toBe('done');
+    }
+    expect(await exit).toBe(0);
+    const draining = srv.logs.find((l) => l.msg === 'draining')!;
+    expect(draining.requestsInFlight).toBe(200);
+  });
+});
+
+describe('drain on SIGTERM: past the window, and the registry', () => {
+  afterAll(stopAllRedis);
+
+  it('answers calls still running at the end of the window with 503 and a JSON-RPC error, then exits', async () => {
+    const srv = await startServer({ args: ['--tools', 'test/fixtures/tools.mjs'], env: { MCP_DRAIN_WINDOW_MS: '500' } });
+    const { sid } = await initialize(srv.url);
+    const slow = Array.from({ length: 5 }, (_, i) =>
+      fetch(srv.url, {
+        method: 'POST',
+        headers: { ...POST_HEADERS, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: i + 1, method: 'tools/call', params: { name: 'wait', arguments: { ms: 600_000 } } }),
+      }),
+    );
+    await waitFor(async () => (await metricValue(srv.base, 'mcp_requests_in_flight')) === 5, 20_000, '5 calls in flight');
+    const exit = srv.stop('SIGTERM');
+    for (const res of await Promise.all(slow)) {
+      expect(res.status).toBe(503);
+      expect((await res.json()).error.message).toMatch(/shutting down/);
+    }
+    expect(await exit).toBe(0);
+  });
+
+  it('removes every registry key of the node, with more sessions than MCP_REGISTRY_QUEUE_MAX, before it leaves the node list', async () => {
+    const redis = await startRedis();
+    const client = new Redis(redis.url);
+    try {
+      const srv = await startServer({ env: { REDIS_URL: redis.url, NODE_ID: 'drainer', MCP_REGISTRY_QUEUE_MAX: '50', MCP_DRAIN_WINDOW_MS: '200' } });
+      const sids: string[] = [];
+      // Bounded concurrency so the queue (50) keeps up while sessions are created.
+      for (let i = 0; i < 6; i++) sids.push(...(await Promise.all(Array.from({ length: 50 }, () => initialize(srv.url).then((r) => r.sid)))));
+      await waitFor(async () => (await client.scard('mcp:node:drainer:sessions')) === 300, 20_000, '300 keys written');
+      expect(await srv.stop('SIGTERM')).toBe(0);
+      expect(await client.exists(...sids.map((s) => `mcp:session:${s}`))).toBe(0);
+      expect(await client.exists('mcp:node:drainer:sessions')).toBe(0);
+      expect(await client.sismember('mcp:nodes:known', 'drainer')).toBe(0);
+      expect(srv.logs.some((l) => l.msg === 'registry writes not flushed before shutdown')).toBe(false);
+    } finally {
+      client.disconnect();
+    }
   });
 });

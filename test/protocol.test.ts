@@ -1,6 +1,7 @@
 /** Issue 2, point 3: ids, versions, resumability, priming, heartbeats, idle expiry. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initialize, POST_HEADERS, rpc, startServer, type TestServer } from './helpers/server.js';
+import { waitFor } from './helpers/wait.js';
 import { SseReader } from './helpers/sse.js';
 
 let srv: TestServer;
@@ -75,7 +76,9 @@ describe('sessions and versions', () => {
     const held = (await initialize(srv.url)).sid;
     const stream = new SseReader(await getStream(held));
     await stream.next();
-    await new Promise((r) => setTimeout(r, 1600));
+    // The worker's idle sweep closes every idle session of this node (earlier tests' too): wait until
+    // only the one holding a stream is left, without touching (and so refreshing) the idle one.
+    await waitFor(async () => (await (await fetch(`${srv.base}/readyz`)).json()).sessions === 1, 15_000, 'idle sessions to expire');
     expect((await rpc(srv.url, idle, { jsonrpc: '2.0', id: 1, method: 'ping' })).status).toBe(404);
     expect((await rpc(srv.url, held, { jsonrpc: '2.0', id: 1, method: 'ping' })).status).toBe(200);
     await stream.cancel();

@@ -7,7 +7,8 @@ import {
   ResourceUpdatedNotificationSchema, ToolListChangedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type TestServer } from './helpers/server.js';
+import { metricValue, startServer, type TestServer } from './helpers/server.js';
+import { waitFor, watchGetStreams } from './helpers/wait.js';
 
 let demo: TestServer;
 let fixture: TestServer;
@@ -19,13 +20,15 @@ afterAll(async () => {
   await Promise.all([demo?.stop(), fixture?.stop()]);
 });
 
-async function connectClient(url: string, capabilities: Record<string, unknown> = {}, reconnectDelay = 50): Promise<{ client: Client; transport: StreamableHTTPClientTransport }> {
+async function connectClient(url: string, capabilities: Record<string, unknown> = {}, reconnectDelay = 50): Promise<{ client: Client; transport: StreamableHTTPClientTransport; getStream: () => Promise<void> }> {
   const client = new Client({ name: 'sdk-test', version: '1.0.0' }, { capabilities });
+  const streams = watchGetStreams();
   const transport = new StreamableHTTPClientTransport(new URL(url), {
+    fetch: streams.fetch,
     reconnectionOptions: { initialReconnectionDelay: reconnectDelay, maxReconnectionDelay: reconnectDelay * 4, reconnectionDelayGrowFactor: 1.5, maxRetries: 20 },
   });
   await client.connect(transport);
-  return { client, transport };
+  return { client, transport, getStream: streams.opened };
 }
 
 function until(pred: () => boolean, ms = 5000): Promise<void> {
@@ -105,7 +108,7 @@ describe('official SDK client against the everything demo', () => {
 
 describe('official SDK client against a user tool module', () => {
   it('answers roots/list and resource subscriptions on the GET stream', async () => {
-    const { client } = await connectClient(fixture.url, { roots: { listChanged: true } });
+    const { client, getStream } = await connectClient(fixture.url, { roots: { listChanged: true } });
     client.setRequestHandler(ListRootsRequestSchema, async () => ({ roots: [{ uri: 'file:///work', name: 'work' }] }));
     const r = await client.callTool({ name: 'roots', arguments: {} });
     expect(JSON.stringify(r.content)).toContain('file:///work');
@@ -114,8 +117,8 @@ describe('official SDK client against a user tool module', () => {
       updates.push(n.params.uri);
     });
     await client.subscribeResource({ uri: 'note://one' });
-    // The SDK opens the GET stream after initialized; wait for it to be attached.
-    await until(() => false, 300).catch(() => {});
+    // The SDK opens the GET stream after initialized; wait until it is attached.
+    await getStream();
     await client.callTool({ name: 'touch', arguments: { uri: 'note://one' } });
     await until(() => updates.length === 1);
     const sum = await client.callTool({ name: 'add', arguments: { a: 2, b: 40 } });
@@ -124,12 +127,12 @@ describe('official SDK client against a user tool module', () => {
   });
 
   it('announces list changes on the GET stream', async () => {
-    const { client } = await connectClient(fixture.url);
+    const { client, getStream } = await connectClient(fixture.url);
     let changed = 0;
     client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
       changed++;
     });
-    await until(() => false, 300).catch(() => {});
+    await getStream();
     await client.callTool({ name: 'grow', arguments: {} });
     await until(() => changed === 1);
     const tools = await client.listTools();
@@ -157,19 +160,21 @@ describe('official SDK client against a user tool module', () => {
     await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
     const port = (proxy.address() as { port: number }).port;
     try {
-      const { client } = await connectClient(`http://127.0.0.1:${port}/mcp`, {}, 3000);
+      const streamsBefore = await metricValue(fixture.base, 'mcp_sse_streams_active');
+      const { client, getStream } = await connectClient(`http://127.0.0.1:${port}/mcp`, {}, 3000);
       const updates: number[] = [];
       client.setNotificationHandler(ResourceUpdatedNotificationSchema, () => {
         updates.push(updates.length);
       });
       await client.subscribeResource({ uri: 'note://one' });
-      await until(() => false, 300).catch(() => {});
+      await getStream();
       await client.callTool({ name: 'touch', arguments: { uri: 'note://one' } });
       await until(() => updates.length === 1);
       // Cut every connection (the GET stream with it). The client waits 3 s before it
       // reconnects; the three updates sent meanwhile exist only in the session's replay buffer.
       for (const s of [...sockets]) s.destroy();
-      await new Promise((r) => setTimeout(r, 100));
+      // The node has seen the GET stream go (it stays attached to the session until then).
+      await waitFor(async () => (await metricValue(fixture.base, 'mcp_sse_streams_active')) === streamsBefore, 10_000, 'the cut stream to be detached');
       const cutAt = Date.now();
       for (let i = 0; i < 3; i++) await client.callTool({ name: 'touch', arguments: { uri: 'note://one' } });
       expect(Date.now() - cutAt).toBeLessThan(2500);

@@ -38,6 +38,7 @@ export interface NodeDirectory {
   readonly warm: boolean;
   /** Stops announcing this node, at once (drain). */
   leave(): Promise<void>;
+  close(leave?: boolean): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -218,9 +219,10 @@ export class RedisDirectory implements NodeDirectory {
     }
   }
 
-  async close(): Promise<void> {
+  /** Stops heart-beating; leaves the node lists only when `leave` (the registry removed every key). */
+  async close(leave = true): Promise<void> {
     clearInterval(this.timer);
-    await this.leave();
+    if (leave) await this.leave();
     await this.client.quit().catch(() => this.client.disconnect());
   }
 }

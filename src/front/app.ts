@@ -26,6 +26,7 @@ export function buildApp(uws: UwsModule, st: FrontState): TemplatedApp {
       node: st.config.nodeId,
       workers: st.pool.readyCount,
       sessions: st.routes.size,
+      registry: st.registry.kind === 'memory' ? 'memory' : st.registry.connected ? 'connected' : 'disconnected',
     });
     res.writeStatus(Status[ready ? 200 : 503]).writeHeader('content-type', JSON_TYPE).end(body);
   });

@@ -8,7 +8,7 @@ import type { HttpResponse } from 'uWebSockets.js';
 import type { NodeOptions } from '../config.js';
 import { log } from '../log.js';
 import { LAG_RESOLUTION_MS, lagSeconds } from '../metrics/hot.js';
-import type { Metrics } from '../metrics/metrics.js';
+import { M_GET, type Metrics } from '../metrics/metrics.js';
 import { F_CLOSE, F_EVENT, F_GONE, F_JSON, F_STATS, W_DETACH, type ToFront, type WorkerStats } from '../pool/messages.js';
 import type { SessionPool, Slot } from '../pool/pool.js';
 import { Bodies } from '../protocol/jsonrpc.js';
@@ -37,8 +37,8 @@ export interface Conn {
   started: number;
 }
 
-/** A cluster node waits this long at most for its first view of the peers before it reports ready. */
-const DIRECTORY_WARMUP_MS = 3000;
+/** A node waits this long at most for its registry connection and first view of the peers before it reports ready. */
+const WARMUP_MS = 3000;
 
 /** Route value: slot index * 8 + protocol revision index. One number per session. */
 export const VERSION_BITS = 8;
@@ -69,13 +69,19 @@ export class FrontState {
   }
 
   /**
-   * What /readyz answers: every worker serving, not draining, and in a cluster the peers known (so a
-   * cookie-less request for a peer's session is forwarded, not answered 404) or given up on after
-   * DIRECTORY_WARMUP_MS (a node must come up even when Redis does not).
+   * What /readyz answers: every worker serving, not draining, and with Redis configured, the
+   * registry's connection up and (in a cluster) the peers known, so that a cookie-less request for a
+   * peer's session is forwarded, not answered 404. Both waits end after WARMUP_MS: a node must come
+   * up even when Redis does not, and a Redis outage later on does not fail readiness (the registry is
+   * off the request path; failing every node of a fleet that shares one Redis would be an outage of
+   * its own). /readyz reports the registry's connection in its body either way.
    */
   ready(): boolean {
     if (this.draining || this.pool.readyCount !== this.pool.slots.length) return false;
-    return !this.directory || this.directory.warm || Date.now() - this.createdAt > DIRECTORY_WARMUP_MS;
+    if (Date.now() - this.createdAt > WARMUP_MS) return true;
+    // Until the node listens, sessions are recorded in memory even when Redis is configured.
+    if (this.config.redisUrl && (this.registry.kind === 'memory' || !this.registry.connected)) return false;
+    return !this.directory || this.directory.warm;
   }
 
   stop(): void {
@@ -280,13 +286,44 @@ export class FrontState {
       if (s.metrics.length) workerMetrics.push(s.metrics);
     });
     this.metrics.eventLoopLag.set({ thread: 'front' }, lagSeconds(this.lag));
+    this.metrics.requestsInFlight.set(this.requestsInFlight());
     this.lag.reset();
     this.metrics.poolUtilization.set(live ? busy / live : 0);
     return this.metrics.text(workerMetrics);
   }
 
-  /** Ends every open stream with `retry` so clients reconnect elsewhere (shutdown). */
-  closeAllStreams(): void {
-    for (const conn of [...this.streams]) conn.res.cork(() => this.closeStream(conn, this.config.sseRetryMs));
+  /** POSTs waiting for their answer (JSON, or their own SSE stream); GET streams are not requests. */
+  requestsInFlight(): number {
+    let n = 0;
+    for (const conn of this.conns.values()) if (conn.method !== M_GET) n++;
+    return n;
+  }
+
+  /**
+   * Shutdown, end of the drain window: every stream still open ends with `retry` (clients reconnect
+   * elsewhere), every POST still waiting for its answer gets 503. Returns how many POSTs that was.
+   */
+  endAllExchanges(): number {
+    let unanswered = 0;
+    for (const conn of [...this.conns.values()]) {
+      if (conn.done) continue;
+      const res = conn.res;
+      if (conn.sse) {
+        res.cork(() => this.closeStream(conn, this.config.sseRetryMs));
+        continue;
+      }
+      unanswered++;
+      this.finish(conn);
+      res.cork(() => writeJson(res, 503, Bodies.shuttingDown));
+      this.observe(conn, 503);
+    }
+    return unanswered;
+  }
+
+  /** Shutdown: forgets every route locally; the registry's close() removes them all from the store. */
+  forgetAllRoutes(reason: string): void {
+    for (const sid of this.routes.keys()) this.metrics.sessionClosed(reason);
+    this.routes.clear();
+    for (const slot of this.pool.slots) slot.sessions.clear();
   }
 }

@@ -52,6 +52,7 @@ export class Metrics {
   readonly sseBackpressure = new HotCounter('mcp_sse_backpressure_total', 'SSE writes that met socket backpressure');
   readonly sseDropped = new HotCounter('mcp_sse_dropped_total', 'SSE streams dropped because the reader was too slow');
   readonly sseStreams: Gauge;
+  readonly requestsInFlight: Gauge;
   readonly sessionsActive: Gauge<'worker'>;
   readonly poolUtilization: Gauge;
   readonly eventLoopLag: Gauge<'thread'>;
@@ -77,6 +78,11 @@ export class Metrics {
       collect() {
         this.set(sseStreamCount());
       },
+    });
+    this.requestsInFlight = new Gauge({
+      name: 'mcp_requests_in_flight',
+      help: 'POSTs carrying requests that wait for their answer on this node (a drain waits for them)',
+      registers,
     });
     this.nodeReady = new Gauge({
       name: 'mcp_node_ready',

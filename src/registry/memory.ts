@@ -6,6 +6,7 @@ import type { RegistryIdentity, SessionOwner, SessionRegistry } from './registry
 
 export class MemoryRegistry implements SessionRegistry {
   readonly kind = 'memory' as const;
+  readonly connected = true;
   private readonly created = new Map<string, number>();
 
   constructor(private readonly identity: RegistryIdentity) {}
@@ -27,8 +28,8 @@ export class MemoryRegistry implements SessionRegistry {
     return this.created.size;
   }
 
-  close(): Promise<void> {
+  close(): Promise<boolean> {
     this.created.clear();
-    return Promise.resolve();
+    return Promise.resolve(true);
   }
 }

@@ -83,6 +83,7 @@ export class RedisRegistry implements SessionRegistry {
   private readonly nodeKey: string;
   private readonly observer: RegistryObserver;
   private readonly batchMax: number;
+  private readonly queueMax: number;
   private readonly flushMs: number;
 
   private flushTimer: NodeJS.Timeout | null = null;
@@ -125,6 +126,7 @@ export class RedisRegistry implements SessionRegistry {
     this.flushMs = config.registryFlushMs;
     this.valuePrefix = ownerValuePrefix(identity.nodeId, identity.address);
     this.nodeKey = nodeSessionsKey(identity.nodeId);
+    this.queueMax = config.registryQueueMax;
     this.queue = new WriteQueue(config.registryQueueMax, (n) => {
       this.counts.dropped += n;
       this.observer.dropped(n);
@@ -185,23 +187,32 @@ export class RedisRegistry implements SessionRegistry {
     });
   }
 
+  get connected(): boolean {
+    return this.up;
+  }
+
   stats(): RedisRegistryStats {
     return { connected: this.up, cluster: this.cluster, queued: this.queue.size, inFlight: this.inFlight, ...this.counts };
   }
 
-  /** Flushes what is queued (at most CLOSE_FLUSH_MS), then disconnects. */
-  async close(): Promise<void> {
-    if (this.closing) return;
+  /**
+   * Shutdown: no session of this node lives on, so queued SETs are dropped and the queued DELs are
+   * flushed; then every member still listed in this node's session set is deleted too (DELs the
+   * bounded queue dropped, or that an outage kept from Redis), a page at a time so the queue never
+   * overflows. All within CLOSE_FLUSH_MS; resolves true when the set ended empty.
+   */
+  async close(): Promise<boolean> {
+    if (this.closing) return false;
     this.closing = true;
     clearInterval(this.refreshTimer);
     this.resync = null;
     this.cancelSchedule();
     const deadline = Date.now() + CLOSE_FLUSH_MS;
     this.retryAt = 0;
-    while ((this.queue.size > 0 || this.inFlight > 0) && isReady(this.client) && Date.now() < deadline) {
-      this.flush();
-      await sleep(2);
-    }
+    this.created.clear();
+    this.queue.dropSets();
+    let clean = await this.drainQueue(deadline);
+    if (clean) clean = await this.purgeNodeSet(deadline);
     const lost = this.queue.clear();
     if (lost > 0) {
       this.counts.dropped += lost;
@@ -219,6 +230,37 @@ export class RedisRegistry implements SessionRegistry {
       const t = await Promise.race([quit, sleep(CLOSE_QUIT_MS).then(() => 'timeout')]);
       if (t !== 'OK') this.client.disconnect();
     } else this.client.disconnect();
+    return clean && lost === 0;
+  }
+
+  /** Flushes until nothing is queued or in flight; false if Redis went away or time ran out first. */
+  private async drainQueue(deadline: number): Promise<boolean> {
+    while (this.queue.size > 0 || this.inFlight > 0) {
+      if (!isReady(this.client) || Date.now() >= deadline) return false;
+      this.flush();
+      await sleep(2);
+    }
+    return true;
+  }
+
+  /** Deletes the keys of every member of this node's session set, one SSCAN page at a time. */
+  private async purgeNodeSet(deadline: number): Promise<boolean> {
+    const page = Math.max(1, Math.min(RECONCILE_PAGE, this.queueMax));
+    let cursor = '0';
+    try {
+      do {
+        if (!isReady(this.client) || Date.now() >= deadline) return false;
+        const [next, members] = await this.client.sscan(this.nodeKey, cursor, 'COUNT', page);
+        cursor = next;
+        for (let i = 0; i < members.length; i += page) {
+          for (const id of members.slice(i, i + page)) this.queue.push(id, OP_DEL);
+          if (!(await this.drainQueue(deadline))) return false;
+        }
+      } while (cursor !== '0');
+      return (await this.client.scard(this.nodeKey)) === 0;
+    } catch {
+      return false;
+    }
   }
 
   private degrade(): void {

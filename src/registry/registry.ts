@@ -11,13 +11,20 @@ export interface SessionOwner {
 
 export interface SessionRegistry {
   readonly kind: 'memory' | 'redis';
+  /** Whether the registry's own store is reachable now (always true in memory). */
+  readonly connected: boolean;
   /** Records a new local session (queued). */
   register(sessionId: string): void;
   /** Forgets a session, whether or not its local close succeeded (queued). */
   unregister(sessionId: string): void;
   /** Who owns a session that is not local; null when unknown. Never awaited by a request's answer. */
   lookup(sessionId: string): Promise<SessionOwner | null>;
-  close(): Promise<void>;
+  /**
+   * Shutdown: forgets every session this node registered (none lives on after it) and resolves true
+   * when no key of this node is left in the store, false when some could not be removed in time (the
+   * node must then stay listed so that its peers reap them once it stops heart-beating).
+   */
+  close(): Promise<boolean>;
 }
 
 export interface RegistryIdentity {

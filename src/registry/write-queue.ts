@@ -64,6 +64,11 @@ export class WriteQueue {
     if (this.entries.size > this.max) this.dropOldest(this.entries.size - this.max);
   }
 
+  /** Drops every queued SET (at shutdown no session lives on), keeping the DELs. */
+  dropSets(): void {
+    for (const [id, op] of this.entries) if (op === OP_SET) this.entries.delete(id);
+  }
+
   /** Empties the queue, returning how many entries it held. */
   clear(): number {
     const n = this.entries.size;

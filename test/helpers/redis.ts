@@ -226,18 +226,4 @@ export async function stopAllRedis(): Promise<void> {
   servers.clear();
 }
 
-/** Polls `check` until it returns a truthy value or `ms` pass; the last value or error is reported. */
-export async function waitFor<T>(check: () => Promise<T> | T, ms = 10_000, what = 'condition', everyMs = 50): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      last = await check();
-      if (last) return last as T;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`);
-    await new Promise((res) => setTimeout(res, everyMs));
-  }
-}
+export { waitFor } from './wait.js';

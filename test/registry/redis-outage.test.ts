@@ -59,6 +59,14 @@ describe('Redis registry when Redis dies, stalls and comes back empty', () => {
     await stopAllRedis();
   });
 
+  it('/readyz reports ready only with the registry connected', async () => {
+    const ready = await waitFor(async () => {
+      const res = await fetch(`${a.base}/readyz`);
+      return res.status === 200 ? res.json() : null;
+    }, 10_000, '/readyz 200');
+    expect(ready.registry).toBe('connected');
+  });
+
   it('before the outage: sessions are written', async () => {
     live.push(...(await initStorm(a.url, 20)));
     liveTiny.push(...(await initStorm(tiny.url, 3)));
@@ -69,6 +77,12 @@ describe('Redis registry when Redis dies, stalls and comes back empty', () => {
   it('Redis SIGKILLed: initialize and tools/call go on promptly, 200 initializes in parallel', async () => {
     await redis.kill();
     await a.waitForLog((l) => l.msg.startsWith('registry unreachable'), 5000);
+    // An outage after start-up shows in /readyz but does not take the node out of service.
+    await waitFor(async () => {
+      const res = await fetch(`${a.base}/readyz`);
+      const body = await res.json();
+      return res.status === 200 && body.registry === 'disconnected';
+    }, 10_000, '/readyz 200 with the registry disconnected');
     live.push(...(await initStorm(a.url, 200)));
     const calls = await Promise.all(live.slice(0, 50).map((sid) => timed(() => rpc(a.url, sid, CALL))));
     for (const c of calls) {

@@ -59,6 +59,11 @@ export interface NodeOptions {
   drainWindowMs: number;
   /** Spread stream closes randomly over the window (true) or close them all at once (false). */
   drainJitter: boolean;
+  /**
+   * Tests only: lets a request make a handler entry throw on purpose (src/front/test-faults.ts), to
+   * prove the front's guard. Off by default; refused unless NODE_ENV=test.
+   */
+  testFaults: boolean;
 }
 
 export const DEFAULTS: Readonly<NodeOptions> = Object.freeze({
@@ -90,6 +95,7 @@ export const DEFAULTS: Readonly<NodeOptions> = Object.freeze({
   clusterSecret: '',
   drainWindowMs: 5000,
   drainJitter: true,
+  testFaults: false,
 });
 
 type Kind = 'port' | 'int' | 'bytes' | 'string' | 'list' | 'bool' | 'level' | 'nullable';
@@ -124,6 +130,7 @@ const SPEC: { [K in keyof NodeOptions]: [string, string, Kind, number?] } = {
   clusterSecret: ['--cluster-secret', 'MCP_CLUSTER_SECRET', 'nullable'],
   drainWindowMs: ['--drain-window-ms', 'MCP_DRAIN_WINDOW_MS', 'int', 0],
   drainJitter: ['--drain-jitter', 'MCP_DRAIN_JITTER', 'bool'],
+  testFaults: ['--test-faults', 'MCP_TEST_FAULTS', 'bool'],
 };
 
 function invalid(name: string, raw: string, expected: string): never {
@@ -196,6 +203,8 @@ export function loadConfig(argv: readonly string[] = process.argv.slice(2), env:
   if (typeof out.clusterSecret === 'string' && out.clusterSecret !== '' && out.clusterSecret.length < 16) {
     invalid('MCP_CLUSTER_SECRET', '(hidden)', 'at least 16 characters');
   }
+  // Fault injection is a test hook: a node outside a test run refuses it rather than serve with it.
+  if (out.testFaults === true && env.NODE_ENV !== 'test') invalid('MCP_TEST_FAULTS', '1', '0 unless NODE_ENV=test (fault injection is for tests only)');
   return Object.freeze(out) as unknown as Readonly<NodeOptions>;
 }
 

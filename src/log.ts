@@ -1,4 +1,6 @@
 /** Structured JSON logs, one object per line on stdout (errors on stderr). */
+import { createHash } from 'node:crypto';
+
 const LEVELS = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 } as const;
 export type LogLevel = keyof typeof LEVELS;
 
@@ -36,4 +38,14 @@ export const log = {
 
 export function isLogLevel(v: string): v is LogLevel {
   return Object.prototype.hasOwnProperty.call(LEVELS, v);
+}
+
+/**
+ * What a log line says about a session: the first 12 hex digits of the SHA-256 of its id, never the
+ * id itself (a session id is a bearer credential: whoever reads the logs could otherwise use it).
+ * The same id always gives the same reference, so lines of one session can still be followed;
+ * `sessionRef(id)` recomputes it from an id a client reports.
+ */
+export function sessionRef(sessionId: string): string {
+  return createHash('sha256').update(sessionId).digest('hex').slice(0, 12);
 }

@@ -6,6 +6,7 @@ import type { us_listen_socket } from 'uWebSockets.js';
 import type { NodeOptions } from './config.js';
 import { ErrorCodes, McpRuntimeError } from './errors.js';
 import { buildApp, type UwsModule } from './front/app.js';
+import { dispatchWorkerMessage } from './front/fault.js';
 import { createGuard } from './front/guards.js';
 import { FrontState, VERSION_BITS } from './front/state.js';
 import { endRelayedStreams } from './front/forward.js';
@@ -64,7 +65,7 @@ export async function startNode(config: Readonly<NodeOptions>): Promise<RunningN
       metrics: config.metrics,
     },
     {
-      onMessage: (slot, msg) => state!.onWorkerMessage(slot, msg),
+      onMessage: (slot, msg) => dispatchWorkerMessage(state!, slot, msg),
       onSlotLost: (slot, sessions) => state!.slotLost(slot, sessions),
     },
   );

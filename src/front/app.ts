@@ -1,8 +1,13 @@
-/** The uWebSockets.js application: routes only; the work is in mcp.ts and state.ts. */
+/**
+ * The uWebSockets.js application: routes only; the work is in mcp.ts and state.ts. Every route goes
+ * through `guarded` (fault.ts): an unexpected error in a handler answers 500 and the node goes on.
+ */
 import type { TemplatedApp } from 'uWebSockets.js';
+import { guarded, internalError } from './fault.js';
 import { handleDelete, handleGet, handleMethodNotAllowed, handlePost } from './mcp.js';
 import { JSON_TYPE, Status } from './http.js';
 import type { FrontState } from './state.js';
+import { headerFault, injectedFault, processFault } from './test-faults.js';
 
 const NOT_FOUND_BODY = JSON.stringify({ error: 'Not Found', hint: 'the MCP endpoint is /mcp' });
 
@@ -11,15 +16,16 @@ export type UwsModule = typeof import('uWebSockets.js');
 export function buildApp(uws: UwsModule, st: FrontState): TemplatedApp {
   const app = uws.App();
   const healthBody = JSON.stringify({ status: 'ok', node: st.config.nodeId });
-  app.post('/mcp', (res, req) => handlePost(st, res, req));
-  app.get('/mcp', (res, req) => handleGet(st, res, req));
-  app.del('/mcp', (res, req) => handleDelete(st, res, req));
-  app.any('/mcp', (res) => handleMethodNotAllowed(st, res));
+  app.post('/mcp', guarded(st, 'post', (res, req) => handlePost(st, res, req)));
+  app.get('/mcp', guarded(st, 'get', (res, req) => handleGet(st, res, req)));
+  app.del('/mcp', guarded(st, 'delete', (res, req) => handleDelete(st, res, req)));
+  app.any('/mcp', guarded(st, 'method_not_allowed', (res) => handleMethodNotAllowed(st, res)));
 
-  app.get('/healthz', (res) => {
+  app.get('/healthz', guarded(st, 'health', (res, req) => {
     res.writeStatus(Status[200]).writeHeader('content-type', JSON_TYPE).end(healthBody);
-  });
-  app.get('/readyz', (res) => {
+    if (st.config.testFaults) processFault(headerFault(req));
+  }));
+  app.get('/readyz', guarded(st, 'ready', (res) => {
     const ready = st.ready();
     const body = JSON.stringify({
       status: ready ? 'ready' : st.draining ? 'draining' : 'starting',
@@ -29,23 +35,22 @@ export function buildApp(uws: UwsModule, st: FrontState): TemplatedApp {
       registry: st.registry.kind === 'memory' ? 'memory' : st.registry.connected ? 'connected' : 'disconnected',
     });
     res.writeStatus(Status[ready ? 200 : 503]).writeHeader('content-type', JSON_TYPE).end(body);
-  });
-  app.get('/metrics', (res) => {
+  }));
+  app.get('/metrics', guarded(st, 'metrics', (res, req) => {
     let aborted = false;
     res.onAborted(() => {
       aborted = true;
     });
-    st.metricsText().then(
-      (text) => {
+    const fault = st.config.testFaults && headerFault(req) === 'metrics';
+    st.metricsText()
+      .then((text) => {
+        if (fault) throw injectedFault('metrics');
         if (!aborted) res.cork(() => res.writeStatus(Status[200]).writeHeader('content-type', st.metrics.contentType).end(text));
-      },
-      () => {
-        if (!aborted) res.cork(() => res.writeStatus(Status[500]).end());
-      },
-    );
-  });
-  app.any('/*', (res) => {
+      })
+      .catch((err: unknown) => internalError(st, aborted ? null : res, 'metrics', err));
+  }));
+  app.any('/*', guarded(st, 'not_found', (res) => {
     res.writeStatus(Status[404]).writeHeader('content-type', JSON_TYPE).end(NOT_FOUND_BODY);
-  });
+  }));
   return app;
 }

@@ -49,3 +49,16 @@ export function createGuard(opts: GuardOptions): Guard {
     },
   };
 }
+
+/**
+ * The start-up warning for a node that accepts any Host header on /mcp: bound to a non-loopback
+ * address with no MCP_ALLOWED_HOSTS. Null when none is due (loopback-bound nodes accept only
+ * loopback names; an explicit list is what the deploy files set).
+ */
+export function openHostWarning(opts: GuardOptions): string | null {
+  if (opts.allowedHosts.length > 0 || LOOPBACK_BIND.has(opts.host)) return null;
+  return (
+    `bound to ${opts.host} without MCP_ALLOWED_HOSTS: /mcp accepts any Host header, so a DNS-rebinding page can reach it; ` +
+    'set MCP_ALLOWED_HOSTS (or --allowed-hosts) to the host names clients use, comma-separated (e.g. MCP_ALLOWED_HOSTS=mcp.example.com)'
+  );
+}

@@ -4,14 +4,16 @@
  * top-level functions over the front's state; the only per-request closures are the ones uWS needs.
  */
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
-import { log } from '../log.js';
+import { log, sessionRef } from '../log.js';
 import { M_BATCH, M_DELETE, M_GET, M_INIT, M_NOTIFICATION, M_OTHER, M_RESPONSE, methodIndex } from '../metrics/metrics.js';
 import { W_DELETE, W_GET, W_INIT, W_POST } from '../pool/messages.js';
 import { Bodies, classify, MsgKind } from '../protocol/jsonrpc.js';
 import { allowsBatch, DEFAULT_HEADER_VERSION, negotiate, SUPPORTED_VERSIONS, versionIndex } from '../protocol/versions.js';
 import { accepts, ALLOW_MCP, JSON_TYPE, SSE_TYPE, Status, writeJson } from './http.js';
+import { internalError } from './fault.js';
 import { FORWARDED_HEADER, forward, PASSED, type ForwardRequest } from './forward.js';
 import { mintSessionId } from './session-id.js';
+import { textFault } from './test-faults.js';
 import { VERSION_BITS, type FrontState } from './state.js';
 
 interface PostHead {
@@ -61,13 +63,17 @@ function forwardOr404(st: FrontState, res: HttpResponse, fr: Omit<ForwardRequest
   res.onAborted(() => {
     gone = true;
   });
-  void address.then((a) => {
-    if (gone) return;
-    if (a) return forward(st, res, { ...fr, address: a, metricsMethod: method }, () => gone);
-    res.cork(() => writeJson(res, 404, Bodies.sessionNotFound));
-    st.metrics.request(method, 404, -1);
-    unknownSession(st, sid);
-  });
+  address
+    .then((a) => {
+      if (gone) return;
+      if (a) return forward(st, res, { ...fr, address: a, metricsMethod: method }, () => gone);
+      res.cork(() => writeJson(res, 404, Bodies.sessionNotFound));
+      st.metrics.request(method, 404, -1);
+      unknownSession(st, sid);
+    })
+    // forward() rebinds onAborted; if it threw after that, `gone` is stale and uWS's own refusal to
+    // touch an aborted response (fault.ts) is what keeps the 500 from being written.
+    .catch((err: unknown) => internalError(st, gone ? null : res, 'forward', err));
 }
 
 function reject(st: FrontState, res: HttpResponse, status: number, body: string, method = M_OTHER, close = false): void {
@@ -102,10 +108,8 @@ export function handlePost(st: FrontState, res: HttpResponse, req: HttpRequest):
   if (!accepts(accept, JSON_TYPE) || !accepts(accept, SSE_TYPE)) return reject(st, res, 406, Bodies.notAcceptablePost, M_OTHER, true);
   const ctype = req.getHeader('content-type');
   if (!ctype.toLowerCase().startsWith(JSON_TYPE)) return reject(st, res, 415, Bodies.unsupportedMediaType, M_OTHER, true);
-  const max = st.config.maxBody;
   const declared = req.getHeader('content-length');
   const length = declared === '' ? -1 : Number(declared);
-  if (length > max) return reject(st, res, 413, Bodies.tooLarge, M_OTHER, true);
 
   const sid = req.getHeader('mcp-session-id');
   const head: PostHead = {
@@ -119,47 +123,89 @@ export function handlePost(st: FrontState, res: HttpResponse, req: HttpRequest):
   res.onAborted(() => {
     head.aborted = true;
   });
-  readBody(res, length, max, (body) => {
-    if (head.aborted) return;
-    if (body === null) {
-      res.cork(() => reject(st, res, 413, Bodies.tooLarge, M_OTHER, true));
-      return;
-    }
-    onPostBody(st, res, head, body);
-  });
+  readBody(st, res, head, length);
 }
 
-/** Collects a body into one buffer, never more than `max` bytes; null when over the limit. */
-function readBody(res: HttpResponse, length: number, max: number, done: (body: Buffer | null) => void): void {
-  if (length >= 0) {
-    const buf = Buffer.allocUnsafe(length);
-    let off = 0;
-    let over = false;
-    res.onData((chunk, isLast) => {
-      if (over) return;
-      if (off + chunk.byteLength > length) {
+/**
+ * Bytes of one request body the node reads at most: MAX_BODY, then up to max(1 MiB, MAX_BODY) more,
+ * read only to be discarded after a 413 (see refuseBody).
+ */
+function drainLimit(max: number): number {
+  return max + Math.max(1 << 20, max);
+}
+
+/**
+ * The 413 for a body over MAX_BODY, written so that the client sees it. Answering with "close" while
+ * the client is still sending leaves its unsent bytes unread, and closing a socket with unread bytes
+ * sends a TCP reset, on which the client's kernel drops the 413 it has not read yet: the client saw
+ * only a reset. So the answer goes out at once (status, headers, body; uWS frames it chunked because
+ * the response stays open) and the rest of the body is read and discarded (finishRefusal).
+ */
+function refuseBody(st: FrontState, res: HttpResponse): void {
+  res.cork(() => {
+    res.writeStatus(Status[413]).writeHeader('content-type', JSON_TYPE).writeHeader('connection', 'close');
+    res.write(Bodies.tooLarge);
+  });
+  st.metrics.request(M_OTHER, 413, -1);
+}
+
+/**
+ * The end of a refused body. When the body ended within drainLimit, the 413 ends cleanly. Otherwise
+ * (an absurd or endless body) the connection is closed without reading more: the 413 went out at
+ * least 1 MiB of upload earlier (more than one uWS read), so the client has it before the reset.
+ * Not `end(body, true)`: uWS then writes its "Connection: close" line into a chunked body.
+ */
+function finishRefusal(res: HttpResponse, bodyEnded: boolean): void {
+  if (bodyEnded) res.cork(() => res.end());
+  else res.close();
+}
+
+/**
+ * Reads a POST body into one buffer, never more than MAX_BODY bytes, then hands it to onPostBody. A
+ * body over the cap (declared or streamed) is refused with 413 and drained (refuseBody). Anything
+ * unexpected thrown while the body is handled goes to the guard (fault.ts) as where="body".
+ */
+function readBody(st: FrontState, res: HttpResponse, head: PostHead, length: number): void {
+  const max = st.config.maxBody;
+  const declared = length >= 0;
+  // Content-Length known: one allocation of the exact size; otherwise chunks, capped while streaming.
+  const buf = declared && length <= max ? Buffer.allocUnsafe(length) : null;
+  const chunks: Buffer[] = [];
+  let read = 0;
+  let over = declared && length > max;
+  let finished = false;
+  if (over) refuseBody(st, res);
+  res.onData((chunk, isLast) => {
+    if (finished || head.aborted) return;
+    try {
+      read += chunk.byteLength;
+      if (over) {
+        if (isLast || read >= drainLimit(max)) {
+          finished = true;
+          finishRefusal(res, isLast);
+        }
+        return;
+      }
+      if (read > max || (buf !== null && read > length)) {
         over = true;
-        return done(null);
+        refuseBody(st, res);
+        if (isLast) {
+          finished = true;
+          finishRefusal(res, true);
+        }
+        return;
       }
       // uWS reuses the chunk's memory after this callback returns: copy it now.
-      buf.set(new Uint8Array(chunk), off);
-      off += chunk.byteLength;
-      if (isLast) done(off === length ? buf : buf.subarray(0, off));
-    });
-    return;
-  }
-  const chunks: Buffer[] = [];
-  let total = 0;
-  let over = false;
-  res.onData((chunk, isLast) => {
-    if (over) return;
-    total += chunk.byteLength;
-    if (total > max) {
-      over = true;
-      return done(null);
+      if (buf !== null) buf.set(new Uint8Array(chunk), read - chunk.byteLength);
+      else chunks.push(Buffer.from(new Uint8Array(chunk)));
+      if (!isLast) return;
+      finished = true;
+      const body = buf !== null ? (read === length ? buf : buf.subarray(0, read)) : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, read);
+      onPostBody(st, res, head, body);
+    } catch (err) {
+      finished = true;
+      internalError(st, head.aborted ? null : res, 'body', err);
     }
-    chunks.push(Buffer.from(new Uint8Array(chunk)));
-    if (isLast) done(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, total));
   });
 }
 
@@ -169,6 +215,7 @@ function answer(st: FrontState, res: HttpResponse, status: number, body: string,
 
 function onPostBody(st: FrontState, res: HttpResponse, head: PostHead, raw: Buffer): void {
   const text = raw.toString('utf8');
+  if (st.config.testFaults) textFault(text, 'body');
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -256,15 +303,18 @@ function startSession(st: FrontState, res: HttpResponse, head: PostHead, msg: { 
 
 /** A session this node does not have: 404 went out already; the registry only shapes bookkeeping. */
 function unknownSession(st: FrontState, sid: string): void {
-  st.registry.lookup(sid).then(
-    (owner) => {
-      if (owner && owner.node !== st.config.nodeId) {
-        st.metrics.misroutes.inc();
-        log.warn('misrouted session', { session: sid, node: st.config.nodeId, owner: owner.node, ownerAddress: owner.address });
-      } else st.metrics.unknown.inc();
-    },
-    () => st.metrics.unknown.inc(),
-  );
+  st.registry
+    .lookup(sid)
+    .then(
+      (owner) => {
+        if (owner && owner.node !== st.config.nodeId) {
+          st.metrics.misroutes.inc();
+          log.warn('misrouted session', { session: sessionRef(sid), node: st.config.nodeId, owner: owner.node, ownerAddress: owner.address });
+        } else st.metrics.unknown.inc();
+      },
+      () => st.metrics.unknown.inc(),
+    )
+    .catch((err: unknown) => internalError(st, null, 'registry', err));
 }
 
 export function handleGet(st: FrontState, res: HttpResponse, req: HttpRequest): void {

@@ -6,7 +6,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { HttpResponse } from 'uWebSockets.js';
 import type { NodeOptions } from '../config.js';
-import { log } from '../log.js';
+import { log, sessionRef } from '../log.js';
 import { LAG_RESOLUTION_MS, lagSeconds } from '../metrics/hot.js';
 import { M_GET, type Metrics } from '../metrics/metrics.js';
 import { F_CLOSE, F_EVENT, F_GONE, F_JSON, F_STATS, W_DETACH, type ToFront, type WorkerStats } from '../pool/messages.js';
@@ -151,7 +151,7 @@ export class FrontState {
         return;
       }
       case F_GONE:
-        log.info('session closed by worker', { session: msg.sid, reason: msg.reason });
+        log.info('session closed by worker', { session: sessionRef(msg.sid), reason: msg.reason });
         this.dropRoute(msg.sid, msg.reason);
         return;
       case F_STATS: {
@@ -206,7 +206,7 @@ export class FrontState {
     conn.queued += text.length;
     if (conn.queued > this.config.sseMaxBuffered) {
       this.metrics.sseDropped.inc();
-      log.warn('dropping slow SSE reader', { session: conn.sid, queuedBytes: conn.queued });
+      log.warn('dropping slow SSE reader', { session: sessionRef(conn.sid), queuedBytes: conn.queued });
       this.aborted(conn);
       conn.res.close();
       return;

@@ -32,6 +32,14 @@ const S_OTHER = STATUSES.length - 1;
 export const CLOSE_REASONS = ['delete', 'idle', 'worker_died', 'shutdown', 'init_failed', 'other'] as const;
 const REASON_INDEX = new Map<string, number>(CLOSE_REASONS.map((r, i) => [r, i]));
 
+/**
+ * Where an unexpected error was caught (mcp_internal_errors_total{where}): a route handler of the
+ * front, one of its asynchronous continuations, the worker-message dispatch, or the process-level
+ * last resort (uncaughtException / unhandledRejection).
+ */
+export const INTERNAL_ERROR_SITES = ['post', 'get', 'delete', 'method_not_allowed', 'health', 'ready', 'not_found', 'body', 'forward', 'registry', 'worker_message', 'metrics', 'process'] as const;
+export type InternalErrorSite = (typeof INTERNAL_ERROR_SITES)[number];
+
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 export class Metrics {
@@ -61,6 +69,7 @@ export class Metrics {
   readonly registryQueueDepth: Gauge;
   readonly registryDropped: Counter;
   readonly registryDegraded: Counter;
+  readonly internalErrors: Counter<'where'>;
 
   readonly nodeReady: Gauge;
   readonly nodeInfo: Gauge<'node' | 'version'>;
@@ -102,6 +111,14 @@ export class Metrics {
     this.registryQueueDepth = new Gauge({ name: 'mcp_registry_queue_depth', help: 'Registry writes waiting to be flushed', registers });
     this.registryDropped = new Counter({ name: 'mcp_registry_dropped_total', help: 'Registry writes dropped because the write queue was full', registers });
     this.registryDegraded = new Counter({ name: 'mcp_registry_lookup_degraded_total', help: 'Misroute checks answered local-only because the registry was unreachable', registers });
+    this.internalErrors = new Counter({
+      name: 'mcp_internal_errors_total',
+      help: 'Unexpected errors caught in the front (answered 500 when a response was still open), by where they were caught',
+      labelNames: ['where'],
+      registers,
+    });
+    // Every site is exported from the start (at 0), so an alert can use increase() on any of them.
+    for (const where of INTERNAL_ERROR_SITES) this.internalErrors.inc({ where }, 0);
   }
 
   /** One answered request on /mcp. `started` is a performance.now() reading, or < 0 for none. */

@@ -48,4 +48,6 @@ export const Bodies = Object.freeze({
   methodNotAllowed: errorBody(null, RpcCodes.CONNECTION_CLOSED, 'Method Not Allowed'),
   overloaded: errorBody(null, RpcCodes.CONNECTION_CLOSED, 'Service Unavailable: the node is overloaded, retry later'),
   shuttingDown: errorBody(null, RpcCodes.CONNECTION_CLOSED, 'Service Unavailable: the node is shutting down, re-initialize'),
+  /** An unexpected error in the front (a bug): the request failed, the node and other sessions go on. */
+  internalError: errorBody(null, RpcCodes.INTERNAL_ERROR, 'Internal error: the request failed; the node logged it'),
 });

@@ -22,19 +22,44 @@ export type RedisTarget =
 const CLUSTER_SCHEME = /^(rediss?)\+cluster:\/\//i;
 const SCHEME = /^(rediss?):\/\//i;
 
-function invalid(raw: string, why: string): never {
-  throw new McpRuntimeError(ErrorCodes.MCP_ERR_INVALID_CONFIG, `invalid REDIS_URL=${JSON.stringify(raw)}: ${why}`);
+/**
+ * `text` with any credentials hidden, for error messages: everything from the first "//" (or the
+ * start) to the last "@" becomes "***". Coarse on purpose: a password may hold ",", "/" or "@", and
+ * hiding a seed's host too is better than printing part of a password.
+ */
+export function hideCredentials(text: string): string {
+  const at = text.lastIndexOf('@');
+  if (at < 0) return text;
+  const slashes = text.indexOf('//');
+  const from = slashes >= 0 && slashes < at ? slashes + 2 : 0;
+  return `${text.slice(0, from)}***${text.slice(at)}`;
 }
 
-function parseOne(raw: string, part: string, scheme: string): URL {
-  if (part.includes('://') && !SCHEME.test(part)) invalid(raw, `unsupported scheme in ${JSON.stringify(part)}`);
+function show(text: string): string {
+  return JSON.stringify(hideCredentials(text));
+}
+
+/**
+ * How a message names one comma-separated part of `raw`: quoted, unless `raw` holds credentials; then
+ * by position, because a password holding "," splits into parts that would each show a piece of it.
+ */
+function partName(raw: string, part: string, index: number): string {
+  return raw.includes('@') ? `part ${index + 1}` : JSON.stringify(part);
+}
+
+function invalid(raw: string, why: string): never {
+  throw new McpRuntimeError(ErrorCodes.MCP_ERR_INVALID_CONFIG, `invalid REDIS_URL=${show(raw)}: ${why}`);
+}
+
+function parseOne(raw: string, part: string, scheme: string, index: number): URL {
+  if (part.includes('://') && !SCHEME.test(part)) invalid(raw, `unsupported scheme in ${partName(raw, part, index)}`);
   let url: URL;
   try {
     url = new URL(SCHEME.test(part) ? part : `${scheme}://${part}`);
   } catch {
-    return invalid(raw, `cannot parse ${JSON.stringify(part)} as host:port`);
+    return invalid(raw, `cannot parse ${partName(raw, part, index)} as host:port`);
   }
-  if (!url.hostname) invalid(raw, `${JSON.stringify(part)} names no host`);
+  if (!url.hostname) invalid(raw, `${partName(raw, part, index)} names no host`);
   return url;
 }
 
@@ -43,7 +68,7 @@ export function parseRedisUrl(raw: string): RedisTarget {
   if (text === '') invalid(raw, 'empty');
   const cluster = CLUSTER_SCHEME.exec(text);
   if (!cluster && !text.includes(',')) {
-    const url = parseOne(raw, text, 'redis');
+    const url = parseOne(raw, text, 'redis', 0);
     if (!/^rediss?:$/i.test(url.protocol)) invalid(raw, 'expected redis://, rediss://, redis+cluster:// or host:port,host:port');
     return { mode: 'single', url: url.href };
   }
@@ -52,8 +77,8 @@ export function parseRedisUrl(raw: string): RedisTarget {
   const seeds: ClusterSeed[] = [];
   let username: string | undefined;
   let password: string | undefined;
-  for (const part of body.split(',').map((s) => s.trim()).filter(Boolean)) {
-    const url = parseOne(raw, part, scheme);
+  for (const [index, part] of body.split(',').map((s) => s.trim()).filter(Boolean).entries()) {
+    const url = parseOne(raw, part, scheme, index);
     if (url.pathname && url.pathname !== '/' && url.pathname !== '/0') invalid(raw, 'a Redis Cluster has only database 0');
     if (url.password && password === undefined) {
       username = url.username ? decodeURIComponent(url.username) : undefined;

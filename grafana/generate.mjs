@@ -330,6 +330,9 @@ const node = dashboard({
       target(`sum(process_open_fds{${I}})`, 'open'),
       target(`sum(process_max_fds{${I}})`, 'limit'),
     ], 8),
+    ts('Internal errors by where', 'Unexpected errors the front caught: each failed only its own request (500) or was a process-level fault, and the node went on. Should stay 0; any rise is a bug: see the log lines "internal error".', 'ops', [
+      target(rate('mcp_internal_errors_total', 'where'), '{{where}}'),
+    ]),
   ],
 });
 

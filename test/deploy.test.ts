@@ -115,6 +115,16 @@ describe('docker-compose.yml', () => {
     expect(compose.services.redis.healthcheck).toBeDefined();
   });
 
+  it('names the Host values every node accepts (MCP_ALLOWED_HOSTS): bound to 0.0.0.0, a node would accept any', () => {
+    for (const name of composeNodes) {
+      const env = compose.services[name].environment as Record<string, string>;
+      const cfg = expectNodeAcceptsEnv(name, { ...env, MCP_CLUSTER_SECRET: 'x'.repeat(32) });
+      expect((cfg.allowedHosts as string[]).length, name).toBeGreaterThan(0);
+      // The name the compose README gives for the endpoint (https://localhost/mcp) is one of them.
+      expect(cfg.allowedHosts, name).toContain('localhost');
+    }
+  });
+
   it('lets a node finish its shutdown grace before Docker kills it', () => {
     for (const name of composeNodes) {
       const s = compose.services[name];
@@ -160,6 +170,13 @@ describe('Dockerfile', () => {
     .split('\n')
     .map((l) => l.trim().replace(/\s+/g, ' '))
     .filter(Boolean);
+
+  it('binds 0.0.0.0 with a Host allow-list (MCP_ALLOWED_HOSTS) for `docker run -p`', () => {
+    const env = lines.filter((l) => l.startsWith('ENV ')).join(' ');
+    expect(env).toMatch(/\bHOST=0\.0\.0\.0\b/);
+    const hosts = /\bMCP_ALLOWED_HOSTS=(\S+)/.exec(env)?.[1] ?? '';
+    expect(hosts.split(',')).toContain('localhost');
+  });
 
   it('builds on node:20-bookworm-slim with npm ci and npm run build, and starts what npm start starts', () => {
     const froms = lines.filter((l) => l.startsWith('FROM '));
@@ -306,6 +323,11 @@ describe('Kubernetes manifests', () => {
   it('passes the node config loader with the values Kubernetes fills in', () => {
     const cfg = expectNodeAcceptsEnv('Deployment', podEnv());
     expect(cfg).toMatchObject({ port: NODE_PORT, host: '0.0.0.0', nodeId: 'mcp-storm-7d9f-abcde', advertiseAddress: `10.0.0.7:${NODE_PORT}` });
+  });
+
+  it('names the Host values the pods accept (MCP_ALLOWED_HOSTS): bound to 0.0.0.0, a pod would accept any', () => {
+    const cfg = expectNodeAcceptsEnv('Deployment', podEnv());
+    expect((cfg.allowedHosts as string[]).length).toBeGreaterThan(0);
   });
 
   it('probes readiness on /readyz and liveness on /healthz', () => {

@@ -150,14 +150,25 @@ function refuseBody(st: FrontState, res: HttpResponse): void {
 }
 
 /**
- * The end of a refused body. When the body ended within drainLimit, the 413 ends cleanly. Otherwise
- * (an absurd or endless body) the connection is closed without reading more: the 413 went out at
- * least 1 MiB of upload earlier (more than one uWS read), so the client has it before the reset.
- * Not `end(body, true)`: uWS then writes its "Connection: close" line into a chunked body.
+ * After reading drainLimit bytes of a refused body, the node stops reading and closes the connection
+ * this much later. Closing at once would reset it while the 413 may still sit unread on the client
+ * (a client that writes its whole body before it reads loses it then); pausing stops the upload, and
+ * the close comes when the client has long had its answer.
  */
-function finishRefusal(res: HttpResponse, bodyEnded: boolean): void {
-  if (bodyEnded) res.cork(() => res.end());
-  else res.close();
+const REFUSAL_LINGER_MS = 1000;
+
+/**
+ * The end of a refused body. When the body ended within drainLimit, the 413 ends cleanly (the
+ * connection stays usable). Otherwise (an absurd or endless body) reading stops and the connection
+ * is closed after REFUSAL_LINGER_MS. Not `end(body, true)`: uWS then writes its "Connection: close"
+ * line into a chunked body.
+ */
+function finishRefusal(res: HttpResponse, head: PostHead, bodyEnded: boolean): void {
+  if (bodyEnded) return void res.cork(() => res.end());
+  res.pause();
+  setTimeout(() => {
+    if (!head.aborted) res.close();
+  }, REFUSAL_LINGER_MS).unref();
 }
 
 /**
@@ -182,7 +193,7 @@ function readBody(st: FrontState, res: HttpResponse, head: PostHead, length: num
       if (over) {
         if (isLast || read >= drainLimit(max)) {
           finished = true;
-          finishRefusal(res, isLast);
+          finishRefusal(res, head, isLast);
         }
         return;
       }
@@ -191,7 +202,7 @@ function readBody(st: FrontState, res: HttpResponse, head: PostHead, length: num
         refuseBody(st, res);
         if (isLast) {
           finished = true;
-          finishRefusal(res, true);
+          finishRefusal(res, head, true);
         }
         return;
       }

@@ -4,9 +4,10 @@
  * through HTTP what the guard (fault.ts) does with an unexpected error. The real inputs that used to
  * throw have been fixed, so a test needs this door; production nodes never open it.
  *
- * - `X-Mcp-Test-Fault: post|get|delete|metrics` throws in that route's handler (for metrics: in the
- *   continuation that writes the scrape); `uncaught` and `rejection` raise a process-level uncaught
- *   exception or unhandled rejection after the request is answered.
+ * - `X-Mcp-Test-Fault: <where>` throws in the handler of that route (`post`, `get`, `delete` on /mcp,
+ *   `ready` on /readyz ...; for `metrics`, in the continuation that writes the scrape). On /healthz,
+ *   `uncaught` and `rejection` raise a process-level uncaught exception or unhandled rejection once
+ *   the request is answered.
  * - A POST body containing `mcp-test-fault:body` throws while the body is handled; a worker reply
  *   containing `mcp-test-fault:worker_message` (a ping whose id carries it) throws while it is
  *   dispatched to its HTTP exchange.

@@ -59,6 +59,18 @@ export interface NodeOptions {
   drainWindowMs: number;
   /** Spread stream closes randomly over the window (true) or close them all at once (false). */
   drainJitter: boolean;
+  /**
+   * A request handler (tool, resource, prompt, completion) still running after this long is answered
+   * with a JSON-RPC error and its `extra.signal` is aborted, ms. A tool may lower it (`timeoutMs`).
+   */
+  handlerTimeoutMs: number;
+  /** A worker whose event loop gives no sign of life for this long is replaced (its sessions end), ms. */
+  workerStallMs: number;
+  /**
+   * Live heap a session worker may keep, MiB (checked after each major GC; the worker is replaced
+   * beyond it). V8's own hard limit for the worker is twice this. 0: no cap (V8's default).
+   */
+  workerMaxHeapMb: number;
 }
 
 export const DEFAULTS: Readonly<NodeOptions> = Object.freeze({
@@ -90,6 +102,9 @@ export const DEFAULTS: Readonly<NodeOptions> = Object.freeze({
   clusterSecret: '',
   drainWindowMs: 5000,
   drainJitter: true,
+  handlerTimeoutMs: 60_000,
+  workerStallMs: 10_000,
+  workerMaxHeapMb: 1024,
 });
 
 type Kind = 'port' | 'int' | 'bytes' | 'string' | 'list' | 'bool' | 'level' | 'nullable';
@@ -124,6 +139,9 @@ const SPEC: { [K in keyof NodeOptions]: [string, string, Kind, number?] } = {
   clusterSecret: ['--cluster-secret', 'MCP_CLUSTER_SECRET', 'nullable'],
   drainWindowMs: ['--drain-window-ms', 'MCP_DRAIN_WINDOW_MS', 'int', 0],
   drainJitter: ['--drain-jitter', 'MCP_DRAIN_JITTER', 'bool'],
+  handlerTimeoutMs: ['--handler-timeout-ms', 'MCP_HANDLER_TIMEOUT_MS', 'int', 1],
+  workerStallMs: ['--worker-stall-ms', 'MCP_WORKER_STALL_MS', 'int', 100],
+  workerMaxHeapMb: ['--worker-max-heap-mb', 'MCP_WORKER_MAX_HEAP_MB', 'int', 0],
 };
 
 function invalid(name: string, raw: string, expected: string): never {
@@ -195,6 +213,10 @@ export function loadConfig(argv: readonly string[] = process.argv.slice(2), env:
   if (out.advertiseAddress === null) out.advertiseAddress = '';
   if (typeof out.clusterSecret === 'string' && out.clusterSecret !== '' && out.clusterSecret.length < 16) {
     invalid('MCP_CLUSTER_SECRET', '(hidden)', 'at least 16 characters');
+  }
+  // Below this a worker cannot even load its tools module; 0 means "no cap".
+  if (typeof out.workerMaxHeapMb === 'number' && out.workerMaxHeapMb > 0 && out.workerMaxHeapMb < 16) {
+    invalid('MCP_WORKER_MAX_HEAP_MB', String(out.workerMaxHeapMb), '0 (no cap) or at least 16');
   }
   return Object.freeze(out) as unknown as Readonly<NodeOptions>;
 }

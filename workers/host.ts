@@ -11,6 +11,8 @@ import type { RegisterFn } from './api.js';
 import { Definitions } from './definitions.js';
 import { SessionWorker } from './dispatch.js';
 import { Outbox } from './outbox.js';
+import { containFaults } from './faults.js';
+import { startWatch } from './watch.js';
 
 async function loadDefinitions(tools: string | null): Promise<Definitions> {
   const defs = new Definitions();
@@ -48,13 +50,19 @@ export default async function host(data: HostTaskData): Promise<HostResult> {
     sseRetryMs: data.sseRetryMs,
     replayEvents: data.replayEvents,
     requestTimeoutMs: data.requestTimeoutMs,
+    handlerTimeoutMs: data.handlerTimeoutMs,
+    slot: data.slot,
     keptStreams: 16,
     metrics: data.metrics,
   });
+  const release = containFaults(worker.faults);
+  const stopWatch = startWatch(data.heartbeat, data.heartbeatMs, data.maxHeapMb, data.slot);
   return new Promise((done) => {
     port.on('message', (batch: ToWorker[]) => worker.onBatch(batch));
     port.on('close', () => {
+      stopWatch();
       worker.stop();
+      release();
       done('closed');
     });
     port.start();

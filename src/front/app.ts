@@ -25,6 +25,9 @@ export function buildApp(uws: UwsModule, st: FrontState): TemplatedApp {
       status: ready ? 'ready' : st.draining ? 'draining' : 'starting',
       node: st.config.nodeId,
       workers: st.pool.readyCount,
+      // Workers taking no new sessions now (watchdog), and the latest replacements (bounded).
+      stalledWorkers: st.pool.slots.filter((x) => x.stalled).map((x) => x.index),
+      workerRestarts: st.pool.faults,
       sessions: st.routes.size,
       registry: st.registry.kind === 'memory' ? 'memory' : st.registry.connected ? 'connected' : 'disconnected',
     });

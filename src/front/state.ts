@@ -10,7 +10,7 @@ import { log } from '../log.js';
 import { LAG_RESOLUTION_MS, lagSeconds } from '../metrics/hot.js';
 import { M_GET, type Metrics } from '../metrics/metrics.js';
 import { F_CLOSE, F_EVENT, F_GONE, F_JSON, F_STATS, W_DETACH, type ToFront, type WorkerStats } from '../pool/messages.js';
-import type { SessionPool, Slot } from '../pool/pool.js';
+import type { RestartReason, SessionPool, Slot } from '../pool/pool.js';
 import { Bodies } from '../protocol/jsonrpc.js';
 import type { SessionRegistry } from '../registry/registry.js';
 import type { Guard } from './guards.js';
@@ -69,15 +69,20 @@ export class FrontState {
   }
 
   /**
-   * What /readyz answers: every worker serving, not draining, and with Redis configured, the
+   * What /readyz answers: a worker taking new sessions, not draining, and with Redis configured, the
    * registry's connection up and (in a cluster) the peers known, so that a cookie-less request for a
    * peer's session is forwarded, not answered 404. Both waits end after WARMUP_MS: a node must come
    * up even when Redis does not, and a Redis outage later on does not fail readiness (the registry is
    * off the request path; failing every node of a fleet that shares one Redis would be an outage of
    * its own). /readyz reports the registry's connection in its body either way.
+   *
+   * One stalled or restarting worker does not fail readiness while another takes new sessions (its
+   * body names it): a load balancer that took the node out would move every session of the node to
+   * another node (404, re-initialize), where one worker's fault should cost only that worker's
+   * sessions. All workers are up when the node starts listening (pool.start()).
    */
   ready(): boolean {
-    if (this.draining || this.pool.readyCount !== this.pool.slots.length) return false;
+    if (this.draining || this.pool.servingCount === 0) return false;
     if (Date.now() - this.createdAt > WARMUP_MS) return true;
     // Until the node listens, sessions are recorded in memory even when Redis is configured.
     if (this.config.redisUrl && (this.registry.kind === 'memory' || !this.registry.connected)) return false;
@@ -232,8 +237,14 @@ export class FrontState {
     this.metrics.request(conn.method, status, conn.started);
   }
 
-  /** A worker died: its exchanges end now (404 for waiting POSTs, end of stream for SSE). */
-  slotLost(slot: Slot, sessions: Set<string>): void {
+  /** A worker left the placement (watchdog): counted; pool.ts logs it. */
+  slotStalled(_slot: Slot): void {
+    this.metrics.workerStalls.inc();
+  }
+
+  /** A worker died or was replaced: its exchanges end now (404 for waiting POSTs, end of stream for SSE). */
+  slotLost(slot: Slot, sessions: Set<string>, reason: RestartReason = 'died'): void {
+    this.metrics.workerRestarts.inc({ reason });
     for (const sid of sessions) {
       this.routes.delete(sid);
       this.registry.unregister(sid);
@@ -254,7 +265,8 @@ export class FrontState {
   workerStats(timeoutMs = 1000): Promise<Array<WorkerStats | null>> {
     return Promise.all(
       this.pool.slots.map((slot) => {
-        if (!slot.ready) return Promise.resolve(null);
+        // A stalled worker would only make the scrape wait for the timeout.
+        if (!slot.ready || slot.stalled) return Promise.resolve(null);
         const c = this.nextConn++;
         return new Promise<WorkerStats | null>((resolve) => {
           const timer = setTimeout(() => {

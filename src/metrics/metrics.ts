@@ -6,6 +6,7 @@
 import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 import type { RegistryObserver } from '../registry/registry.js';
 import { HotCounter, HotHistogram } from './hot.js';
+import { RESTART_REASONS } from '../pool/pool.js';
 
 export const METHODS = [
   'initialize', 'ping', 'tools/list', 'tools/call', 'resources/list', 'resources/read', 'resources/templates/list',
@@ -61,6 +62,8 @@ export class Metrics {
   readonly registryQueueDepth: Gauge;
   readonly registryDropped: Counter;
   readonly registryDegraded: Counter;
+  readonly workerStalls: Counter;
+  readonly workerRestarts: Counter<'reason'>;
 
   readonly nodeReady: Gauge;
   readonly nodeInfo: Gauge<'node' | 'version'>;
@@ -102,6 +105,14 @@ export class Metrics {
     this.registryQueueDepth = new Gauge({ name: 'mcp_registry_queue_depth', help: 'Registry writes waiting to be flushed', registers });
     this.registryDropped = new Counter({ name: 'mcp_registry_dropped_total', help: 'Registry writes dropped because the write queue was full', registers });
     this.registryDegraded = new Counter({ name: 'mcp_registry_lookup_degraded_total', help: 'Misroute checks answered local-only because the registry was unreachable', registers });
+    this.workerStalls = new Counter({ name: 'mcp_worker_stalls_total', help: 'Session workers whose event loop was blocked past MCP_WORKER_STALL_MS/2 (taken out of placement)', registers });
+    this.workerRestarts = new Counter({
+      name: 'mcp_worker_restarts_total',
+      help: 'Session workers replaced, by reason (stall: watchdog; heap_limit: MCP_WORKER_MAX_HEAP_MB; died: the thread ended otherwise)',
+      labelNames: ['reason'],
+      registers,
+    });
+    for (const reason of RESTART_REASONS) this.workerRestarts.inc({ reason }, 0);
   }
 
   /** One answered request on /mcp. `started` is a performance.now() reading, or < 0 for none. */

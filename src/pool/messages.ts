@@ -58,4 +58,24 @@ export interface HostTaskData {
   sseRetryMs: number;
   requestTimeoutMs: number;
   metrics: boolean;
+  /** Handler timeout (MCP_HANDLER_TIMEOUT_MS), ms. */
+  handlerTimeoutMs: number;
+  /** Int32Array over a SharedArrayBuffer, laid out by the HB_* indexes below: the watchdog's view. */
+  heartbeat: Int32Array;
+  /** How often the worker bumps HB_BEAT, ms. */
+  heartbeatMs: number;
+  /** Live-heap cap, MiB, checked after major GCs (0: none). */
+  maxHeapMb: number;
 }
+
+/**
+ * The heartbeat words a worker shares with the front (one SharedArrayBuffer per host task). The worker
+ * adds 1 to HB_BEAT from a timer; the front only compares it with what it saw last, so neither
+ * thread's clock matters. HB_EXIT tells why a worker ended itself, written before it exits.
+ */
+export const HB_BEAT = 0;
+export const HB_EXIT = 1;
+export const HB_WORDS = 2;
+/** HB_EXIT values. */
+export const EXIT_NONE = 0;
+export const EXIT_HEAP = 1;

@@ -32,6 +32,7 @@ export class WorkerMetrics {
       'Faults contained inside session workers: uncaught exceptions, unhandled rejections, handler timeouts, unserializable results',
       ['kind'],
       [WORKER_ERROR_KINDS],
+      true,
     );
   }
 

@@ -22,7 +22,7 @@ export function buildApp(uws: UwsModule, st: FrontState): TemplatedApp {
   app.get('/readyz', (res) => {
     const ready = st.ready();
     const body = JSON.stringify({
-      status: ready ? 'ready' : st.draining ? 'draining' : 'starting',
+      status: ready ? 'ready' : st.draining ? 'draining' : st.pool.servingCount === 0 ? 'no_worker' : 'starting',
       node: st.config.nodeId,
       workers: st.pool.readyCount,
       // Workers taking no new sessions now (watchdog), and the latest replacements (bounded).

@@ -12,7 +12,9 @@
  * replaced: aborting its host task's AbortSignal makes piscina terminate the thread running it
  * (piscina dist/index.js: onAbort → _removeWorker → worker.terminate(), which interrupts a JS loop),
  * the task rejects, and the usual "worker died" path ends its sessions and starts a new host task.
- * The detection granularity is the check period: a worker is replaced after stall..stall*1.1 ms.
+ * Both periods are P = stall/20. The front replaces a worker once the counter has not moved for
+ * stall + P (as the front observed it): the block then began at most P after the last beat, so it has
+ * lasted longer than the stall limit, and at most stall + 3P (1.15 × the limit) when it is noticed.
  */
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
@@ -231,7 +233,7 @@ export class SessionPool {
         continue;
       }
       const silent = now - slot.lastBeatAt;
-      if (silent > limit) {
+      if (silent > limit + this.watchEvery) {
         log.error('session worker stalled past MCP_WORKER_STALL_MS; replacing it', { slot: slot.index, sessions: slot.sessions.size, silentMs: Math.round(silent), stallMs: limit });
         slot.endReason = 'stall';
         slot.abort.abort(new McpRuntimeError(ErrorCodes.MCP_ERR_WORKER_STALLED, `worker ${slot.index} stalled for ${Math.round(silent)} ms`));

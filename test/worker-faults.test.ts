@@ -5,7 +5,7 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { initialize, metricValue, rpc, startServer, type LogLine, type TestServer } from './helpers/server.js';
+import { initialize, metricValue, rpc, runServer, startServer, type LogLine, type TestServer } from './helpers/server.js';
 import { startRedis, stopAllRedis, type RedisServer } from './helpers/redis.js';
 import { waitFor } from './helpers/wait.js';
 
@@ -269,4 +269,19 @@ describe('worker heap cap', () => {
       expect(t).not.toBe(deadThread);
     });
   }
+});
+
+describe('fault limit settings', () => {
+  it('refuses limits that cannot work, naming the option', async () => {
+    for (const [name, value, expected] of [
+      ['MCP_WORKER_MAX_HEAP_MB', '8', /0 \(no cap\) or at least 16/],
+      ['MCP_HANDLER_TIMEOUT_MS', '0', /an integer >= 1/],
+      ['MCP_WORKER_STALL_MS', '10', /an integer >= 100/],
+    ] as const) {
+      const r = await runServer(['--port', '0'], { [name]: value });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(name);
+      expect(r.stderr).toMatch(expected);
+    }
+  });
 });

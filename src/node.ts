@@ -65,6 +65,7 @@ export async function startNode(config: Readonly<NodeOptions>): Promise<RunningN
       handlerTimeoutMs: config.handlerTimeoutMs,
       stallMs: config.workerStallMs,
       maxHeapMb: config.workerMaxHeapMb,
+      logLevel: config.logLevel,
     },
     {
       onMessage: (slot, msg) => state!.onWorkerMessage(slot, msg),

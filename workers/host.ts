@@ -13,6 +13,7 @@ import { SessionWorker } from './dispatch.js';
 import { Outbox } from './outbox.js';
 import { containFaults } from './faults.js';
 import { startWatch } from './watch.js';
+import { configureLog } from '../src/log.js';
 
 async function loadDefinitions(tools: string | null): Promise<Definitions> {
   const defs = new Definitions();
@@ -36,6 +37,8 @@ export type HostResult = 'closed' | { fatal: { code: string; message: string } }
 
 export default async function host(data: HostTaskData): Promise<HostResult> {
   const { port } = data;
+  // This thread's own instance of the log module: same level and node id as the front's lines.
+  configureLog(data.logLevel, { node: data.nodeId });
   let defs: Definitions;
   try {
     defs = await loadDefinitions(data.tools);

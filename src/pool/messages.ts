@@ -1,4 +1,5 @@
 import type { MessagePort } from 'node:worker_threads';
+import type { LogLevel } from '../log.js';
 
 /**
  * The front ↔ session-worker channel. Messages travel in arrays (one postMessage per event-loop turn
@@ -66,6 +67,8 @@ export interface HostTaskData {
   heartbeatMs: number;
   /** Live-heap cap, MiB, checked after major GCs (0: none). */
   maxHeapMb: number;
+  /** The node's LOG_LEVEL: the worker's log lines carry the node id and honour it like the front's. */
+  logLevel: LogLevel;
 }
 
 /**

@@ -22,7 +22,7 @@ import { performance } from 'node:perf_hooks';
 import { Piscina } from 'piscina';
 import { ErrorCodes, McpRuntimeError, type ErrorCode } from '../errors.js';
 import { EXIT_HEAP, F_READY, HB_BEAT, HB_EXIT, HB_WORDS, type HostTaskData, type ToFront, type ToWorker } from './messages.js';
-import { log } from '../log.js';
+import { log, type LogLevel } from '../log.js';
 
 export interface PoolOptions {
   workers: number;
@@ -38,6 +38,7 @@ export interface PoolOptions {
   stallMs: number;
   /** Live-heap cap per worker, MiB; V8's hard limit is twice this. 0: none. */
   maxHeapMb: number;
+  logLevel: LogLevel;
 }
 
 /** Why a worker was replaced: the `reason` label of mcp_worker_restarts_total. */
@@ -177,6 +178,7 @@ export class SessionPool {
       heartbeat: slot.heartbeat,
       heartbeatMs: this.watchEvery,
       maxHeapMb: this.opts.maxHeapMb,
+      logLevel: this.opts.logLevel,
     };
     this.piscina.run(data, { transferList: [port2] as never, signal: slot.abort.signal }).then(
       (result: { fatal?: { code: string; message: string } } | string) => {

@@ -117,7 +117,7 @@ export class SessionPool {
       // An idle piscina worker blocks in Atomics.wait; ours must keep serving timers and ports.
       atomics: 'disabled',
       idleTimeout: 2 ** 31 - 1,
-      // Twice the cap: the worker replaces itself when its live heap passes the cap (host.ts), in
+      // Twice the cap: the worker replaces itself when its live heap passes the cap (workers/watch.ts), in
       // time for the single large allocations (a Map or array doubling) that V8's own limit turns
       // into a process abort instead of ERR_WORKER_OUT_OF_MEMORY (nodejs/node#47224).
       ...(opts.maxHeapMb > 0 ? { resourceLimits: { maxOldGenerationSizeMb: opts.maxHeapMb * 2 } } : {}),

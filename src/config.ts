@@ -47,6 +47,10 @@ export interface NodeOptions {
   registryFlushMs: number;
   /** Registry writes queued at most; beyond it the oldest are dropped (and counted). */
   registryQueueMax: number;
+  /** Bytes (session ids) the registry write queue holds at most; beyond it the oldest are dropped (and counted). */
+  registryQueueMaxBytes: number;
+  /** Live sessions this node holds at most; an initialize beyond it gets 503 with Retry-After. */
+  maxSessions: number;
   /** How often live sessions re-assert their registry keys (TTL refresh), ms. */
   registryRefreshMs: number;
   /** Address other nodes reach this one at (host:port); empty: host:port as bound. */
@@ -96,6 +100,8 @@ export const DEFAULTS: Readonly<NodeOptions> = Object.freeze({
   registryBatch: 256,
   registryFlushMs: 5,
   registryQueueMax: 100_000,
+  registryQueueMaxBytes: 16 * 1024 * 1024,
+  maxSessions: 100_000,
   registryRefreshMs: 60 * 60 * 1000,
   advertiseAddress: '',
   forward: true,
@@ -133,6 +139,8 @@ const SPEC: { [K in keyof NodeOptions]: [string, string, Kind, number?] } = {
   registryBatch: ['--registry-batch', 'MCP_REGISTRY_BATCH', 'int', 1],
   registryFlushMs: ['--registry-flush-ms', 'MCP_REGISTRY_FLUSH_MS', 'int', 0],
   registryQueueMax: ['--registry-queue-max', 'MCP_REGISTRY_QUEUE_MAX', 'int', 1],
+  registryQueueMaxBytes: ['--registry-queue-max-bytes', 'MCP_REGISTRY_QUEUE_MAX_BYTES', 'bytes', 1024],
+  maxSessions: ['--max-sessions', 'MCP_MAX_SESSIONS', 'int', 1],
   registryRefreshMs: ['--registry-refresh-ms', 'MCP_REGISTRY_REFRESH_MS', 'int', 100],
   advertiseAddress: ['--advertise-address', 'MCP_ADVERTISE_ADDRESS', 'nullable'],
   forward: ['--forward', 'MCP_FORWARD', 'bool'],

@@ -5,6 +5,7 @@
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { ErrorCodes, McpRuntimeError, RpcCodes } from '../src/errors.js';
 import { errorBody } from '../src/protocol/jsonrpc.js';
+import { subscriptionError } from './limits.js';
 import {
   F_CLOSE, F_GONE, F_JSON, F_STATS, W_DELETE, W_DETACH, W_GET, W_INIT, W_POST, W_STATS,
   type GetMsg, type InitMsg, type PostMsg, type ToWorker,
@@ -294,7 +295,11 @@ export class SessionWorker {
       case 'resources/subscribe':
       case 'resources/unsubscribe': {
         if (typeof params.uri !== 'string') return this.deliver(s, ex, errorBody(id, RpcCodes.INVALID_PARAMS, 'uri must be a string'));
-        if (msg.method === 'resources/subscribe') (s.subscriptions ??= new Set()).add(params.uri);
+        if (msg.method === 'resources/subscribe') {
+          const refused = subscriptionError(s.subscriptions, params.uri);
+          if (refused) return this.deliver(s, ex, errorBody(id, RpcCodes.INVALID_PARAMS, refused));
+          (s.subscriptions ??= new Set()).add(params.uri);
+        }
         else s.subscriptions?.delete(params.uri);
         return this.deliver(s, ex, resultBody(id, '{}'));
       }

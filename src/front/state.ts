@@ -3,6 +3,7 @@
  * become bytes on sockets. Every write here happens outside uWS's synchronous handler, so each one is
  * corked; SSE writes respect backpressure.
  */
+import { createHash } from 'node:crypto';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { HttpResponse } from 'uWebSockets.js';
 import type { NodeOptions } from '../config.js';
@@ -17,6 +18,7 @@ import type { Guard } from './guards.js';
 import type { SessionTagger } from '../cluster/session-tag.js';
 import type { NodeDirectory } from '../cluster/directory.js';
 import { HEARTBEAT, SESSION_HEADER, sseEvent, sseHeaders, writeJson } from './http.js';
+import { SSE_OVER, SSE_SENT, sseEnd, sseHeld, sseStalled, sseWrite, type SseBacklog } from './sse-writer.js';
 
 /** One HTTP exchange waiting on a worker: a POST awaiting its answer, or an SSE stream. */
 export interface Conn {
@@ -29,9 +31,8 @@ export interface Conn {
   sse: boolean;
   done: boolean;
   lastWrite: number;
-  /** Bytes written while the socket reported backpressure, since it last drained. */
-  queued: number;
-  writableHooked: boolean;
+  /** SSE backpressure state (sse-writer.ts); null until a write first met backpressure. */
+  out: SseBacklog | null;
   /** JSON-RPC method (metrics index) and start time (performance.now()), for metrics. */
   method: number;
   started: number;
@@ -39,6 +40,11 @@ export interface Conn {
 
 /** A node waits this long at most for its registry connection and first view of the peers before it reports ready. */
 const WARMUP_MS = 3000;
+
+/** A short, stable reference to a session for logs: a session id is a bearer credential, never logged whole. */
+function sessionRef(sid: string): string {
+  return createHash('sha256').update(sid).digest('hex').slice(0, 12);
+}
 
 /** Route value: slot index * 8 + protocol revision index. One number per session. */
 export const VERSION_BITS = 8;
@@ -95,7 +101,7 @@ export class FrontState {
   }
 
   newConn(res: HttpResponse, sid: string, slot: Slot, init: boolean, method: number, started: number): Conn {
-    const conn: Conn = { c: this.nextConn++, res, sid, slot, init, sse: false, done: false, lastWrite: 0, queued: 0, writableHooked: false, method, started };
+    const conn: Conn = { c: this.nextConn++, res, sid, slot, init, sse: false, done: false, lastWrite: 0, out: null, method, started };
     this.conns.set(conn.c, conn);
     return conn;
   }
@@ -187,7 +193,7 @@ export class FrontState {
     else if (!end) this.write(conn, ': stream open\n\n');
     if (end && !conn.done) {
       this.finish(conn);
-      conn.res.end();
+      sseEnd(conn);
       this.observe(conn, 200);
     }
   }
@@ -198,38 +204,33 @@ export class FrontState {
     this.write(conn, `retry: ${retry}\n\n`);
     if (!conn.done) {
       this.finish(conn);
-      conn.res.end();
+      sseEnd(conn);
     }
   }
 
-  /** Writes to an SSE stream; a reader too slow to keep up loses the stream (it can resume). */
+  /**
+   * Writes to an SSE stream (inside a cork). A reader too slow to keep up loses the stream once the
+   * bytes held for it pass MCP_SSE_MAX_BUFFERED; the worker keeps its events, so it can resume.
+   */
   write(conn: Conn, text: string): void {
     if (conn.done) return;
     conn.lastWrite = Date.now();
-    if (conn.res.write(text)) return;
+    const r = sseWrite(conn, text, this.config.sseMaxBuffered);
+    if (r === SSE_SENT) return;
     this.metrics.sseBackpressure.inc();
-    conn.queued += text.length;
-    if (conn.queued > this.config.sseMaxBuffered) {
-      this.metrics.sseDropped.inc();
-      log.warn('dropping slow SSE reader', { session: conn.sid, queuedBytes: conn.queued });
-      this.aborted(conn);
-      conn.res.close();
-      return;
-    }
-    if (!conn.writableHooked) {
-      conn.writableHooked = true;
-      conn.res.onWritable(() => {
-        conn.queued = 0;
-        return true;
-      });
-    }
+    if (r !== SSE_OVER) return;
+    this.metrics.sseDropped.inc();
+    log.warn('dropping slow SSE reader', { session: sessionRef(conn.sid), heldBytes: sseHeld(conn), limit: this.config.sseMaxBuffered });
+    this.aborted(conn);
+    conn.res.close();
   }
 
   private heartbeat(): void {
     const now = Date.now();
     const due = now - this.config.heartbeatMs;
     for (const conn of this.streams) {
-      if (conn.lastWrite <= due) conn.res.cork(() => this.write(conn, HEARTBEAT));
+      // A stalled stream has data waiting: a comment would only queue behind it.
+      if (conn.lastWrite <= due && !sseStalled(conn)) conn.res.cork(() => this.write(conn, HEARTBEAT));
     }
   }
 

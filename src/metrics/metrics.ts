@@ -33,6 +33,11 @@ const S_OTHER = STATUSES.length - 1;
 export const CLOSE_REASONS = ['delete', 'idle', 'worker_died', 'shutdown', 'init_failed', 'other'] as const;
 const REASON_INDEX = new Map<string, number>(CLOSE_REASONS.map((r, i) => [r, i]));
 
+/** Why an initialize was refused before any session existed (index = label value position). */
+export const REJECT_REASONS = ['max_sessions', 'client_state_too_large'] as const;
+export const R_MAX_SESSIONS = 0;
+export const R_CLIENT_STATE = 1;
+
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 export class Metrics {
@@ -47,6 +52,7 @@ export class Metrics {
   );
   readonly sessionsCreated = new HotCounter('mcp_sessions_created_total', 'MCP sessions created on this node');
   readonly sessionsClosed = new HotCounter('mcp_sessions_closed_total', 'MCP sessions closed on this node, by reason', ['reason'], [CLOSE_REASONS]);
+  readonly sessionsRejected = new HotCounter('mcp_sessions_rejected_total', 'Initializes refused before a session was created, by reason', ['reason'], [REJECT_REASONS]);
   readonly misroutes = new HotCounter('mcp_session_misroutes_total', 'Requests for sessions that live on another node (registry says so)');
   readonly unknown = new HotCounter('mcp_session_unknown_total', 'Requests for sessions that no node knows');
   readonly forwarded = new HotCounter('mcp_forwarded_requests_total', 'Requests forwarded to the node that owns the session');
@@ -71,7 +77,7 @@ export class Metrics {
   constructor(readonly enabled: boolean, sseStreamCount: () => number, ready: () => boolean, nodeId = '', version = '') {
     const registers = [this.registry];
     if (enabled) collectDefaultMetrics({ register: this.registry });
-    for (const m of [this.requests, this.requestDuration, this.sessionsCreated, this.sessionsClosed, this.misroutes, this.unknown, this.forwarded, this.sseBackpressure, this.sseDropped]) {
+    for (const m of [this.requests, this.requestDuration, this.sessionsCreated, this.sessionsClosed, this.sessionsRejected, this.misroutes, this.unknown, this.forwarded, this.sseBackpressure, this.sseDropped]) {
       this.registry.registerMetric(m as unknown as Metric);
     }
     this.sseStreams = new Gauge({

@@ -1,0 +1,402 @@
+/**
+ * Issue 9 point 4: bounded memory under hostile clients. Real nodes over HTTP: capped initialize
+ * params, batch size, subscriptions and live sessions; a slow SSE reader fed by a fast producer is
+ * dropped at MCP_SSE_MAX_BUFFERED (it can resume); the node's RSS stays within a stated bound.
+ */
+import { readFileSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { HttpResponse } from 'uWebSockets.js';
+import { SSE_OVER, SSE_SENT, sseEnd, sseHeld, sseWrite, type SseSink } from '../src/front/sse-writer.js';
+import { initialize, metricValue, POST_HEADERS, rpc, startServer, type TestServer } from './helpers/server.js';
+import { SseReader } from './helpers/sse.js';
+
+const SSE_LIMIT = 64 * 1024;
+/**
+ * RSS the node may hold over its baseline once settled after each flood below, and at any time during
+ * the 300 big initializes (8 in flight: each costs its body, its string and its parse, about 12 MB).
+ * Measured here: settled +0..26 MB, peak +50 MB; without the cap the 300 sessions kept 1.2 GB.
+ */
+const RSS_GROWTH_BOUND_MB = 64;
+const RSS_PEAK_BOUND_MB = 150;
+
+let srv: TestServer;
+let early: string;
+let baselineMb = 0;
+
+function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+/**
+ * RSS once it has settled (memory goes back to the OS lazily, after the node's next GCs): polls until
+ * it is within `boundMb` and fell by less than 1 MB over the last second, or `ms` pass.
+ */
+async function settledRss(pid: number, boundMb: number, ms = 20_000): Promise<number> {
+  const deadline = Date.now() + ms;
+  const readings = [rssMb(pid)];
+  for (;;) {
+    const rss = readings[readings.length - 1];
+    const secondAgo = readings[Math.max(0, readings.length - 5)];
+    if ((readings.length >= 5 && rss <= boundMb && secondAgo - rss < 1) || Date.now() >= deadline) return rss;
+    await new Promise((r) => setTimeout(r, 250));
+    readings.push(rssMb(pid));
+  }
+}
+
+async function post(body: string | Buffer, headers: Record<string, string> = {}): Promise<Response> {
+  return fetch(srv.url, { method: 'POST', headers: { ...POST_HEADERS, ...headers }, body });
+}
+
+function initBody(id: number, params: Record<string, unknown>): string {
+  return JSON.stringify({ jsonrpc: '2.0', id, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' }, ...params } });
+}
+
+async function expectAlive(sid: string): Promise<void> {
+  const res = await rpc(srv.url, sid, { jsonrpc: '2.0', id: 77, method: 'tools/call', params: { name: 'echo', arguments: { text: 'still here' } } });
+  expect(res.status).toBe(200);
+  expect((await res.json()).result.content[0].text).toBe('still here');
+}
+
+/** Runs `n` jobs, `width` at a time. */
+async function pool(n: number, width: number, job: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: width }, async () => {
+    while (next < n) await job(next++);
+  }));
+}
+
+/** A POST whose SSE answer is read through a raw socket at a rate the test controls. */
+function rawPost(port: number, sid: string, body: string): Socket {
+  const sock = connect(port, '127.0.0.1');
+  sock.write(
+    `POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\n` +
+      `Mcp-Session-Id: ${sid}\r\nMcp-Protocol-Version: 2025-11-25\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+  return sock;
+}
+
+describe('a node under hostile clients', () => {
+  beforeAll(async () => {
+    srv = await startServer({ args: ['--tools', 'test/fixtures/flood-tools.mjs'], env: { MCP_SSE_MAX_BUFFERED: '64kb', MCP_REPLAY_EVENTS: '3', WORKERS: '2' } });
+    early = (await initialize(srv.url)).sid;
+    await expectAlive(early);
+    baselineMb = rssMb(srv.proc.pid!);
+    console.log(`[limits] baseline RSS ${baselineMb.toFixed(1)} MB`);
+  });
+  afterAll(async () => {
+    await srv?.stop();
+  });
+
+  describe('initialize params', () => {
+    it('refuses 300 initializes carrying 4 MB of clientInfo each (400, -32602) with bounded RSS', async () => {
+      const before = await metricValue(srv.base, 'mcp_sessions_rejected_total', 'reason="client_state_too_large"');
+      const created0 = await metricValue(srv.base, 'mcp_sessions_created_total');
+      // 4,000,000 characters: the body stays under the 4 MiB MAX_BODY default, so the cap under test is this one.
+      const name = 'x'.repeat(4_000_000);
+      let peakMb = 0;
+      await pool(300, 8, async (i) => {
+        const res = await post(initBody(i, { clientInfo: { name, version: '1' } }));
+        expect(res.status).toBe(400);
+        expect(res.headers.get('mcp-session-id')).toBeNull();
+        const body = await res.json();
+        expect(body).toMatchObject({ jsonrpc: '2.0', id: i, error: { code: -32602 } });
+        expect(body.error.message).toContain('clientInfo');
+        peakMb = Math.max(peakMb, rssMb(srv.proc.pid!));
+      });
+      expect(await metricValue(srv.base, 'mcp_sessions_rejected_total', 'reason="client_state_too_large"')).toBe(before + 300);
+      expect(await metricValue(srv.base, 'mcp_sessions_created_total')).toBe(created0);
+      const after = await settledRss(srv.proc.pid!, baselineMb + RSS_GROWTH_BOUND_MB);
+      console.log(`[limits] RSS after 300 x 4 MB initializes: peak seen ${peakMb.toFixed(1)} MB, settled ${after.toFixed(1)} MB (baseline ${baselineMb.toFixed(1)} MB)`);
+      expect(after).toBeLessThanOrEqual(baselineMb + RSS_GROWTH_BOUND_MB);
+      expect(peakMb).toBeLessThanOrEqual(baselineMb + RSS_PEAK_BOUND_MB);
+      await expectAlive(early);
+    }, 180_000);
+
+    it('applies the same cap to capabilities, also when deeply nested, and accepts params under it', async () => {
+      const wide = Object.fromEntries(Array.from({ length: 2000 }, (_, i) => [`k${i}`, { v: i }]));
+      const res = await post(initBody(5, { capabilities: { experimental: wide } }));
+      expect(res.status).toBe(400);
+      expect(await res.json()).toMatchObject({ id: 5, error: { code: -32602, message: expect.stringContaining('capabilities') } });
+      // 100,000 levels (a recursive walk would overflow the stack): the size check is iterative.
+      const deep = `{"jsonrpc":"2.0","id":6,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{"experimental":${'['.repeat(1e5)}${']'.repeat(1e5)}}}}`;
+      const res2 = await post(deep);
+      expect(res2.status).toBe(400);
+      expect((await res2.json()).error.code).toBe(-32602);
+      // 15,000 characters of clientInfo: within the 16 KiB cap.
+      const ok = await post(initBody(7, { clientInfo: { name: 'n'.repeat(15_000), version: '1' } }));
+      expect(ok.status).toBe(200);
+      expect(ok.headers.get('mcp-session-id')).toBeTruthy();
+      await expectAlive(early);
+    });
+  });
+
+  describe('batches', () => {
+    it('caps a batch at 64 messages (400, -32600); 64 are served', async () => {
+      const { sid } = await initialize(srv.url, '2025-03-26');
+      const batch = (n: number) => Array.from({ length: n }, (_, i) => ({ jsonrpc: '2.0', id: i + 1, method: 'ping' }));
+      const over = await rpc(srv.url, sid, batch(65), '2025-03-26');
+      expect(over.status).toBe(400);
+      expect(await over.json()).toMatchObject({ jsonrpc: '2.0', id: null, error: { code: -32600, message: expect.stringContaining('64') } });
+      const full = await rpc(srv.url, sid, batch(64), '2025-03-26');
+      expect(full.status).toBe(200);
+      expect((await full.json()).length).toBe(64);
+    });
+  });
+
+  describe('subscriptions', () => {
+    it('caps subscriptions at 1000 per session and URIs at 2048 characters (-32602)', async () => {
+      const { sid } = await initialize(srv.url, '2025-03-26');
+      const sub = (id: number, uri: string, method = 'resources/subscribe') => ({ jsonrpc: '2.0', id, method, params: { uri } });
+      for (let start = 0; start < 1000; start += 64) {
+        const msgs = Array.from({ length: Math.min(64, 1000 - start) }, (_, i) => sub(start + i + 1, `note://n/${start + i}`));
+        const res = await rpc(srv.url, sid, msgs, '2025-03-26');
+        expect(res.status).toBe(200);
+        for (const r of await res.json()) expect(r.result).toEqual({});
+      }
+      const one = async (msg: unknown) => (await rpc(srv.url, sid, msg, '2025-03-26')).json();
+      expect((await one(sub(2001, 'note://n/1000'))).error).toMatchObject({ code: -32602, message: expect.stringContaining('1000') });
+      // Re-subscribing to a URI already held is not a new subscription.
+      expect((await one(sub(2002, 'note://n/5'))).result).toEqual({});
+      expect((await one(sub(2003, 'note://n/5', 'resources/unsubscribe'))).result).toEqual({});
+      expect((await one(sub(2004, 'note://n/1000'))).result).toEqual({});
+      const fresh = (await initialize(srv.url)).sid;
+      const long = await (await rpc(srv.url, fresh, sub(1, `note://${'u'.repeat(2049)}`))).json();
+      expect(long.error).toMatchObject({ code: -32602, message: expect.stringContaining('2048') });
+      expect((await (await rpc(srv.url, fresh, sub(2, `note://${'u'.repeat(2000)}`))).json()).result).toEqual({});
+    });
+  });
+
+  describe('slow SSE reader', () => {
+    it('drops a reader that drains slower than a fast producer at MCP_SSE_MAX_BUFFERED; it can resume, others keep working', async () => {
+      const { sid } = await initialize(srv.url);
+      const other = (await initialize(srv.url)).sid;
+      const dropped0 = await metricValue(srv.base, 'mcp_sse_dropped_total');
+      const EVENT = 16 * 1024;
+      const COUNT = 3000;
+      const sock = rawPost(srv.port, sid, JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'flood', arguments: { count: COUNT, size: EVENT } } }));
+      // Reads one chunk (at most 64 KiB) every 20 ms, about 3 MB/s: far below what the tool produces.
+      let received = '';
+      sock.setEncoding('latin1');
+      sock.on('data', (d: string) => {
+        received += d;
+        sock.pause();
+      });
+      sock.on('error', () => {});
+      const reader = setInterval(() => sock.resume(), 20);
+      try {
+        const line = await srv.waitForLog((l) => l.msg === 'dropping slow SSE reader', 30_000);
+        // What was held when it went: just over the limit (one event crossed it), never the whole flood.
+        expect(line.heldBytes as number).toBeGreaterThan(SSE_LIMIT);
+        expect(line.heldBytes as number).toBeLessThan(SSE_LIMIT + 2 * EVENT + 1024);
+        // The log names the session by a short hash, never by its id.
+        expect(line.session).not.toBe(sid);
+        expect(String(line.session)).toHaveLength(12);
+        expect(JSON.stringify(line)).not.toContain(sid);
+        expect(await metricValue(srv.base, 'mcp_sse_dropped_total')).toBe(dropped0 + 1);
+      } finally {
+        clearInterval(reader);
+        sock.destroy();
+      }
+      await expectAlive(early);
+      await expectAlive(other);
+
+      // The tool runs to its end with no reader attached (the worker keeps the stream's last 3 events).
+      const deadline = Date.now() + 30_000;
+      while ((await metricValue(srv.base, 'mcp_tool_calls_total', 'tool="flood"')) < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      // The client resumes from the last event it saw and gets what the worker kept, the result last.
+      // (Replayed after the flood, within the limit: a resumed stream fed faster than it is read would be
+      // dropped the same way.)
+      const ids = [...received.matchAll(/id: (\d+_\d+)\n/g)].map((m) => m[1]);
+      expect(ids.length).toBeGreaterThan(0);
+      const resumed = await fetch(srv.url, { headers: { accept: 'text/event-stream', 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25', 'last-event-id': ids[ids.length - 1] } });
+      expect(resumed.status).toBe(200);
+      const events = await new SseReader(resumed).rest(30_000);
+      const last = JSON.parse(events[events.length - 1].data);
+      expect(last).toMatchObject({ id: 1, result: { content: [{ text: String(COUNT) }] } });
+
+      // Another session's stream is served in full (50 events of 1000 B stay under the limit however
+      // slowly they are read).
+      const res = await rpc(srv.url, other, { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'flood', arguments: { count: 50, size: 1000 } } });
+      const all = await new SseReader(res).rest(30_000);
+      expect(all.filter((e) => e.data.includes('notifications/message')).length).toBe(50);
+      expect(JSON.parse(all[all.length - 1].data).result.content[0].text).toBe('50');
+
+      const after = await settledRss(srv.proc.pid!, baselineMb + RSS_GROWTH_BOUND_MB);
+      console.log(`[limits] RSS after the slow reader (${COUNT} x ${EVENT} B produced): ${after.toFixed(1)} MB (baseline ${baselineMb.toFixed(1)} MB)`);
+      expect(after).toBeLessThanOrEqual(baselineMb + RSS_GROWTH_BOUND_MB);
+    }, 120_000);
+  });
+});
+
+describe('MCP_MAX_SESSIONS', () => {
+  let small: TestServer;
+  beforeAll(async () => {
+    small = await startServer({ env: { MCP_MAX_SESSIONS: '5', WORKERS: '1' } });
+  });
+  afterAll(async () => {
+    await small?.stop();
+  });
+
+  it('answers the initialize beyond the cap 503 with Retry-After, counted; a DELETE makes room again', async () => {
+    const sids: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const r = await initialize(small.url);
+      expect(r.res.status).toBe(200);
+      sids.push(r.sid);
+    }
+    const refused = await fetch(small.url, { method: 'POST', headers: POST_HEADERS, body: initBody(6, {}) });
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('retry-after')).toBe('5');
+    expect(refused.headers.get('mcp-session-id')).toBeNull();
+    expect(await refused.json()).toMatchObject({ jsonrpc: '2.0', error: { code: -32000 } });
+    expect(await metricValue(small.base, 'mcp_sessions_rejected_total', 'reason="max_sessions"')).toBe(1);
+    // The sessions it has keep working.
+    expect((await rpc(small.url, sids[0], { jsonrpc: '2.0', id: 1, method: 'ping' })).status).toBe(200);
+
+    const del = await fetch(small.url, { method: 'DELETE', headers: { 'mcp-session-id': sids[0], 'mcp-protocol-version': '2025-11-25' } });
+    expect(del.status).toBe(200);
+    const again = await initialize(small.url);
+    expect(again.res.status).toBe(200);
+    expect(again.sid).toBeTruthy();
+  });
+});
+
+/**
+ * uWS's write semantics, reduced to byte counts (uWebSockets src/AsyncSocket.h write/uncork): a write
+ * first flushes the socket buffer; while that is not empty the whole chunk is appended (false). Corked
+ * writes fill a 16 KiB cork buffer (true) whose flush at uncork may spill into the socket buffer
+ * unreported. With an onWritable handler set, only a write attempt drains the buffer.
+ */
+class FakeUwsResponse {
+  static readonly CORK_BUFFER = 16 * 1024;
+  /** uWS's own per-socket buffer. */
+  buffered = 0;
+  delivered = 0;
+  ended = false;
+  private corked = false;
+  private corkBuf = 0;
+  private writable: (() => boolean) | null = null;
+  /** Bytes the kernel takes right now. */
+  constructor(private room: number) {}
+
+  private send(n: number): number {
+    const k = Math.min(n, this.room);
+    this.room -= k;
+    this.delivered += k;
+    return n - k;
+  }
+  private flushed(): boolean {
+    if (this.buffered > 0) this.buffered = this.send(this.buffered);
+    return this.buffered === 0;
+  }
+  write(text: string): boolean {
+    const n = Buffer.byteLength(text);
+    if (n === 0) return true;
+    if (!this.flushed()) {
+      this.buffered += n;
+      return false;
+    }
+    if (this.corked && this.corkBuf + n <= FakeUwsResponse.CORK_BUFFER) {
+      this.corkBuf += n;
+      return true;
+    }
+    // Too big for the cork buffer (or not corked): out now, what does not fit is buffered and reported.
+    const pending = this.corkBuf + n;
+    this.corkBuf = 0;
+    this.buffered = this.send(pending);
+    return this.buffered === 0;
+  }
+  cork(cb: () => void): this {
+    this.corked = true;
+    cb();
+    this.corked = false;
+    const n = this.corkBuf;
+    this.corkBuf = 0;
+    if (!this.flushed()) this.buffered += n;
+    else this.buffered += this.send(n);
+    return this;
+  }
+  onWritable(h: () => boolean): this {
+    this.writable = h;
+    return this;
+  }
+  end(): this {
+    this.ended = true;
+    this.writable = null;
+    return this;
+  }
+  /** The reader took `n` bytes; the socket polls writable while uWS holds data. */
+  read(n: number): void {
+    this.room += n;
+    if (this.buffered > 0) {
+      if (this.writable) this.writable();
+      else this.flushed();
+    }
+  }
+}
+
+function fakeSink(room: number): { sink: SseSink; res: FakeUwsResponse } {
+  const res = new FakeUwsResponse(room);
+  return { res, sink: { res: res as unknown as HttpResponse, done: false, out: null } };
+}
+
+/** What is really held for the stream: uWS's buffer plus our queue. */
+function realHeld(sink: SseSink, res: FakeUwsResponse): number {
+  return res.buffered + (sink.out?.queued ?? 0);
+}
+
+describe('SSE writer (uWS semantics, in process)', () => {
+  const LIMIT = 64 * 1024;
+  const event = 'data: ' + 'e'.repeat(994) + '\n\n';
+
+  it('counts at least what uWS really holds, across writable events, and drops a reader slower than its producer', () => {
+    const { sink, res } = fakeSink(8 * 1024);
+    let result = SSE_SENT;
+    let ticks = 0;
+    while (result !== SSE_OVER && ticks < 100_000) {
+      ticks++;
+      res.cork(() => {
+        result = sseWrite(sink, event, LIMIT);
+      });
+      // A reader that drains 70% of what is produced, in steps that fire onWritable often (the
+      // counter this replaces was reset on every one of them and never reached the limit).
+      res.read(700);
+      // The bound: what uWS holds is never more than counted, give or take one cork buffer.
+      expect(realHeld(sink, res)).toBeLessThanOrEqual(sseHeld(sink) + FakeUwsResponse.CORK_BUFFER);
+    }
+    expect(result).toBe(SSE_OVER);
+    expect(realHeld(sink, res)).toBeLessThanOrEqual(LIMIT + 2 * event.length + FakeUwsResponse.CORK_BUFFER);
+  });
+
+  it('delivers everything, in full and then ended, to a bursty reader that keeps up on average', () => {
+    const { sink, res } = fakeSink(8 * 1024);
+    let produced = 0;
+    for (let tick = 0; tick < 400; tick++) {
+      res.cork(() => {
+        expect(sseWrite(sink, event, LIMIT)).not.toBe(SSE_OVER);
+      });
+      produced += event.length;
+      // Reads nothing for 19 ticks, then 30 KB.
+      if (tick % 20 === 19) res.read(30_000);
+    }
+    // The producer stops; the reader drains what is left, one writable event at a time.
+    for (let i = 0; i < 100 && res.delivered < produced; i++) res.read(4096);
+    expect(res.delivered).toBe(produced);
+    expect(sseHeld(sink) - (sink.out?.inUws ?? 0)).toBe(0);
+    res.cork(() => sseEnd(sink));
+    expect(res.ended).toBe(true);
+  });
+
+  it('ends a stream with queued events by handing them to uWS (bounded by the limit) before the end', () => {
+    const { sink, res } = fakeSink(2048);
+    for (let i = 0; i < 20; i++) res.cork(() => sseWrite(sink, event, LIMIT));
+    const held = realHeld(sink, res);
+    expect(sink.out!.queued).toBeGreaterThan(0);
+    res.cork(() => sseEnd(sink));
+    expect(sink.out).toBeNull();
+    expect(res.buffered).toBeLessThanOrEqual(held);
+    expect(res.ended).toBe(true);
+  });
+});

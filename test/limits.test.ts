@@ -15,9 +15,10 @@ const SSE_LIMIT = 64 * 1024;
 /**
  * RSS the node may hold over its baseline once settled after each flood below, and at any time during
  * the 300 big initializes (8 in flight: each costs its body, its string and its parse, about 12 MB).
- * Measured here: settled +0..26 MB, peak +50 MB; without the cap the 300 sessions kept 1.2 GB.
+ * Measured here (baseline about 100 MB): settled -5..+51 MB, peak +40..+69 MB; without the cap the
+ * 300 sessions kept 1.2 GB. What is left after a flood is garbage the heap has not returned yet.
  */
-const RSS_GROWTH_BOUND_MB = 64;
+const RSS_GROWTH_BOUND_MB = 100;
 const RSS_PEAK_BOUND_MB = 150;
 
 let srv: TestServer;
@@ -174,9 +175,9 @@ describe('a node under hostile clients', () => {
       const other = (await initialize(srv.url)).sid;
       const dropped0 = await metricValue(srv.base, 'mcp_sse_dropped_total');
       const EVENT = 16 * 1024;
-      const COUNT = 3000;
+      const COUNT = 4000;
       const sock = rawPost(srv.port, sid, JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'flood', arguments: { count: COUNT, size: EVENT } } }));
-      // Reads one chunk (at most 64 KiB) every 20 ms, about 3 MB/s: far below what the tool produces.
+      // Reads one chunk (at most 64 KiB) every 50 ms, at most 1.3 MB/s: far below what the tool produces.
       let received = '';
       sock.setEncoding('latin1');
       sock.on('data', (d: string) => {
@@ -184,7 +185,7 @@ describe('a node under hostile clients', () => {
         sock.pause();
       });
       sock.on('error', () => {});
-      const reader = setInterval(() => sock.resume(), 20);
+      const reader = setInterval(() => sock.resume(), 50);
       try {
         const line = await srv.waitForLog((l) => l.msg === 'dropping slow SSE reader', 30_000);
         // What was held when it went: just over the limit (one event crossed it), never the whole flood.

@@ -299,8 +299,7 @@ export class SessionWorker {
           const refused = subscriptionError(s.subscriptions, params.uri);
           if (refused) return this.deliver(s, ex, errorBody(id, RpcCodes.INVALID_PARAMS, refused));
           (s.subscriptions ??= new Set()).add(params.uri);
-        }
-        else s.subscriptions?.delete(params.uri);
+        } else s.subscriptions?.delete(params.uri);
         return this.deliver(s, ex, resultBody(id, '{}'));
       }
       case 'initialize':

@@ -231,6 +231,48 @@ describe('a node under hostile clients', () => {
   });
 });
 
+describe('SSE backpressure within the limit', () => {
+  let big: TestServer;
+  beforeAll(async () => {
+    big = await startServer({ args: ['--tools', 'test/fixtures/flood-tools.mjs'], env: { MCP_SSE_MAX_BUFFERED: '256mb', WORKERS: '1' } });
+  });
+  afterAll(async () => {
+    await big?.stop();
+  });
+
+  it('queues behind a paused reader and, once it reads, delivers every event in order and ends the stream', async () => {
+    const { sid } = await initialize(big.url);
+    const COUNT = 2000;
+    const sock = rawPost(big.port, sid, JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'flood', arguments: { count: COUNT, size: 16 * 1024 } } }));
+    const chunks: Buffer[] = [];
+    sock.on('data', (d: Buffer) => chunks.push(d));
+    sock.on('error', () => {});
+    sock.pause();
+    try {
+      // Paused until the node has met backpressure many times: events wait in the stream's queue.
+      const deadline = Date.now() + 30_000;
+      while ((await metricValue(big.base, 'mcp_sse_backpressure_total')) < 100 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      expect(await metricValue(big.base, 'mcp_sse_backpressure_total')).toBeGreaterThanOrEqual(100);
+      sock.resume();
+      // The chunked response ends with its zero-length chunk once everything queued went out.
+      const tail = Buffer.from('\r\n0\r\n\r\n');
+      while (Date.now() < deadline + 30_000) {
+        const last = chunks[chunks.length - 1];
+        if (last && Buffer.concat(chunks.slice(-2)).subarray(-tail.length).equals(tail)) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const text = Buffer.concat(chunks).toString('latin1');
+      const seqs = [...text.matchAll(/id: 1_(\d+)\n/g)].map((m) => Number(m[1]));
+      // Priming event (1_0), COUNT notifications, then the result: every one, in order.
+      expect(seqs).toEqual(Array.from({ length: COUNT + 2 }, (_, i) => i));
+      expect(text).toContain(`"result":{"content":[{"type":"text","text":"${COUNT}"}]}`);
+      expect(await metricValue(big.base, 'mcp_sse_dropped_total')).toBe(0);
+    } finally {
+      sock.destroy();
+    }
+  }, 90_000);
+});
+
 describe('MCP_MAX_SESSIONS', () => {
   let small: TestServer;
   beforeAll(async () => {

@@ -256,7 +256,7 @@ export class FrontState {
       this.finish(conn);
       const res = conn.res;
       res.cork(() => {
-        if (conn.sse) res.end();
+        if (conn.sse) sseEnd(conn);
         else writeJson(res, 404, Bodies.sessionNotFound);
       });
     }

@@ -22,6 +22,8 @@ export interface NodeReading {
   streams: number;
   /** process_cpu_seconds_total (front and workers: one process). */
   cpuSeconds: number;
+  /** process_start_time_seconds: a restarted node (counters from 0 again) has a new one; null if not exported. */
+  startTime: number | null;
 }
 
 export interface Sample {
@@ -49,11 +51,11 @@ export interface SampledNode {
   port: number;
 }
 
-const WANTED = ['mcp_sessions_active', 'mcp_sessions_created_total', 'mcp_requests_total', 'mcp_forwarded_requests_total', 'mcp_sse_streams_active', 'process_cpu_seconds_total'] as const;
+const WANTED = ['mcp_sessions_active', 'mcp_sessions_created_total', 'mcp_requests_total', 'mcp_forwarded_requests_total', 'mcp_sse_streams_active', 'process_cpu_seconds_total', 'process_start_time_seconds'] as const;
 
 /** Sums the series of the metrics this benchmark reads; mcp_requests_total only where status="404". */
 export function parseNodeMetrics(text: string): NodeReading {
-  const r: NodeReading = { active: 0, created: 0, notFound: 0, forwarded: 0, streams: 0, cpuSeconds: 0 };
+  const r: NodeReading = { active: 0, created: 0, notFound: 0, forwarded: 0, streams: 0, cpuSeconds: 0, startTime: null };
   let start = 0;
   while (start < text.length) {
     let nl = text.indexOf('\n', start);
@@ -73,6 +75,7 @@ export function parseNodeMetrics(text: string): NodeReading {
             case 'mcp_forwarded_requests_total': r.forwarded += v; break;
             case 'mcp_sse_streams_active': r.streams += v; break;
             case 'process_cpu_seconds_total': r.cpuSeconds += v; break;
+            case 'process_start_time_seconds': r.startTime = v; break;
           }
         }
       }

@@ -196,7 +196,7 @@ function pad(s: string, n: number, right = false): string {
 
 export function formatTable(summary: Summary, contenders: readonly ContenderName[]): string {
   const out: string[] = [];
-  const w = [46, 16, 12, 12, 12];
+  const w = [54, 16, 12, 12, 12];
   out.push(`${pad('metric', w[0])}${pad('contender', w[1])}${pad('min', w[2], true)}${pad('median', w[3], true)}${pad('max', w[4], true)}`);
   out.push('-'.repeat(w.reduce((a, b) => a + b)));
   for (const m of Object.values(summary.metrics)) {

@@ -33,7 +33,7 @@ import { resolve } from 'node:path';
 import { Cluster, Redis } from 'ioredis';
 import { checks, parseFlags, reportUsage } from './lib/args.js';
 import { importProduct, RESULTS, ROOT, type KeysModule, type LogModule, type RedisTarget, type RedisUrlModule, type RegistryModule, type RegistryObserver } from './lib/product.js';
-import { describeProvenance, provenance, requireClean, type Provenance } from './lib/provenance.js';
+import { describeProvenance, errorText, provenance, requireClean, type Provenance } from './lib/provenance.js';
 import { startRedis, type RedisProcs } from './lib/redis-servers.js';
 import { spread, type Spread } from './lib/stats.js';
 
@@ -528,7 +528,7 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (err: unknown) => {
-    process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
+    process.stderr.write(`${errorText(err)}\n`);
     process.exit(1);
   },
 );

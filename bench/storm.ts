@@ -19,7 +19,7 @@
  */
 import { resolve } from 'node:path';
 import { reportUsage } from './lib/args.js';
-import { describeProvenance, provenance, requireClean } from './lib/provenance.js';
+import { describeProvenance, errorText, provenance, requireClean } from './lib/provenance.js';
 import { loadClusterCode } from './lib/storm-cluster.js';
 import { parseStormArgs, type StormOptions, type StormScenario } from './lib/storm-options.js';
 import { writeScenario, type RunOutput, type Written } from './lib/storm-report.js';
@@ -109,7 +109,7 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (err: Error) => {
-    process.stderr.write(`${err.stack ?? err}\n`);
+    process.stderr.write(`${errorText(err)}\n`);
     process.exit(1);
   },
 );

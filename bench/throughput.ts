@@ -33,7 +33,7 @@ import { contenderSpec, describeContender, type ContenderSpec } from './lib/cont
 import { parseOptions, type BenchOptions, type ContenderName, type ScenarioName } from './lib/options.js';
 import { installCleanup, machineBusySeconds } from './lib/processes.js';
 import { BENCH, codeRoot } from './lib/product.js';
-import { describeProvenance, provenance, requireClean } from './lib/provenance.js';
+import { describeProvenance, errorText, provenance, requireClean } from './lib/provenance.js';
 import { formatTable, summarize, type RoundRecord, type RunRecord } from './lib/report.js';
 import { initialize, rssPerSession, toolsCall, type InitRun, type RssRun, type ToolsRun } from './lib/scenarios.js';
 
@@ -213,6 +213,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  progress(`benchmark failed: ${(err as Error).stack ?? String(err)}`);
+  progress(`benchmark failed: ${errorText(err)}`);
   process.exitCode = 1;
 });

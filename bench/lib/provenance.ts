@@ -37,11 +37,15 @@ export function provenance(allowDirty: boolean): Provenance {
   return { commit, dirty, changed: changed.slice(0, LISTED), allowDirty };
 }
 
-/** Throws (naming the changed files) on a dirty tree without --allow-dirty. */
+export class DirtyTreeError extends Error {
+  readonly code = 'BENCH_ERR_DIRTY';
+}
+
+/** Throws DirtyTreeError (naming the changed files) on a dirty tree without --allow-dirty. */
 export function requireClean(p: Provenance): void {
   if (!p.dirty || p.allowDirty) return;
   const list = p.changed.length ? p.changed.map((f) => `  ${f}`).join('\n') : '  (not a git checkout)';
-  throw new Error(
+  throw new DirtyTreeError(
     `the working tree differs from commit ${p.commit}:\n${list}\n` +
       'Figures must come from committed code: commit (or stash) first, or pass --allow-dirty to measure anyway (the result is then flagged dirty).',
   );
@@ -50,4 +54,10 @@ export function requireClean(p: Provenance): void {
 /** One line for a report: "commit abc123 (clean)" or "... DIRTY: 3 changed files". */
 export function describeProvenance(p: Provenance): string {
   return `commit ${p.commit}${p.dirty ? ` — DIRTY tree (--allow-dirty), ${p.changed.length} changed file(s): ${p.changed.join(', ')}` : ' (clean tree)'}`;
+}
+
+/** The message alone for a refused dirty tree, the stack for anything else. */
+export function errorText(err: unknown): string {
+  if (err instanceof DirtyTreeError) return `refused: ${err.message}`;
+  return (err as Error)?.stack ?? String(err);
 }

@@ -66,7 +66,8 @@ export function lineChartSpec(spec: ChartSpec): TopLevelSpec {
   const x = { field: 'x', type: 'quantitative', title: spec.xLabel, scale: { domain: [xMin, xMax], nice: false } };
   const y = { field: 'y', type: 'quantitative', title: spec.yLabel, scale: { zero: true, ...(spec.yMaxCap === undefined ? {} : { domainMax: spec.yMaxCap }) } };
   const color = { field: 'series', type: 'nominal', title: null, scale: { domain: names, range: colors }, legend: { orient: 'top', columns: 4, symbolType: 'stroke', labelLimit: 260 } };
-  const dash = { field: 'series', type: 'nominal', scale: { domain: names, range: spec.series.map((s) => (s.dashed ? DASH : SOLID)) }, legend: null };
+  // Same field as the colour: one legend whose symbols show both the colour and the dash.
+  const dash = { field: 'series', type: 'nominal', title: null, scale: { domain: names, range: spec.series.map((s) => (s.dashed ? DASH : SOLID)) } };
   const bands = (spec.bands ?? []).filter((b) => b.to > xMin && b.from < xMax).map((b) => ({ from: Math.max(b.from, xMin), to: Math.min(b.to, xMax), label: b.label }));
   // Labels of nearby markers would overlap: they go on three rows, 12 px apart.
   const markers = (spec.markers ?? []).filter((m) => m.x >= xMin && m.x <= xMax).map((m, i) => ({ ...m, top: (i % 3) * 12 + 2 }));
@@ -78,7 +79,7 @@ export function lineChartSpec(spec: ChartSpec): TopLevelSpec {
   // A missing value (null) breaks the line instead of joining across it (vega-lite's default for lines).
   layer.push({ data: { values: rows }, mark: { type: 'line', strokeWidth: 1.6, clip: true }, encoding: { x, y, color, strokeDash: dash } });
   if (flagged.length) {
-    layer.push({ data: { values: flagged }, mark: { type: 'point', shape: 'circle', filled: false, size: 40, strokeWidth: 1.4, clip: true }, encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'y', type: 'quantitative' }, color: { field: 'series', type: 'nominal', scale: { domain: names, range: colors }, legend: null } } });
+    layer.push({ data: { values: flagged }, mark: { type: 'point', shape: 'circle', filled: false, size: 40, strokeWidth: 1.4, clip: true }, encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'y', type: 'quantitative' }, color } });
   }
   if (markers.length) {
     layer.push({ data: { values: markers }, mark: { type: 'rule', color: '#555555', strokeDash: [4, 3] }, encoding: { x: { field: 'x', type: 'quantitative' } } });

@@ -141,7 +141,7 @@ function figuresTable(s: RunSummary): string[] {
     ['initializes (incl. set-up) / DELETEs', `${n0(s.calls.initializes)} / ${n0(s.calls.deletes)}`],
     ['peak initialize rate per node (1-s sampling intervals, event window)', peaks],
     ['rates across a sampling gap in the event window, per node (averages, left out of the peaks)', Object.entries(s.initRate.gapRatesByNode).map(([n, v]) => `${n} ${v}`).join(', ')],
-    ['samples / late samples (> 1.5 s after the previous) / missing node readings', `${n0(s.sampling.samples)} / ${n0(s.sampling.lateSamples)} / ${Object.entries(s.sampling.missingNodeReadings).map(([n, v]) => `${n} ${v}`).join(', ')}`],
+    ['samples / late (> 1.5 s after the previous) / slow to read (> 250 ms) / missing node readings', `${n0(s.sampling.samples)} / ${n0(s.sampling.lateSamples)} / ${n0(s.sampling.slowReads)} / ${Object.entries(s.sampling.missingNodeReadings).map(([n, v]) => `${n} ${v}`).join(', ')}`],
     ['peak initialize rate, surviving node / all nodes together', `${n0(s.initRate.peakSurviving)}/s / ${n0(s.initRate.peakTotal)}/s`],
     ['peak GET streams (re)opened per second', `${n0(s.streamOpensPeak)}/s`],
     ['Redis commands/s: steady / mean in event window / peak', `${n0(s.redis.steadyPerS)} / ${n0(s.redis.eventMeanPerS)} / ${n0(s.redis.eventPeakPerS)}`],
@@ -211,8 +211,9 @@ const READING = `### How to read this report
   failed); rates are deltas of counters (\`mcp_sessions_created_total\`, \`mcp_requests_total{status="404"}\`,
   \`mcp_forwarded_requests_total\`) between consecutive readings. A missing reading is missing: no rate
   there, and never the whole counter counted as one second's increase. A rate across a gap (from the
-  last reading before it, or over a late sample) is an average over the gap: hollow circles in the
-  charts, left out of the peaks. A restarted node (new \`process_start_time_seconds\`) gives no rate
+  last reading before it, or over a late sample) is an average over the gap, and a reading that took
+  more than 250 ms to arrive was not taken at its time stamp: both are hollow circles in the charts,
+  left out of the peaks. A restarted node (new \`process_start_time_seconds\`) gives no rate
   until its second reading. Redis commands per second from \`INFO stats total_commands_processed\`
   (this benchmark adds about 1 command/s, plus SCANs during the end check).
 - **Calls in flight** when the clients stop (the end of the run) get no outcome: they are counted and

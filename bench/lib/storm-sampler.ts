@@ -27,8 +27,10 @@ export interface NodeReading {
 }
 
 export interface Sample {
-  /** ms since the run's start (Recorder clock). */
+  /** ms since the run's start (Recorder clock), when the readings were asked for. */
   t: number;
+  /** When the last of them had arrived: a long span (a stalled event loop, a slow node) blurs when they were taken. */
+  tRead: number;
   /** Node name → reading, or null when /metrics did not answer (node down). */
   nodes: Record<string, NodeReading | null>;
   /** INFO stats total_commands_processed. */
@@ -223,6 +225,7 @@ export class Sampler {
       const t = this.rec.now();
       const nodes = this.nodes();
       const [readings, redisCommands] = await Promise.all([Promise.all(nodes.map((n) => scrape(n.port))), redisTotalCommands(this.redis)]);
+      const tRead = this.rec.now();
       const now = performance.now();
       const cpu = process.cpuUsage(this.lastCpu);
       const loadgenCpu = (cpu.user + cpu.system) / 1000 / Math.max(1, now - this.lastCpuAt);
@@ -241,6 +244,7 @@ export class Sampler {
       this.lastChildrenAt = now;
       const sample: Sample = {
         t,
+        tRead,
         nodes: Object.fromEntries(nodes.map((n, i) => [n.name, readings[i]])),
         redisCommands,
         machineBusy,

@@ -7,8 +7,10 @@
  * Rates come from counters read once a second. A missing reading (a node down, a scrape that timed
  * out) is missing: the rate at that point is null, never the whole counter read as one second's
  * increase. A rate computed across a gap (from the last reading before it, or between readings more
- * than 1.5 s apart) is an average over the gap: it is flagged, drawn apart in the charts, and left out
- * of the peaks. A counter that went down (the node restarted in between) gives no rate.
+ * than 1.5 s apart) is an average over the gap, and a rate from a reading that took more than 250 ms
+ * to arrive (a stalled event loop, a slow node) has an uncertain interval: both are flagged, drawn
+ * apart in the charts, and left out of the peaks. A counter that went down, or a node with a new
+ * process start time, gives no rate (it restarted in between).
  */
 import type { Points } from './charts.js';
 import { distribution } from './stats.js';
@@ -156,8 +158,11 @@ export interface RunSummary {
     /** Rates in the window computed across a sampling gap, per node: left out of the peaks. */
     gapRatesByNode: Record<string, number>;
   };
-  /** Samples the sampler took, and those more than 1.5 s after the previous one (the sampler was late). */
-  sampling: { samples: number; lateSamples: number; missingNodeReadings: Record<string, number> };
+  /**
+   * Samples the sampler took; those more than 1.5 s after the previous one (the sampler was late);
+   * those whose readings took more than 250 ms to arrive; missing readings per node.
+   */
+  sampling: { samples: number; lateSamples: number; slowReads: number; missingNodeReadings: Record<string, number> };
   streamOpensPeak: number;
   redis: {
     steadyPerS: number;
@@ -216,6 +221,13 @@ function recoveryOf(incidents: Incident[], eventAt: (i: Incident) => number, aff
 
 /** Samples are taken once a second; a step longer than this is a gap. */
 const GAP_S = 1.5;
+/** A sample whose readings took longer than this to arrive was not taken at its time stamp. */
+const SLOW_READ_MS = 250;
+
+/** Readings that took long to arrive (older results have no tRead: not known, not flagged). */
+function slow(s: RunData['samples'][number]): boolean {
+  return s.tRead !== undefined && s.tRead - s.t > SLOW_READ_MS;
+}
 
 /**
  * Counter → per-second rate at each sample (from the second on). Null where the reading is missing or
@@ -226,7 +238,7 @@ function rate(samples: RunData['samples'], read: (s: RunData['samples'][number])
   const points: Points = [];
   const flagged: number[] = [];
   const first = samples.length ? read(samples[0]) : null;
-  let last: { t: number; v: number; epoch: number | null } | null = first === null ? null : { t: samples[0].t, v: first, epoch: epoch(samples[0]) };
+  let last: { t: number; v: number; epoch: number | null; slow: boolean } | null = first === null ? null : { t: samples[0].t, v: first, epoch: epoch(samples[0]), slow: slow(samples[0]) };
   for (let i = 1; i < samples.length; i++) {
     const b = read(samples[i]);
     const x = samples[i].t / 1000;
@@ -242,11 +254,11 @@ function rate(samples: RunData['samples'], read: (s: RunData['samples'][number])
       points.push([x, null]);
     } else {
       const dt = (samples[i].t - last.t) / 1000;
-      const gap = prev === null || dt > GAP_S;
+      const gap = prev === null || dt > GAP_S || last.slow || slow(samples[i]);
       points.push([x, dt > 0 ? (b - last.v) / dt : null]);
       if (gap) flagged.push(x);
     }
-    last = { t: samples[i].t, v: b, epoch: e };
+    last = { t: samples[i].t, v: b, epoch: e, slow: slow(samples[i]) };
   }
   return { points, flagged };
 }
@@ -285,9 +297,10 @@ function perNode<T>(names: string[], f: (n: string) => T): Record<string, T> {
   return Object.fromEntries(names.map((n) => [n, f(n)]));
 }
 
+/** Highest value in [from, to]; NaN (shown as n/a) when there is none, e.g. every rate there was flagged. */
 function maxIn(points: Points, from: number, to: number): number {
-  let m = 0;
-  for (const [x, y] of points) if (x >= from && x <= to && y !== null && y > m) m = y;
+  let m = NaN;
+  for (const [x, y] of points) if (x >= from && x <= to && y !== null && !(y <= m)) m = y;
   return m;
 }
 
@@ -445,6 +458,7 @@ export function summarize(d: RunData, series: Series): RunSummary {
     sampling: {
       samples: d.samples.length,
       lateSamples: late,
+      slowReads: d.samples.filter(slow).length,
       missingNodeReadings: perNode(d.nodeNames, (n) => d.samples.filter((s) => s.nodes[n] === null || s.nodes[n] === undefined).length),
     },
     streamOpensPeak: maxIn(series.streamOpens, winFrom, winTo),

@@ -1,15 +1,25 @@
 /**
- * Registry benchmark: session registrations per second at storm rates, and Redis round trips per
- * 1,000 sessions, for the batched RedisRegistry against one command per session (`SET … EX` per
- * session on a plain ioredis client), alternating in one run against the same real redis-server.
+ * Registry benchmark: the product's batched RedisRegistry (from its build output, dist/) against a
+ * fair simple client: ioredis with `enableAutoPipelining: true` (commands issued in the same event-loop
+ * turn leave in one write), one `SET … EX` per new session and one `DEL` per ended session. Both
+ * alternate in one run against the same real redis-server (or a Redis Cluster started here).
  *
  *   rate 0     an unpaced storm: every session registered as fast as the loop allows (1,000 per turn)
  *   rate R     a paced storm of R sessions/s (released every millisecond), for about 2 s per run
  *
- * A registration counts once Redis acknowledged it. Round trips are counted on the client (a
- * pipeline or a lone command: one request awaiting one reply) and cross-checked on the server
- * (INFO stats total_reads_processed: socket reads, which Node's write coalescing can make fewer).
- * Prints min/median/max over --runs and the per-run ratio; writes JSON to <out>/registry-*.json.
+ * Each run registers its sessions, then ends them (unregister / DEL), and measures both phases. A
+ * registration counts once Redis acknowledged it. Side by side, per 1,000 sessions:
+ *
+ *   round trips (client side)  socket writes the measured client made to Redis (a pipeline, a script
+ *                              call or a lone command is one write awaiting its replies)
+ *   server-side reads          INFO stats total_reads_processed (socket reads Redis did), and with it
+ *                              total_commands_processed, total_net_input_bytes, INFO commandstats
+ *   connection                 the client connection's own counters from CLIENT LIST (tot-net-in,
+ *                              tot-cmds) where this redis-server reports them (7.4 and later)
+ *   Redis CPU                  INFO cpu used_cpu_user + used_cpu_sys
+ *
+ * Prints median [min .. max] over --runs; writes JSON to <out>/registry-*.json with the commit
+ * measured (a dirty tree is refused unless --allow-dirty, then flagged).
  *
  *   npm run bench:registry
  *   npm run bench:registry -- --sessions 100000 --runs 7 --rates 0,50000,10000 --batch 256 --flush-ms 5
@@ -17,15 +27,14 @@
  *   npm run bench:registry -- --cluster                            (a 3-master cluster started here)
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { Socket } from 'node:net';
 import { cpus } from 'node:os';
 import { resolve } from 'node:path';
 import { Cluster, Redis } from 'ioredis';
-import { configureLog } from '../src/log.js';
-import { SESSION_TTL_S, ownerValuePrefix } from '../src/registry/keys.js';
-import { RedisRegistry } from '../src/registry/redis.js';
-import { parseRedisUrl } from '../src/registry/redis-url.js';
-import type { RegistryObserver } from '../src/registry/registry.js';
-import { startRedis, startRedisCluster, stopAllRedis } from '../test/helpers/redis.js';
+import { checks, parseFlags, reportUsage } from './lib/args.js';
+import { importProduct, RESULTS, ROOT, type KeysModule, type LogModule, type RedisTarget, type RedisUrlModule, type RegistryModule, type RegistryObserver } from './lib/product.js';
+import { describeProvenance, errorText, provenance, requireClean, type Provenance } from './lib/provenance.js';
+import { startRedis, type RedisProcs } from './lib/redis-servers.js';
 import { spread, type Spread } from './lib/stats.js';
 
 interface Options {
@@ -37,6 +46,7 @@ interface Options {
   redisUrl: string | null;
   cluster: boolean;
   out: string;
+  allowDirty: boolean;
 }
 
 const DEFAULTS: Readonly<Options> = Object.freeze({
@@ -47,97 +57,183 @@ const DEFAULTS: Readonly<Options> = Object.freeze({
   flushMs: 5,
   redisUrl: null,
   cluster: false,
-  out: 'bench/results',
+  out: RESULTS,
+  allowDirty: false,
 });
 
 /** A paced run lasts about this long (fewer sessions than --sessions at low rates). */
 const PACED_SECONDS = 2;
 const UNPACED_CHUNK = 1000;
+const WARMUP_SESSIONS = 5000;
+const CLUSTER_MASTERS = 3;
 
-const USAGE = `usage: node dist/bench/registry.js [flags]
+const USAGE = `usage: npm run bench:registry -- [flags]
   --sessions N     sessions per run (${DEFAULTS.sessions}; paced runs: at most rate x ${PACED_SECONDS} s)
-  --runs N         runs per rate and mode, alternating batched / one-per-session (${DEFAULTS.runs})
+  --runs N         runs per rate, alternating which client goes first (${DEFAULTS.runs})
   --rates a,b      storm rates in sessions/s, 0 = unpaced (${DEFAULTS.rates.join(',')})
   --batch N        MCP_REGISTRY_BATCH for the batched registry (${DEFAULTS.batch})
   --flush-ms N     MCP_REGISTRY_FLUSH_MS for the batched registry (${DEFAULTS.flushMs})
   --redis-url URL  use this Redis (it is FLUSHALLed); default: start a redis-server here
-  --cluster        start a 3-master Redis Cluster here instead of one server
-  --out DIR        where JSON results go (${DEFAULTS.out})`;
+  --cluster        start a ${CLUSTER_MASTERS}-master Redis Cluster here instead of one server
+  --out DIR        where JSON results go (bench/results)
+  --allow-dirty    measure although the working tree differs from its commit (result flagged dirty)`;
 
-function parseArgs(argv: readonly string[]): Options {
-  const o: Options = { ...DEFAULTS, rates: [...DEFAULTS.rates] };
-  const int = (flag: string, raw: string | undefined, min: number): number => {
-    if (raw === undefined || !/^\d+$/.test(raw) || Number(raw) < min) throw new Error(`invalid ${flag}=${JSON.stringify(raw)}: expected an integer >= ${min}\n${USAGE}`);
-    return Number(raw);
+function parseOptions(argv: readonly string[]): Options {
+  const v = parseFlags(
+    argv,
+    {
+      sessions: { type: 'string' },
+      runs: { type: 'string' },
+      rates: { type: 'string' },
+      batch: { type: 'string' },
+      'flush-ms': { type: 'string' },
+      'redis-url': { type: 'string' },
+      cluster: { type: 'boolean' },
+      out: { type: 'string' },
+      'allow-dirty': { type: 'boolean' },
+    },
+    USAGE,
+  );
+  const c = checks(USAGE);
+  return {
+    sessions: v.sessions === undefined ? DEFAULTS.sessions : c.int('sessions', v.sessions, 1),
+    runs: v.runs === undefined ? DEFAULTS.runs : c.int('runs', v.runs, 1),
+    rates: v.rates === undefined ? [...DEFAULTS.rates] : c.ints('rates', v.rates, 0),
+    batch: v.batch === undefined ? DEFAULTS.batch : c.int('batch', v.batch, 1),
+    flushMs: v['flush-ms'] === undefined ? DEFAULTS.flushMs : c.int('flush-ms', v['flush-ms'], 0),
+    redisUrl: v['redis-url'] === undefined ? null : c.text('redis-url', v['redis-url'], 'a redis:// or redis+cluster:// URL'),
+    cluster: v.cluster ?? false,
+    out: v.out === undefined ? DEFAULTS.out : c.text('out', v.out, 'a directory'),
+    allowDirty: v['allow-dirty'] ?? false,
   };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i];
-    switch (flag) {
-      case '--sessions': o.sessions = int(flag, argv[++i], 1); break;
-      case '--runs': o.runs = int(flag, argv[++i], 1); break;
-      case '--rates': o.rates = (argv[++i] ?? '').split(',').map((r) => int(flag, r.trim(), 0)); break;
-      case '--batch': o.batch = int(flag, argv[++i], 1); break;
-      case '--flush-ms': o.flushMs = int(flag, argv[++i], 0); break;
-      case '--redis-url': o.redisUrl = argv[++i] ?? null; break;
-      case '--cluster': o.cluster = true; break;
-      case '--out': o.out = argv[++i] ?? DEFAULTS.out; break;
-      case '--help': case '-h': process.stdout.write(`${USAGE}\n`); process.exit(0);
-      default: throw new Error(`unknown flag ${flag}\n${USAGE}`);
-    }
-  }
-  return o;
 }
 
-interface RunResult {
+// --- what is measured ------------------------------------------------------------------------
+
+/** One phase (register or unregister) of one run, per 1,000 sessions where it says so. */
+interface PhaseResult {
   sessions: number;
-  /** Acknowledged registrations per second, first register() to last acknowledgement. */
+  /** Acknowledged writes per second, first call to last acknowledgement. */
   perSecond: number;
-  /** From the last register() call to the last acknowledgement, ms. */
+  /** From the last call to the last acknowledgement, ms. */
   drainMs: number;
-  /** Requests awaiting one reply each (script calls or pipelines; lone commands), per 1,000 sessions. */
+  /** Client side: socket writes to Redis, per 1,000 sessions (each a request awaiting its replies). */
   roundTripsPer1k: number;
-  /** Commands Redis processed, per 1,000 sessions (INFO stats, summed over masters). */
-  commandsPer1k: number;
-  /** Socket reads Redis processed, per 1,000 sessions (INFO stats, summed over masters). */
+  /** The batched registry's own count of script calls and pipelines, per 1,000 (null: the simple client). */
+  ownRoundTripsPer1k: number | null;
+  /** Server side: INFO stats total_reads_processed (socket reads), per 1,000 sessions, summed over masters. */
   serverReadsPer1k: number;
-  /** Mean time spent inside register() / the SET call, per session, µs (the request's own cost). */
+  /** INFO stats total_commands_processed, per 1,000 sessions. */
+  commandsPer1k: number;
+  /** INFO stats total_net_input_bytes, bytes per session. */
+  netInputBytesPerSession: number;
+  /** INFO commandstats: calls per command during the phase (the benchmark's own INFO / CLIENT left out). */
+  commandCalls: Record<string, number>;
+  /** CLIENT LIST counters of the measured client's connections (null: not reported by this redis-server). */
+  connection: { netInBytes: number | null; commands: number | null };
+  /** Redis CPU (INFO cpu used_cpu_user + used_cpu_sys), ms per 1,000 sessions, summed over masters. */
+  redisCpuMsPer1k: number;
+  /** Mean time inside register() / the SET call on the caller's path, per session, µs. */
   callUs: number;
   /** CPU this process used per session, µs (calls, batching, ioredis encoding and parsing). */
   clientCpuUs: number;
-  /** CPU Redis used per 1,000 sessions, ms (INFO cpu, summed over masters). */
-  serverCpuMsPer1k: number;
 }
 
-type Admin = { masters: Redis[]; close(): void };
+interface RunResult {
+  register: PhaseResult;
+  unregister: PhaseResult;
+}
 
-async function adminFor(url: string): Promise<Admin> {
-  const target = parseRedisUrl(url);
+type Phase = keyof RunResult;
+const PHASES: readonly Phase[] = ['register', 'unregister'];
+
+/**
+ * Writes by this process to the Redis ports, while `on`: both clients are ioredis on node:net, and
+ * ioredis writes a pipeline (auto-pipelined commands, the registry's batches) in one socket write and
+ * a lone command in one. The administrative connection only writes outside the counted windows.
+ */
+interface WriteCounter {
+  on: boolean;
+  writes: number;
+  ports: Set<number>;
+}
+
+function countSocketWrites(ports: readonly number[]): WriteCounter {
+  const counter: WriteCounter = { on: false, writes: 0, ports: new Set(ports) };
+  const original = Socket.prototype.write;
+  Socket.prototype.write = function (this: Socket, ...args: Parameters<Socket['write']>): boolean {
+    if (counter.on && this.remotePort !== undefined && counter.ports.has(this.remotePort)) counter.writes++;
+    return original.apply(this, args);
+  } as Socket['write'];
+  return counter;
+}
+
+type Admin = { masters: Redis[]; ids: Set<string>; close(): void };
+
+async function adminFor(target: RedisTarget): Promise<Admin> {
+  let masters: Redis[];
+  let close: () => void;
   if (target.mode === 'single') {
     const r = new Redis(target.url);
-    return { masters: [r], close: () => r.disconnect() };
+    masters = [r];
+    close = () => r.disconnect();
+  } else {
+    const c = new Cluster(target.seeds, { redisOptions: { username: target.username, password: target.password } });
+    await new Promise<void>((res, rej) => {
+      c.once('ready', () => res());
+      c.once('error', rej);
+    });
+    masters = c.nodes('master');
+    close = () => c.disconnect();
   }
-  const c = new Cluster(target.seeds, { redisOptions: { username: target.username, password: target.password } });
-  await new Promise<void>((res, rej) => { c.once('ready', () => res()); c.once('error', rej); });
-  const masters = c.nodes('master');
-  return { masters, close: () => c.disconnect() };
+  const ids = new Set<string>();
+  for (const m of masters) ids.add(String(await m.client('ID')));
+  return { masters, ids, close };
 }
 
 interface ServerStats {
-  commands: number;
   reads: number;
+  commands: number;
+  netInput: number;
   cpuMs: number;
+  commandCalls: Record<string, number>;
+  /** Per connection id (admin's left out): [tot-net-in, tot-cmds] where reported. */
+  connections: Map<string, [number | null, number | null]>;
 }
 
+/** One snapshot: INFO stats + cpu + commandstats and CLIENT LIST on every master. */
 async function serverStats(admin: Admin): Promise<ServerStats> {
-  const s: ServerStats = { commands: 0, reads: 0, cpuMs: 0 };
+  const s: ServerStats = { reads: 0, commands: 0, netInput: 0, cpuMs: 0, commandCalls: {}, connections: new Map() };
   for (const m of admin.masters) {
-    const info = await m.info();
+    const [[, infoRaw], [, listRaw]] = (await m.multi().call('INFO', 'stats', 'cpu', 'commandstats').client('LIST').exec())! as Array<[unknown, string]>;
+    const info = String(infoRaw);
     const num = (name: string): number => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? 0);
-    s.commands += num('total_commands_processed');
     s.reads += num('total_reads_processed');
+    s.commands += num('total_commands_processed');
+    s.netInput += num('total_net_input_bytes');
     s.cpuMs += (num('used_cpu_user') + num('used_cpu_sys')) * 1000;
+    for (const c of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) s.commandCalls[c[1]] = (s.commandCalls[c[1]] ?? 0) + Number(c[2]);
+    for (const line of String(listRaw).split('\n')) {
+      const f = Object.fromEntries(line.trim().split(' ').map((kv) => kv.split('=', 2) as [string, string]));
+      if (!f.id || admin.ids.has(f.id)) continue;
+      const n = (k: string): number | null => (f[k] === undefined ? null : Number(f[k]));
+      s.connections.set(`${m.options.port}/${f.id}`, [n('tot-net-in'), n('tot-cmds')]);
+    }
   }
   return s;
+}
+
+const ADMIN_COMMANDS = new Set(['info', 'client|list', 'client|id', 'client', 'multi', 'exec', 'flushall']);
+
+function connectionDelta(a: ServerStats, b: ServerStats): PhaseResult['connection'] {
+  let netIn: number | null = null;
+  let cmds: number | null = null;
+  for (const [id, [inB, cmdB]] of b.connections) {
+    const [inA, cmdA] = a.connections.get(id) ?? [0, 0];
+    if (inB !== null) netIn = (netIn ?? 0) + inB - (inA ?? 0);
+    if (cmdB !== null) cmds = (cmds ?? 0) + cmdB - (cmdA ?? 0);
+  }
+  return { netInBytes: netIn, commands: cmds };
 }
 
 function clientCpuUs(): number {
@@ -173,182 +269,266 @@ async function until(check: () => boolean, ms: number): Promise<void> {
   }
 }
 
-interface Measured {
-  t0: number;
-  t1: number;
-  lastAt: number;
-  callNs: number;
-  cpu0: number;
-  cpu1: number;
-  server0: Awaited<ReturnType<typeof serverStats>>;
-  server1: Awaited<ReturnType<typeof serverStats>>;
-}
-
-function roundTripsPer1k(roundTrips: number, n: number): number {
-  return (roundTrips / n) * 1000;
-}
-
-/** One run's figures, the same arithmetic for both ways of writing. */
-function runResult(n: number, roundTrips1k: number, m: Measured): RunResult {
+/**
+ * Measures one phase with the same arithmetic for both clients: server snapshot, counted window
+ * (the calls, then the wait for every acknowledgement), server snapshot.
+ */
+async function measure(admin: Admin, writes: WriteCounter, n: number, rate: number, call: (i: number) => void, acked: () => boolean, ownRoundTrips: () => number | null): Promise<PhaseResult> {
+  const server0 = await serverStats(admin);
+  const own0 = ownRoundTrips();
+  const cpu0 = clientCpuUs();
+  const w0 = writes.writes;
+  writes.on = true;
+  const t0 = performance.now();
+  const { callNs, lastAt } = await storm(n, rate, call);
+  await until(acked, 60_000);
+  const t1 = performance.now();
+  writes.on = false;
+  const cpu1 = clientCpuUs();
+  const own1 = ownRoundTrips();
+  const server1 = await serverStats(admin);
+  const commandCalls: Record<string, number> = {};
+  for (const [k, v] of Object.entries(server1.commandCalls)) {
+    const d = v - (server0.commandCalls[k] ?? 0);
+    if (d > 0 && !ADMIN_COMMANDS.has(k)) commandCalls[k] = d;
+  }
+  const per1k = (x: number): number => (x / n) * 1000;
   return {
     sessions: n,
-    perSecond: n / ((m.t1 - m.t0) / 1000),
-    drainMs: m.t1 - m.lastAt,
-    roundTripsPer1k: roundTrips1k,
-    // The INFO calls themselves are one command each per master: negligible, and the same for both.
-    commandsPer1k: ((m.server1.commands - m.server0.commands) / n) * 1000,
-    serverReadsPer1k: ((m.server1.reads - m.server0.reads) / n) * 1000,
-    callUs: m.callNs / n / 1000,
-    clientCpuUs: (m.cpu1 - m.cpu0) / n,
-    serverCpuMsPer1k: ((m.server1.cpuMs - m.server0.cpuMs) / n) * 1000,
+    perSecond: n / ((t1 - t0) / 1000),
+    drainMs: t1 - lastAt,
+    roundTripsPer1k: per1k(writes.writes - w0),
+    ownRoundTripsPer1k: own0 === null || own1 === null ? null : per1k(own1 - own0),
+    // The snapshots add one MULTI/EXEC of INFO and CLIENT LIST per master (2–4 commands, 1–2 reads):
+    // negligible against thousands of sessions, and the same for both clients.
+    serverReadsPer1k: per1k(server1.reads - server0.reads),
+    commandsPer1k: per1k(server1.commands - server0.commands),
+    netInputBytesPerSession: (server1.netInput - server0.netInput) / n,
+    commandCalls,
+    connection: connectionDelta(server0, server1),
+    redisCpuMsPer1k: per1k(server1.cpuMs - server0.cpuMs),
+    callUs: callNs / n / 1000,
+    clientCpuUs: (cpu1 - cpu0) / n,
   };
 }
 
 const QUIET: RegistryObserver = { flushed: () => {}, queueDepth: () => {}, dropped: () => {}, degraded: () => {} };
 
-async function runBatched(url: string, admin: Admin, o: Options, n: number, rate: number, tag: string): Promise<RunResult> {
+interface Product {
+  registry: RegistryModule;
+  keys: KeysModule;
+}
+
+async function runBatched(p: Product, url: string, admin: Admin, writes: WriteCounter, o: Options, n: number, rate: number, tag: string): Promise<RunResult> {
   const live = new Set<string>();
-  const reg = new RedisRegistry(url, { nodeId: 'bench', address: '127.0.0.1:0' }, { registryBatch: o.batch, registryFlushMs: o.flushMs, registryQueueMax: Math.max(100_000, n), registryRefreshMs: 3_600_000 }, { liveSessions: () => live, observer: QUIET });
+  const reg = new p.registry.RedisRegistry(url, { nodeId: 'bench', address: '127.0.0.1:0' }, { registryBatch: o.batch, registryFlushMs: o.flushMs, registryQueueMax: Math.max(100_000, n), registryRefreshMs: 3_600_000 }, { liveSessions: () => live, observer: QUIET });
   try {
     await until(() => reg.stats().connected && reg.stats().resyncs > 0, 10_000);
-    const before = reg.stats();
-    const server0 = await serverStats(admin);
-    const cpu0 = clientCpuUs();
-    const t0 = performance.now();
-    const { callNs, lastAt } = await storm(n, rate, (i) => {
-      const id = `${tag}-${i}`;
-      live.add(id);
-      reg.register(id);
-    });
-    await until(() => reg.stats().written - before.written >= n, 60_000);
-    const t1 = performance.now();
-    const cpu1 = clientCpuUs();
-    const after = reg.stats();
-    const server1 = await serverStats(admin);
-    if (after.dropped !== before.dropped || after.failedFlushes !== before.failedFlushes) throw new Error(`batched run dropped ${after.dropped - before.dropped} writes, ${after.failedFlushes - before.failedFlushes} failed flushes`);
-    return runResult(n, roundTripsPer1k(after.roundTrips - before.roundTrips, n), { t0, t1, lastAt, callNs, cpu0, cpu1, server0, server1 });
+    const out = {} as RunResult;
+    for (const phase of PHASES) {
+      const before = reg.stats();
+      out[phase] = await measure(
+        admin,
+        writes,
+        n,
+        rate,
+        phase === 'register'
+          ? (i) => {
+              const id = `${tag}-${i}`;
+              live.add(id);
+              reg.register(id);
+            }
+          : (i) => {
+              const id = `${tag}-${i}`;
+              live.delete(id);
+              reg.unregister(id);
+            },
+        () => reg.stats().written - before.written >= n,
+        () => reg.stats().roundTrips,
+      );
+      const after = reg.stats();
+      if (after.dropped !== before.dropped || after.failedFlushes !== before.failedFlushes) throw new Error(`batched ${phase} dropped ${after.dropped - before.dropped} writes, ${after.failedFlushes - before.failedFlushes} failed flushes`);
+    }
+    return out;
   } finally {
     await reg.close();
   }
 }
 
-async function runPerSession(url: string, admin: Admin, n: number, rate: number, tag: string): Promise<RunResult> {
-  const target = parseRedisUrl(url);
-  const client = target.mode === 'single' ? new Redis(target.url, { enableOfflineQueue: false }) : new Cluster(target.seeds, { enableOfflineQueue: false });
+async function runSimple(p: Product, target: RedisTarget, admin: Admin, writes: WriteCounter, n: number, rate: number, tag: string): Promise<RunResult> {
+  const options = { enableAutoPipelining: true, enableOfflineQueue: false };
+  const client = target.mode === 'single' ? new Redis(target.url, options) : new Cluster(target.seeds, { ...options, redisOptions: { username: target.username, password: target.password } });
   try {
-    await new Promise<void>((res, rej) => { client.once('ready', () => res()); client.once('error', rej); });
-    const prefix = ownerValuePrefix('bench', '127.0.0.1:0');
-    let acked = 0;
-    let failed = 0;
-    const ok = (): void => void acked++;
-    const bad = (): void => void failed++;
-    const server0 = await serverStats(admin);
-    const cpu0 = clientCpuUs();
-    const t0 = performance.now();
-    const { callNs, lastAt } = await storm(n, rate, (i) => {
-      client.set(`mcp:session:${tag}-${i}`, `${prefix}${Date.now()}}`, 'EX', SESSION_TTL_S).then(ok, bad);
+    await new Promise<void>((res, rej) => {
+      client.once('ready', () => res());
+      client.once('error', rej);
     });
-    await until(() => acked + failed >= n, 60_000);
-    const t1 = performance.now();
-    const cpu1 = clientCpuUs();
-    const server1 = await serverStats(admin);
-    if (failed > 0) throw new Error(`one-per-session run: ${failed} SETs failed`);
-    return runResult(n, 1000, { t0, t1, lastAt, callNs, cpu0, cpu1, server0, server1 });
+    const prefix = p.keys.ownerValuePrefix('bench', '127.0.0.1:0');
+    const out = {} as RunResult;
+    for (const phase of PHASES) {
+      let acked = 0;
+      let failed = 0;
+      const ok = (): void => void acked++;
+      const bad = (): void => void failed++;
+      out[phase] = await measure(
+        admin,
+        writes,
+        n,
+        rate,
+        phase === 'register'
+          ? (i) => void client.set(`mcp:session:${tag}-${i}`, `${prefix}${Date.now()}}`, 'EX', p.keys.SESSION_TTL_S).then(ok, bad)
+          : (i) => void client.del(`mcp:session:${tag}-${i}`).then(ok, bad),
+        () => acked + failed >= n,
+        () => null,
+      );
+      if (failed > 0) throw new Error(`simple client ${phase}: ${failed} commands failed`);
+    }
+    return out;
   } finally {
     client.disconnect();
   }
 }
 
-const FIELDS: Array<[keyof RunResult, string, number]> = [
+// --- report ---------------------------------------------------------------------------------
+
+type Field = [keyof PhaseResult, string, number];
+
+const FIELDS: readonly Field[] = [
   ['perSecond', 'sessions/s (acknowledged)', 0],
-  ['drainMs', 'drain after last session, ms', 1],
-  ['roundTripsPer1k', 'round trips / 1k sessions', 1],
-  ['serverReadsPer1k', 'server socket reads / 1k', 1],
-  ['commandsPer1k', 'commands / 1k sessions', 0],
-  ['callUs', 'cost per call on the hot path, µs', 2],
+  ['drainMs', 'drain after the last call, ms', 1],
+  ['roundTripsPer1k', 'round trips / 1k (client socket writes)', 1],
+  ['serverReadsPer1k', 'server socket reads / 1k (INFO)', 1],
+  ['commandsPer1k', 'commands processed / 1k (INFO)', 0],
+  ['netInputBytesPerSession', 'bytes Redis received / session', 1],
+  ['redisCpuMsPer1k', 'Redis CPU / 1k sessions, ms', 2],
+  ['callUs', 'cost per call on the caller, µs', 2],
   ['clientCpuUs', 'client CPU per session, µs', 2],
-  ['serverCpuMsPer1k', 'Redis CPU per 1k sessions, ms', 2],
 ];
 
 function fmt(s: Spread, digits: number): string {
-  const f = (x: number): string => x.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+  const f = (x: number): string => (Number.isFinite(x) ? x.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }) : 'n/a');
   return `${f(s.median)}  [${f(s.min)} .. ${f(s.max)}]`;
 }
 
-async function main(): Promise<void> {
-  const o = parseArgs(process.argv.slice(2));
-  // The registry's own info lines (connected, re-asserted) would interleave with the report.
-  configureLog('warn', { node: 'bench' });
-  const started: Array<() => Promise<void>> = [];
-  let url = o.redisUrl;
-  if (url === null) {
-    if (o.cluster) {
-      const c = await startRedisCluster(3);
-      url = c.url;
-    } else {
-      url = (await startRedis()).url;
-    }
-    started.push(stopAllRedis);
+function spreadOf(runs: RunResult[], phase: Phase, key: keyof PhaseResult): Spread {
+  return spread(runs.map((r) => r[phase][key] as number));
+}
+
+/** Per-run ratio simple / batched of one figure. */
+function ratio(batched: RunResult[], simple: RunResult[], phase: Phase, key: keyof PhaseResult): Spread {
+  return spread(simple.map((s, i) => (s[phase][key] as number) / (batched[i][phase][key] as number)));
+}
+
+function table(label: string, batched: RunResult[], simple: RunResult[], runs: number): string {
+  const lines = [`\n== ${label} (median [min .. max] over ${runs} runs)`];
+  for (const phase of PHASES) {
+    lines.push(`-- ${phase === 'register' ? 'register (batched SET+SADD script / SET … EX)' : 'unregister (batched DEL+SREM / DEL)'}`);
+    lines.push(`${''.padEnd(42)}${'batched registry'.padEnd(36)}simple client (auto-pipelined)`);
+    for (const [key, name, digits] of FIELDS) lines.push(`${name.padEnd(42)}${fmt(spreadOf(batched, phase, key), digits).padEnd(36)}${fmt(spreadOf(simple, phase, key), digits)}`);
+    const conn = (r: RunResult[]): string => {
+      const v = r.map((x) => x[phase].connection.commands);
+      return v.every((x) => x === null) ? 'not reported' : fmt(spread(v.map((x) => ((x ?? NaN) / r[0][phase].sessions) * 1000)), 0);
+    };
+    lines.push(`${'connection commands / 1k (CLIENT LIST)'.padEnd(42)}${conn(batched).padEnd(36)}${conn(simple)}`);
+    lines.push(`ratio simple / batched: round trips ${fmt(ratio(batched, simple, phase, 'roundTripsPer1k'), 1)}; server reads ${fmt(ratio(batched, simple, phase, 'serverReadsPer1k'), 1)}; Redis CPU ${fmt(ratio(batched, simple, phase, 'redisCpuMsPer1k'), 2)}; sessions/s ${fmt(ratio(batched, simple, phase, 'perSecond'), 2)}`);
   }
-  const stopOnSignal = (): void => void stopAllRedis().finally(() => process.exit(130));
+  return lines.join('\n');
+}
+
+async function main(): Promise<number> {
+  let o: Options;
+  try {
+    o = parseOptions(process.argv.slice(2));
+  } catch (err) {
+    const code = reportUsage(err);
+    if (code === null) throw err;
+    return code;
+  }
+  const code: Provenance = provenance(o.allowDirty);
+  requireClean(code);
+  const [registry, keys, redisUrl, log] = await Promise.all([
+    importProduct<RegistryModule>(ROOT, 'src/registry/redis.js', ['RedisRegistry']),
+    importProduct<KeysModule>(ROOT, 'src/registry/keys.js', ['SESSION_TTL_S', 'ownerValuePrefix']),
+    importProduct<RedisUrlModule>(ROOT, 'src/registry/redis-url.js', ['parseRedisUrl']),
+    importProduct<LogModule>(ROOT, 'src/log.js', ['configureLog']),
+  ]);
+  const product: Product = { registry, keys };
+  // The registry's own info lines (connected, re-asserted) would interleave with the report.
+  log.configureLog('warn', { node: 'bench' });
+  let procs: RedisProcs | null = null;
+  const stopOnSignal = (): void => void (procs?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
   process.once('SIGINT', stopOnSignal);
   process.once('SIGTERM', stopOnSignal);
-  const admin = await adminFor(url);
+  let url = o.redisUrl;
+  if (url === null) {
+    procs = await startRedis(o.cluster ? CLUSTER_MASTERS : 0);
+    url = procs.url;
+  }
+  const target = redisUrl.parseRedisUrl(url);
+  const ports = target.mode === 'single' ? [Number(new URL(target.url).port || 6379)] : target.seeds.map((s) => s.port);
+  const writes = countSocketWrites(ports);
+  const admin = await adminFor(target);
+  const startedAt = new Date().toISOString();
   const report: Record<string, unknown> = {
-    time: new Date().toISOString(),
+    benchmark: 'registry',
+    time: startedAt,
+    code,
+    dirty: code.dirty,
     options: o,
-    redis: url,
+    redis: { url, mode: target.mode, version: ((await admin.masters[0].info('server')).match(/redis_version:(\S+)/) ?? [])[1] ?? 'unknown' },
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version },
+    notes: [
+      'batched: the product RedisRegistry (dist/src/registry/redis.js): one Lua script call per batch on one server (SET … EX + SADD to the node set per session; DEL + SREM on unregister), one pipeline per node in a cluster.',
+      'simple: ioredis with enableAutoPipelining: true, one SET … EX per new session and one DEL per ended one; commands issued in one event-loop turn leave in one write.',
+      'roundTripsPer1k: socket writes this process made to the Redis port(s) during the phase (counted on node:net Socket.prototype.write); ownRoundTripsPer1k: the registry\'s own count.',
+      'serverReadsPer1k / commandsPer1k / netInputBytesPerSession / redisCpuMsPer1k: INFO stats and cpu deltas over the phase, summed over masters; commandCalls: INFO commandstats deltas. connection: CLIENT LIST tot-net-in / tot-cmds of the client connections, null where this redis-server does not report them.',
+      'Spreads are HDR-histogram percentiles (hdr-histogram-js, 3 significant digits): median of an even count is the lower middle value.',
+    ],
     rates: [] as unknown[],
   };
-  process.stderr.write(`registry benchmark: ${o.cluster ? '3-master cluster' : 'one redis-server'} at ${url}, batch ${o.batch}, flush ${o.flushMs} ms, ${o.runs} runs per rate\n`);
+  process.stderr.write(`registry benchmark: ${o.cluster ? `${CLUSTER_MASTERS}-master cluster` : 'one redis-server'} at ${url}, batch ${o.batch}, flush ${o.flushMs} ms, ${o.runs} runs per rate; ${describeProvenance(code)}\n`);
   try {
     for (const rate of o.rates) {
       const n = rate === 0 ? o.sessions : Math.min(o.sessions, rate * PACED_SECONDS);
       const batched: RunResult[] = [];
-      const single: RunResult[] = [];
-      // A warm-up pair (JIT, connections), not recorded.
+      const simple: RunResult[] = [];
+      // A warm-up pair (JIT, connections, the script cached in Redis), not recorded.
       await flushAll(admin);
-      await runBatched(url, admin, o, Math.min(n, 5000), rate, `warm-b-${rate}`);
-      await runPerSession(url, admin, Math.min(n, 5000), rate, `warm-s-${rate}`);
+      await runBatched(product, url, admin, writes, o, Math.min(n, WARMUP_SESSIONS), rate, `warm-b-${rate}`);
+      await runSimple(product, target, admin, writes, Math.min(n, WARMUP_SESSIONS), rate, `warm-s-${rate}`);
       for (let r = 0; r < o.runs; r++) {
         // Alternate which goes first so drift on a shared machine hits both alike.
-        const order = r % 2 === 0 ? ['b', 's'] : ['s', 'b'];
-        for (const which of order) {
+        for (const which of r % 2 === 0 ? ['b', 's'] : ['s', 'b']) {
           await flushAll(admin);
-          if (which === 'b') batched.push(await runBatched(url, admin, o, n, rate, `b${rate}-${r}`));
-          else single.push(await runPerSession(url, admin, n, rate, `s${rate}-${r}`));
+          if (which === 'b') batched.push(await runBatched(product, url, admin, writes, o, n, rate, `b${rate}-${r}`));
+          else simple.push(await runSimple(product, target, admin, writes, n, rate, `s${rate}-${r}`));
         }
-        process.stderr.write(`  rate ${rate || 'unpaced'} run ${r + 1}/${o.runs}: batched ${Math.round(batched[r].perSecond)}/s, ${batched[r].roundTripsPer1k.toFixed(1)} RT/1k; one-per-session ${Math.round(single[r].perSecond)}/s\n`);
+        const b = batched[r].register;
+        const s = simple[r].register;
+        process.stderr.write(`  rate ${rate || 'unpaced'} run ${r + 1}/${o.runs}: register batched ${Math.round(b.perSecond)}/s ${b.roundTripsPer1k.toFixed(1)} RT/1k ${b.serverReadsPer1k.toFixed(1)} reads/1k; simple ${Math.round(s.perSecond)}/s ${s.roundTripsPer1k.toFixed(1)} RT/1k ${s.serverReadsPer1k.toFixed(1)} reads/1k\n`);
       }
-      const ratioRt = single.map((s, i) => s.roundTripsPer1k / batched[i].roundTripsPer1k);
-      const ratioReads = single.map((s, i) => s.serverReadsPer1k / batched[i].serverReadsPer1k);
-      const ratioRate = batched.map((b, i) => b.perSecond / single[i].perSecond);
       const label = rate === 0 ? `unpaced storm, ${n.toLocaleString('en-US')} sessions per run` : `paced storm ${rate.toLocaleString('en-US')} sessions/s, ${n.toLocaleString('en-US')} sessions per run`;
-      const lines = [`\n== ${label} (median [min .. max] over ${o.runs} runs)`, `${''.padEnd(36)}${'batched'.padEnd(34)}one command per session`];
-      for (const [key, name, digits] of FIELDS) {
-        lines.push(`${name.padEnd(36)}${fmt(spread(batched.map((x) => x[key])), digits).padEnd(34)}${fmt(spread(single.map((x) => x[key])), digits)}`);
-      }
-      lines.push(`ratio: round trips one-per-session / batched   ${fmt(spread(ratioRt), 1)}`);
-      lines.push(`ratio: server reads one-per-session / batched  ${fmt(spread(ratioReads), 1)}`);
-      lines.push(`ratio: sessions/s batched / one-per-session    ${fmt(spread(ratioRate), 2)}`);
-      process.stdout.write(`${lines.join('\n')}\n`);
-      (report.rates as unknown[]).push({ rate, sessions: n, batched, single, ratios: { roundTrips: spread(ratioRt), serverReads: spread(ratioReads), sessionsPerSecond: spread(ratioRate) } });
+      process.stdout.write(`${table(label, batched, simple, o.runs)}\n`);
+      const ratios = Object.fromEntries(PHASES.map((ph) => [ph, Object.fromEntries((['roundTripsPer1k', 'serverReadsPer1k', 'commandsPer1k', 'netInputBytesPerSession', 'redisCpuMsPer1k', 'perSecond'] as const).map((k) => [k, ratio(batched, simple, ph, k)]))]));
+      (report.rates as unknown[]).push({ rate, sessions: n, batched, simple, ratiosSimpleOverBatched: ratios });
     }
   } finally {
     admin.close();
-    for (const stop of started) await stop();
+    await procs?.stop();
   }
   const dir = resolve(o.out);
   mkdirSync(dir, { recursive: true });
-  const file = `${dir}/registry-${String(report.time).replace(/[:.]/g, '-')}.json`;
-  writeFileSync(file, JSON.stringify(report, null, 2));
-  writeFileSync(`${dir}/registry-latest.json`, JSON.stringify(report, null, 2));
+  const file = `${dir}/registry-${startedAt.replace(/[:.]/g, '-')}.json`;
+  writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(`${dir}/registry-latest.json`, `${JSON.stringify(report, null, 2)}\n`);
   process.stderr.write(`\nresults: ${file}\n`);
+  return 0;
 }
 
-main().catch(async (err) => {
-  process.stderr.write(`${(err as Error).stack ?? err}\n`);
-  await stopAllRedis().catch(() => {});
-  process.exit(1);
-});
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`${errorText(err)}\n`);
+    process.exit(1);
+  },
+);

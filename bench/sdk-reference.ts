@@ -3,7 +3,7 @@
  * built the way the SDK's own examples are — one transport and one McpServer per session, kept in a
  * map by session id. It serves the same `echo` tool as bench/tools.ts.
  *
- * Usage: node dist/bench/sdk-reference.js [--port 0] [--host 127.0.0.1] [--sse]
+ * Usage: node bench/dist/sdk-reference.js [--port 0] [--host 127.0.0.1] [--sse]
  * Logs `{"msg":"listening","port":N}` on stdout once bound (port 0 picks a free port).
  * Replies are JSON (`enableJsonResponse`), as ours are for a request without streaming; `--sse`
  * switches to the SDK default of one SSE stream per POST.
@@ -14,6 +14,7 @@ import express, { type Request, type Response } from 'express';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import { checks, parseFlags, reportUsage } from './lib/args.js';
 import { ECHO_CONFIG, ECHO_NAME, echo } from './tools.js';
 
 interface RefOptions {
@@ -22,17 +23,16 @@ interface RefOptions {
   sse: boolean;
 }
 
-function parseArgs(argv: readonly string[]): RefOptions {
-  const opts: RefOptions = { port: 0, host: '127.0.0.1', sse: false };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '--port') opts.port = Number(argv[++i]);
-    else if (a === '--host') opts.host = String(argv[++i]);
-    else if (a === '--sse') opts.sse = true;
-    else throw new Error(`sdk-reference: unknown argument ${a}`);
-  }
-  if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) throw new Error(`sdk-reference: invalid --port`);
-  return opts;
+const USAGE = 'usage: node bench/dist/sdk-reference.js [--port 0] [--host 127.0.0.1] [--sse]';
+
+function parseOptions(argv: readonly string[]): RefOptions {
+  const v = parseFlags(argv, { port: { type: 'string' }, host: { type: 'string' }, sse: { type: 'boolean' } }, USAGE);
+  const c = checks(USAGE);
+  return {
+    port: v.port === undefined ? 0 : c.int('port', v.port, 0, 65535),
+    host: v.host === undefined ? '127.0.0.1' : c.text('host', v.host, 'an address'),
+    sse: v.sse ?? false,
+  };
 }
 
 function newMcpServer(): McpServer {
@@ -45,7 +45,12 @@ function jsonRpcError(res: Response, status: number, code: number, message: stri
   res.status(status).json({ jsonrpc: '2.0', error: { code, message }, id: null });
 }
 
-const opts = parseArgs(process.argv.slice(2));
+let opts: RefOptions;
+try {
+  opts = parseOptions(process.argv.slice(2));
+} catch (err) {
+  process.exit(reportUsage(err) ?? 1);
+}
 const transports = new Map<string, StreamableHTTPServerTransport>();
 const app = express();
 app.use(express.json({ limit: '4mb' }));

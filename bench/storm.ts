@@ -14,11 +14,14 @@
  *
  * Each scenario writes <out>/storm-<scenario>-<time>/{report.md,result.json,*.svg}; progress goes to
  * stderr once a second, a summary to stdout at the end. Exit code 0 when every run completed (met or
- * missed targets alike: they are in the report), 1 when a run failed, 2 on bad flags.
+ * missed targets alike: they are in the report), 1 when a run failed, 2 on bad flags. Results carry the
+ * commit measured; a working tree that differs from it is refused unless --allow-dirty (then flagged).
  */
 import { resolve } from 'node:path';
-import { codeVersion, loadClusterCode } from './lib/storm-cluster.js';
-import { parseStormArgs, StormUsageError, type StormOptions, type StormScenario } from './lib/storm-options.js';
+import { reportUsage } from './lib/args.js';
+import { describeProvenance, errorText, provenance, requireClean } from './lib/provenance.js';
+import { loadClusterCode } from './lib/storm-cluster.js';
+import { parseStormArgs, type StormOptions, type StormScenario } from './lib/storm-options.js';
 import { writeScenario, type RunOutput, type Written } from './lib/storm-report.js';
 import { abortRuns, runStorm, type RunPlan } from './lib/storm-run.js';
 import { buildSeries, summarize } from './lib/storm-summary.js';
@@ -43,8 +46,8 @@ function headline(s: RunOutput['summary']): string {
   const q = (x: number): string => (Number.isFinite(x) ? `${Math.round(x)}` : 'n/a');
   const lines = [
     `${s.name}: ${r.affected} affected clients, ${r.unrecovered} not recovered; recovery ms after notice p50/p95/p99/max ${q(r.fromNotice.p50)}/${q(r.fromNotice.p95)}/${q(r.fromNotice.p99)}/${q(r.fromNotice.max)}, after event p99/max ${q(r.fromEvent.p99)}/${q(r.fromEvent.max)}`,
-    `  errors other than 404: ${s.errors.unexpected} (affected ${s.errors.affected}, others ${s.errors.unaffected}); tool calls ${s.calls.started} started, ${s.calls.lost} lost, ${s.calls.retried} retried`,
-    `  peak initialize rate per node: ${Object.entries(s.initRate.peakByNode).map(([n, v]) => `${n} ${Math.round(v)}/s`).join(', ')}; Redis cmds/s steady ${q(s.redis.steadyPerS)}, peak ${q(s.redis.eventPeakPerS)}`,
+    `  errors other than 404: ${s.errors.unexpected} (affected ${s.errors.affected}, others ${s.errors.unaffected}); tool calls ${s.calls.started} started, ${s.calls.ok} ok, ${s.calls.lost} lost, ${s.calls.inFlightAtStop} in flight at the end, ${s.calls.retried} retried`,
+    `  peak initialize rate per node: ${Object.entries(s.initRate.peakByNode).map(([n, v]) => `${n} ${q(v)}/s`).join(', ')}; Redis cmds/s steady ${q(s.redis.steadyPerS)}, peak ${q(s.redis.eventPeakPerS)}`,
     `  tools/call request p99 steady ${q(s.latency.steady.request.p99)} ms, event window ${q(s.latency.event.request.p99)} ms; Redis ${s.endCheck.redisKeys} keys vs ${s.endCheck.activeSessions} live (${s.endCheck.converged ? `matched after ${(s.endCheck.afterMs / 1000).toFixed(1)} s` : 'NOT matched'})`,
     ...s.targets.map((t) => `  target ${t.name} ${t.target}: ${t.measured} -> ${t.met === null ? 'reported' : t.met ? 'MET' : 'MISSED'}`),
   ];
@@ -56,14 +59,14 @@ async function main(): Promise<number> {
   try {
     o = parseStormArgs(process.argv.slice(2));
   } catch (err) {
-    if ((err as StormUsageError).code === 'STORM_ERR_USAGE') {
-      process.stderr.write(`${(err as Error).message}\n`);
-      return (err as Error).message.startsWith('usage:') ? 0 : 2;
-    }
-    throw err;
+    const code = reportUsage(err);
+    if (code === null) throw err;
+    return code;
   }
   const command = `npm run bench:storm -- ${process.argv.slice(2).join(' ')}`.trim();
-  const version = codeVersion();
+  const version = provenance(o.allowDirty);
+  requireClean(version);
+  process.stderr.write(`storm benchmark: ${describeProvenance(version)}\n`);
   const code = await loadClusterCode(o.snapshot);
   const stop = (): void => code.remove();
   process.on('exit', stop);
@@ -92,7 +95,7 @@ async function main(): Promise<number> {
       }
       if (runs.length === 0) continue;
       const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-      const w = writeScenario(resolve(o.out), { scenario, title: TITLES[scenario], command, options: o, code: version, runs }, stamp);
+      const w = await writeScenario(resolve(o.out), { scenario, title: TITLES[scenario], command, options: o, code: version, runs }, stamp);
       written.push(w);
       process.stdout.write(`report: ${w.markdown}\n`);
     }
@@ -106,7 +109,7 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (err: Error) => {
-    process.stderr.write(`${err.stack ?? err}\n`);
+    process.stderr.write(`${errorText(err)}\n`);
     process.exit(1);
   },
 );

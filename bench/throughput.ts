@@ -1,6 +1,8 @@
 /**
  * Throughput benchmark: our node against a reference server on the official SDK (and our node with
- * metrics off), alternating in one run, fresh server per scenario, `--rounds` rounds.
+ * metrics off), alternating in one run, fresh server per scenario, `--rounds` rounds; the order of the
+ * contenders rotates from round to round, so that drift on a shared machine does not always favour
+ * the same one.
  *
  *   tools  tools/call echo on ONE session at `--connections` connections: req/s, p50, p99
  *   init   every request an initialize (a new session each): sessions/s
@@ -12,20 +14,26 @@
  * session worker beat two here; see lib/options.ts). Before each run the runner waits (up to
  * `--quiet-wait`) for other processes to go quiet, and records the CPU they used during the run.
  *
+ * During each load, one response body in `--check-every` is parsed and validated (autocannon) or
+ * checked for the expected fragments (wrk); an invalid body fails the run's targets.
+ *
  * Prints min/median/max per contender and per-round ratios, and writes the full JSON to
- * `<out>/throughput-<ISO time>.json` and `<out>/throughput-latest.json`. Progress goes to stderr.
- * Every server (and wrk) started is killed on exit, error, Ctrl-C or SIGTERM.
+ * `<out>/throughput-<ISO time>.json` and `<out>/throughput-latest.json`, with the commit measured; a
+ * working tree that differs from its commit is refused unless `--allow-dirty` (then flagged dirty).
+ * Progress goes to stderr. Every server (and wrk) started is killed on exit, error, Ctrl-C or SIGTERM.
  *
  *   npm run bench:throughput -- --quick
  *   npm run bench:throughput -- --rounds 3 --duration 10 --connections 50 --sessions 20000
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, freemem, release, totalmem } from 'node:os';
-import { resolve } from 'node:path';
-import { execFileSync } from 'node:child_process';
-import { contenderSpec, ROOT, snapshotDist, type ContenderSpec } from './lib/contenders.js';
+import { join, resolve } from 'node:path';
+import { reportUsage } from './lib/args.js';
+import { contenderSpec, describeContender, type ContenderSpec } from './lib/contenders.js';
 import { parseOptions, type BenchOptions, type ContenderName, type ScenarioName } from './lib/options.js';
 import { installCleanup, machineBusySeconds } from './lib/processes.js';
+import { BENCH, codeRoot } from './lib/product.js';
+import { describeProvenance, errorText, provenance, requireClean } from './lib/provenance.js';
 import { formatTable, summarize, type RoundRecord, type RunRecord } from './lib/report.js';
 import { initialize, rssPerSession, toolsCall, type InitRun, type RssRun, type ToolsRun } from './lib/scenarios.js';
 
@@ -33,25 +41,13 @@ function progress(line: string): void {
   process.stderr.write(`${line}\n`);
 }
 
+/** Version of a package of this bench package (the load generator, the SDK reference's stack). */
 function packageVersion(dir: string): string {
   try {
-    return (JSON.parse(readFileSync(`${ROOT}node_modules/${dir}/package.json`, 'utf8')) as { version: string }).version;
+    return (JSON.parse(readFileSync(join(BENCH, 'node_modules', dir, 'package.json'), 'utf8')) as { version: string }).version;
   } catch {
     return 'unknown';
   }
-}
-
-/** Which code was measured: commit and how many files differ from it (others edit src/ meanwhile). */
-function codeInfo(): Record<string, unknown> {
-  const git = (args: string[]): string => {
-    try {
-      return execFileSync('git', args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    } catch {
-      return 'unknown';
-    }
-  };
-  const dirty = git(['status', '--porcelain']);
-  return { commit: git(['rev-parse', 'HEAD']), changedFiles: dirty === 'unknown' ? null : dirty.split('\n').filter(Boolean).length };
 }
 
 function machineInfo(): Record<string, unknown> {
@@ -119,25 +115,41 @@ async function runScenario(scenario: ScenarioName, spec: ContenderSpec, o: Bench
   }
 }
 
+/** Round r (1-based) starts with the r-th contender: ours, sdk, nometrics; sdk, nometrics, ours; ... */
+function orderOf(contenders: readonly ContenderName[], round: number): ContenderName[] {
+  const k = (round - 1) % contenders.length;
+  return [...contenders.slice(k), ...contenders.slice(0, k)];
+}
+
 async function main(): Promise<void> {
-  const o = parseOptions(process.argv.slice(2));
-  const code = codeInfo();
-  const snapshot = o.snapshot ? snapshotDist() : null;
+  let o: BenchOptions;
+  try {
+    o = parseOptions(process.argv.slice(2));
+  } catch (err) {
+    const code = reportUsage(err);
+    if (code === null) throw err;
+    process.exitCode = code;
+    return;
+  }
+  const code = provenance(o.allowDirty);
+  requireClean(code);
+  const product = codeRoot(o.snapshot);
   installCleanup((sig) => {
     progress(`\ninterrupted (${sig}): stopping every server started`);
-    snapshot?.remove();
+    product.remove();
   });
-  process.on('exit', () => snapshot?.remove());
-  const specs = new Map<ContenderName, ContenderSpec>(o.contenders.map((c) => [c, contenderSpec(c, o.workers, snapshot?.root)]));
+  process.on('exit', () => product.remove());
+  const specs = new Map<ContenderName, ContenderSpec>(o.contenders.map((c) => [c, contenderSpec(c, o.workers, product.root)]));
   const startedAt = new Date();
-  progress(`throughput benchmark: ${o.rounds} round(s), ${o.duration}s runs (+${o.warmup}s warm-up), ${o.connections} connections, ${o.sessions} idle sessions; contenders ${o.contenders.join(', ')}; our workers ${o.workers ?? 'server default'}`);
+  progress(`throughput benchmark: ${o.rounds} round(s), ${o.duration}s runs (+${o.warmup}s warm-up), ${o.connections} connections, ${o.sessions} idle sessions; contenders ${o.contenders.join(', ')} (order rotating per round); our workers ${o.workers ?? 'server default'}; ${describeProvenance(code)}`);
 
   const rounds: RoundRecord[] = [];
   for (let round = 1; round <= o.rounds; round++) {
-    const record: RoundRecord = { round, runs: [] };
+    const order = orderOf(o.contenders, round);
+    const record: RoundRecord = { round, order, runs: [] };
     rounds.push(record);
     for (const scenario of o.scenarios) {
-      for (const contender of o.contenders) {
+      for (const contender of order) {
         const busyBefore = o.quietWait > 0 ? await waitForQuiet(o.quietWait, o.quietThreshold) : NaN;
         const t0 = performance.now();
         progress(`[round ${round}/${o.rounds}] ${SCENARIO_LABEL[scenario].padEnd(11)} ${contender.padEnd(15)} ...`);
@@ -166,9 +178,12 @@ async function main(): Promise<void> {
     config: o,
     machine: machineInfo(),
     code: { ...code, snapshot: o.snapshot },
-    contenders: Object.fromEntries([...specs].map(([name, s]) => [name, { command: ['node', ...s.args.map((a) => a.replace(s.root, ''))].join(' '), env: s.env }])),
+    dirty: code.dirty,
+    contenders: Object.fromEntries([...specs].map(([name, s]) => [name, { command: describeContender(s, product.root), env: s.env }])),
     notes: [
-      'Latencies are our own 10 µs-resolution histogram of 2xx responses (autocannon rounds to whole ms; its figures are kept as autocannonLatencyMs).',
+      'Latencies are our own HDR histogram (hdr-histogram-js, µs, 3 significant digits) of 2xx responses (autocannon rounds to whole ms; its figures are kept as autocannonLatencyMs). Spreads over rounds (min / median / max) come from the same HDR histograms: within 0.1 %, the median of an even count is the lower middle value.',
+      'The contenders run in an order rotating per round (rounds[].order).',
+      'bodies: during each load one response in bodies.every was validated (autocannon: parsed as JSON-RPC, the echo text or the initialize result checked; wrk: status 200 and the expected JSON fragments present).',
       'Load generators (autocannon: one JS thread in the runner process; wrk: C, --wrk-threads threads) and servers share the same 2 cores; with a fresh JSON-RPC id per request autocannon tops out near 23k req/s here even against a bare uWS echo, so our tools/call figure under autocannon is a lower bound and wrk shows the server side.',
       'otherCpuCores / otherCpuBefore: CPU used by unrelated processes during / just before a run (other engineers share the machine).',
       'rss: VmRSS of the server process (all threads) before and after opening the sessions (initialize + notifications/initialized each).',
@@ -190,9 +205,14 @@ async function main(): Promise<void> {
     progress(`${failed} run(s) failed; see the JSON for the errors`);
     process.exitCode = 1;
   }
+  const invalid = summary.targets.find((t) => t.name.startsWith('response bodies invalid'));
+  if (invalid && !invalid.pass) {
+    progress('invalid response bodies during load: see bodies.firstFailure in the JSON');
+    process.exitCode = 1;
+  }
 }
 
 main().catch((err: unknown) => {
-  progress(`benchmark failed: ${(err as Error).stack ?? String(err)}`);
+  progress(`benchmark failed: ${errorText(err)}`);
   process.exitCode = 1;
 });

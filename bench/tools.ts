@@ -1,9 +1,15 @@
 /**
- * The benchmark's tool module: one `echo` tool, loaded by our server with `--tools` and registered the
- * same way on the SDK reference (bench/sdk-reference.ts), so both sides run identical tool code.
+ * The benchmark's tool module: one `echo` tool, loaded by our server with `--tools` (as any user's
+ * tool module is: through the public tool-module API, a default-exported `register(server)`) and
+ * registered the same way on the SDK reference (bench/sdk-reference.ts), so both sides run identical
+ * tool code.
  */
 import { z } from 'zod';
-import type { McpServerApi } from '../workers/api.js';
+
+/** The one member of the product's tool-module API (workers/api.ts McpServerApi) used here. */
+interface ToolServer {
+  registerTool(name: string, config: { description?: string; inputSchema?: Record<string, unknown> }, handler: (args: { text: string }) => unknown): unknown;
+}
 
 /** Shared by both contenders: the SDK reference registers the same config and handler. */
 export const ECHO_NAME = 'echo';
@@ -16,6 +22,6 @@ export function echo({ text }: { text: string }): { content: Array<{ type: 'text
   return { content: [{ type: 'text', text }] };
 }
 
-export default function register(server: McpServerApi): void {
+export default function register(server: ToolServer): void {
   server.registerTool(ECHO_NAME, { ...ECHO_CONFIG }, echo);
 }

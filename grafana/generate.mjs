@@ -286,6 +286,11 @@ const node = dashboard({
     ts('Event-loop lag per thread', 'Mean event-loop delay since the last scrape: front (uWS, routing) and each worker.', LAT, [
       target(`max by (thread) (mcp_event_loop_lag_seconds{${I}})`, '{{thread}}'),
     ], 8),
+    ts('Worker faults', 'Contained in the worker: uncaught exceptions, unhandled rejections, handler timeouts (MCP_HANDLER_TIMEOUT_MS), unserializable results. Stalls: event loop blocked past MCP_WORKER_STALL_MS/2. Restarts: workers replaced (stall, heap_limit = MCP_WORKER_MAX_HEAP_MB, died); each costs that worker\'s sessions (404, clients re-initialize).', 'ops', [
+      target(rate('mcp_worker_errors_total', 'kind'), '{{kind}}'),
+      target(rate('mcp_worker_stalls_total'), 'stall'),
+      target(rate('mcp_worker_restarts_total', 'reason'), 'restart {{reason}}'),
+    ], 24),
     row('Tools'),
     ts('Tool calls by tool and outcome', 'tools/call handled by the session workers; outcome=error counts isError results and thrown handlers.', 'ops', [
       target(rate('mcp_tool_calls_total', 'tool, outcome'), '{{tool}} {{outcome}}'),

@@ -47,6 +47,10 @@ export interface NodeOptions {
   registryFlushMs: number;
   /** Registry writes queued at most; beyond it the oldest are dropped (and counted). */
   registryQueueMax: number;
+  /** Bytes (session ids) the registry write queue holds at most; beyond it the oldest are dropped (and counted). */
+  registryQueueMaxBytes: number;
+  /** Live sessions this node holds at most; an initialize beyond it gets 503 with Retry-After. */
+  maxSessions: number;
   /** How often live sessions re-assert their registry keys (TTL refresh), ms. */
   registryRefreshMs: number;
   /** Address other nodes reach this one at (host:port); empty: host:port as bound. */
@@ -59,6 +63,18 @@ export interface NodeOptions {
   drainWindowMs: number;
   /** Spread stream closes randomly over the window (true) or close them all at once (false). */
   drainJitter: boolean;
+  /**
+   * A request handler (tool, resource, prompt, completion) still running after this long is answered
+   * with a JSON-RPC error and its `extra.signal` is aborted, ms. A tool may lower it (`timeoutMs`).
+   */
+  handlerTimeoutMs: number;
+  /** A worker whose event loop gives no sign of life for this long is replaced (its sessions end), ms. */
+  workerStallMs: number;
+  /**
+   * Live heap a session worker may keep, MiB (checked after each major GC; the worker is replaced
+   * beyond it). V8's own hard limit for the worker is twice this. 0: no cap (V8's default).
+   */
+  workerMaxHeapMb: number;
   /**
    * Tests only: lets a request make a handler entry throw on purpose (src/front/test-faults.ts), to
    * prove the front's guard. Off by default; refused unless NODE_ENV=test.
@@ -89,12 +105,17 @@ export const DEFAULTS: Readonly<NodeOptions> = Object.freeze({
   registryBatch: 256,
   registryFlushMs: 5,
   registryQueueMax: 100_000,
+  registryQueueMaxBytes: 16 * 1024 * 1024,
+  maxSessions: 100_000,
   registryRefreshMs: 60 * 60 * 1000,
   advertiseAddress: '',
   forward: true,
   clusterSecret: '',
   drainWindowMs: 5000,
   drainJitter: true,
+  handlerTimeoutMs: 60_000,
+  workerStallMs: 10_000,
+  workerMaxHeapMb: 1024,
   testFaults: false,
 });
 
@@ -124,12 +145,17 @@ const SPEC: { [K in keyof NodeOptions]: [string, string, Kind, number?] } = {
   registryBatch: ['--registry-batch', 'MCP_REGISTRY_BATCH', 'int', 1],
   registryFlushMs: ['--registry-flush-ms', 'MCP_REGISTRY_FLUSH_MS', 'int', 0],
   registryQueueMax: ['--registry-queue-max', 'MCP_REGISTRY_QUEUE_MAX', 'int', 1],
+  registryQueueMaxBytes: ['--registry-queue-max-bytes', 'MCP_REGISTRY_QUEUE_MAX_BYTES', 'bytes', 1024],
+  maxSessions: ['--max-sessions', 'MCP_MAX_SESSIONS', 'int', 1],
   registryRefreshMs: ['--registry-refresh-ms', 'MCP_REGISTRY_REFRESH_MS', 'int', 100],
   advertiseAddress: ['--advertise-address', 'MCP_ADVERTISE_ADDRESS', 'nullable'],
   forward: ['--forward', 'MCP_FORWARD', 'bool'],
   clusterSecret: ['--cluster-secret', 'MCP_CLUSTER_SECRET', 'nullable'],
   drainWindowMs: ['--drain-window-ms', 'MCP_DRAIN_WINDOW_MS', 'int', 0],
   drainJitter: ['--drain-jitter', 'MCP_DRAIN_JITTER', 'bool'],
+  handlerTimeoutMs: ['--handler-timeout-ms', 'MCP_HANDLER_TIMEOUT_MS', 'int', 1],
+  workerStallMs: ['--worker-stall-ms', 'MCP_WORKER_STALL_MS', 'int', 100],
+  workerMaxHeapMb: ['--worker-max-heap-mb', 'MCP_WORKER_MAX_HEAP_MB', 'int', 0],
   testFaults: ['--test-faults', 'MCP_TEST_FAULTS', 'bool'],
 };
 
@@ -202,6 +228,10 @@ export function loadConfig(argv: readonly string[] = process.argv.slice(2), env:
   if (out.advertiseAddress === null) out.advertiseAddress = '';
   if (typeof out.clusterSecret === 'string' && out.clusterSecret !== '' && out.clusterSecret.length < 16) {
     invalid('MCP_CLUSTER_SECRET', '(hidden)', 'at least 16 characters');
+  }
+  // Below this a worker cannot even load its tools module; 0 means "no cap".
+  if (typeof out.workerMaxHeapMb === 'number' && out.workerMaxHeapMb > 0 && out.workerMaxHeapMb < 16) {
+    invalid('MCP_WORKER_MAX_HEAP_MB', String(out.workerMaxHeapMb), '0 (no cap) or at least 16');
   }
   // Fault injection is a test hook: a node outside a test run refuses it rather than serve with it.
   if (out.testFaults === true && env.NODE_ENV !== 'test') invalid('MCP_TEST_FAULTS', '1', '0 unless NODE_ENV=test (fault injection is for tests only)');

@@ -11,6 +11,12 @@ export const ErrorCodes = {
   MCP_ERR_SESSION_CLOSED: 'MCP_ERR_SESSION_CLOSED',
   MCP_ERR_CAPABILITY: 'MCP_ERR_CAPABILITY',
   MCP_ERR_REGISTRY_UNAVAILABLE: 'MCP_ERR_REGISTRY_UNAVAILABLE',
+  /** A request handler ran past MCP_HANDLER_TIMEOUT_MS (or its tool's timeoutMs). */
+  MCP_ERR_HANDLER_TIMEOUT: 'MCP_ERR_HANDLER_TIMEOUT',
+  /** A handler's result or a notification JSON cannot encode (BigInt, cycle, throwing toJSON). */
+  MCP_ERR_UNSERIALIZABLE: 'MCP_ERR_UNSERIALIZABLE',
+  /** The watchdog replaced a worker whose event loop was blocked past MCP_WORKER_STALL_MS. */
+  MCP_ERR_WORKER_STALLED: 'MCP_ERR_WORKER_STALLED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -63,10 +63,15 @@ export async function startNode(config: Readonly<NodeOptions>): Promise<RunningN
       sseRetryMs: config.sseRetryMs,
       requestTimeoutMs: config.requestTimeoutMs,
       metrics: config.metrics,
+      handlerTimeoutMs: config.handlerTimeoutMs,
+      stallMs: config.workerStallMs,
+      maxHeapMb: config.workerMaxHeapMb,
+      logLevel: config.logLevel,
     },
     {
       onMessage: (slot, msg) => dispatchWorkerMessage(state!, slot, msg),
-      onSlotLost: (slot, sessions) => state!.slotLost(slot, sessions),
+      onSlotLost: (slot, sessions, _err, reason) => state!.slotLost(slot, sessions, reason),
+      onStall: (slot) => state!.slotStalled(slot),
     },
   );
   state = new FrontState(config, pool, registry, metrics, createGuard(config));

@@ -30,7 +30,10 @@ export interface RequestOptions {
 
 /** The second argument of every handler, as in the SDK's `RequestHandlerExtra`. */
 export interface HandlerExtra {
-  /** Aborted when the client cancels the request (`notifications/cancelled`) or the session ends. */
+  /**
+   * Aborted when the client cancels the request (`notifications/cancelled`), the session ends, or the
+   * handler runs past its timeout.
+   */
   signal: AbortSignal;
   sessionId: string;
   requestId: string | number;
@@ -66,6 +69,13 @@ export interface ToolConfig {
   annotations?: Record<string, unknown>;
   icons?: Array<Record<string, unknown>>;
   _meta?: Record<string, unknown>;
+  /**
+   * Not in the SDK: this tool's handler timeout, ms, when lower than the node's
+   * (MCP_HANDLER_TIMEOUT_MS). On timeout `extra.signal` is aborted (its reason an error with code
+   * MCP_ERR_HANDLER_TIMEOUT) and the request is answered with a JSON-RPC error (-32603); whatever the
+   * handler returns later is dropped. Not listed in tools/list.
+   */
+  timeoutMs?: number;
 }
 
 export type ToolHandler = (args: any, extra: HandlerExtra) => ToolResult | Promise<ToolResult>;

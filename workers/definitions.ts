@@ -184,6 +184,12 @@ export class Definitions implements McpServerApi {
     return { resources: out };
   }
 
+  /** The handler timeout of tools/call for this tool: the node's, or the tool's `timeoutMs` when lower. */
+  toolTimeout(name: unknown, nodeMs: number): number {
+    const t = typeof name === 'string' ? this.tools.get(name)?.config.timeoutMs : undefined;
+    return typeof t === 'number' && t > 0 && t < nodeMs ? t : nodeMs;
+  }
+
   async callTool(params: Record<string, unknown>, extra: HandlerExtra): Promise<unknown> {
     const name = params.name;
     const tool = typeof name === 'string' ? this.tools.get(name) : undefined;

@@ -5,6 +5,7 @@
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { ErrorCodes, McpRuntimeError, RpcCodes } from '../src/errors.js';
 import { errorBody } from '../src/protocol/jsonrpc.js';
+import { subscriptionError } from './limits.js';
 import {
   F_CLOSE, F_GONE, F_JSON, F_STATS, W_DELETE, W_DETACH, W_GET, W_INIT, W_POST, W_STATS,
   type GetMsg, type InitMsg, type PostMsg, type ToWorker,
@@ -12,7 +13,8 @@ import {
 import type { Definitions } from './definitions.js';
 import type { HandlerExtra, JsonRpcNotification, JsonRpcRequestOut, RequestOptions } from './api.js';
 import type { Outbox } from './outbox.js';
-import { WorkerMetrics } from './metrics.js';
+import { E_TIMEOUT, E_UNSERIALIZABLE, WorkerMetrics } from './metrics.js';
+import { FaultLog } from './faults.js';
 import { LAG_RESOLUTION_MS, lagSeconds } from '../src/metrics/hot.js';
 import { isRpcError } from './rpc-error.js';
 import { abortFlight, emit, newStream, openStream, replyJson, resume, Session, signalOf, type Exchange, type Inflight, type Stream, type StreamLimits } from './session.js';
@@ -29,10 +31,37 @@ export interface WorkerOptions extends StreamLimits {
   sessionIdleMs: number;
   sseRetryMs: number;
   requestTimeoutMs: number;
+  /** MCP_HANDLER_TIMEOUT_MS: see run(). */
+  handlerTimeoutMs: number;
+  /** This worker's slot, for logs. */
+  slot: number;
 }
 
 function resultBody(id: unknown, resultJson: string): string {
   return `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":${resultJson}}`;
+}
+
+/** `JSON.stringify`, or null when the value cannot be encoded (BigInt, cycle, throwing toJSON, undefined). */
+function encode(value: unknown): string | null {
+  try {
+    const json = JSON.stringify(value);
+    return typeof json === 'string' ? json : null;
+  } catch {
+    return null;
+  }
+}
+
+function messageOf(err: unknown): string {
+  try {
+    return err instanceof Error ? err.message : String(err);
+  } catch {
+    return 'unprintable error';
+  }
+}
+
+/** The handler timeout fired (a timer callback: top level, context in the arguments, no closure). */
+function handlerTimedOut(w: SessionWorker, s: Session, ex: Exchange | null, id: string | number, flight: Inflight, ms: number): void {
+  w.timedOut(s, ex, id, flight, ms);
 }
 
 export class SessionWorker {
@@ -41,7 +70,9 @@ export class SessionWorker {
   private readonly sweepTimer: NodeJS.Timeout;
   private readonly lag = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });
 
-  private readonly metrics: WorkerMetrics;
+  readonly metrics: WorkerMetrics;
+  /** Contained faults: counted, and logged at a bounded rate. */
+  readonly faults: FaultLog;
 
   constructor(
     private readonly out: Outbox,
@@ -49,6 +80,7 @@ export class SessionWorker {
     private readonly opts: WorkerOptions,
   ) {
     this.metrics = new WorkerMetrics([...defs.tools.keys()], opts.metrics);
+    this.faults = new FaultLog(opts.slot, this.metrics);
     defs.onResourceUpdated = (uri) => this.resourceUpdated(uri);
     defs.onListChanged = (kind) => this.listChanged(kind);
     this.sweepTimer = setInterval(() => this.sweep(), Math.max(50, Math.min(opts.sessionIdleMs / 4, 5000)));
@@ -129,7 +161,16 @@ export class SessionWorker {
     if (s.closed) return;
     s.closed = true;
     this.sessions.delete(s.id);
-    if (s.inflight) for (const f of s.inflight.values()) abortFlight(f, new McpRuntimeError(ErrorCodes.MCP_ERR_SESSION_CLOSED, 'session closed'));
+    if (s.inflight) {
+      for (const f of s.inflight.values()) {
+        // Nobody is left to answer: a later outcome of the handler is dropped unread.
+        f.settled = true;
+        if (f.timer) clearTimeout(f.timer);
+        f.timer = null;
+        abortFlight(f, new McpRuntimeError(ErrorCodes.MCP_ERR_SESSION_CLOSED, 'session closed'));
+      }
+      s.inflight.clear();
+    }
     if (s.outbound) {
       for (const p of s.outbound.values()) {
         clearTimeout(p.timer);
@@ -254,15 +295,18 @@ export class SessionWorker {
       case 'resources/subscribe':
       case 'resources/unsubscribe': {
         if (typeof params.uri !== 'string') return this.deliver(s, ex, errorBody(id, RpcCodes.INVALID_PARAMS, 'uri must be a string'));
-        if (msg.method === 'resources/subscribe') (s.subscriptions ??= new Set()).add(params.uri);
-        else s.subscriptions?.delete(params.uri);
+        if (msg.method === 'resources/subscribe') {
+          const refused = subscriptionError(s.subscriptions, params.uri);
+          if (refused) return this.deliver(s, ex, errorBody(id, RpcCodes.INVALID_PARAMS, refused));
+          (s.subscriptions ??= new Set()).add(params.uri);
+        } else s.subscriptions?.delete(params.uri);
         return this.deliver(s, ex, resultBody(id, '{}'));
       }
       case 'initialize':
         return this.deliver(s, ex, errorBody(id, RpcCodes.INVALID_REQUEST, 'Invalid Request: session is already initialized'));
       case 'tools/call': {
         const started = performance.now();
-        return this.run(s, ex, id, params, (extra) =>
+        return this.run(s, ex, id, params, defs.toolTimeout(params.name, this.opts.handlerTimeoutMs), (extra) =>
           defs.callTool(params, extra).then((result) => {
             this.metrics.toolCall(params.name, (result as { isError?: boolean })?.isError === true, started);
             return result;
@@ -270,22 +314,30 @@ export class SessionWorker {
         );
       }
       case 'resources/list':
-        return this.run(s, ex, id, params, (extra) => defs.listResources(extra));
+        return this.run(s, ex, id, params, this.opts.handlerTimeoutMs, (extra) => defs.listResources(extra));
       case 'resources/read':
-        return this.run(s, ex, id, params, (extra) => defs.readResource(params, extra));
+        return this.run(s, ex, id, params, this.opts.handlerTimeoutMs, (extra) => defs.readResource(params, extra));
       case 'prompts/get':
-        return this.run(s, ex, id, params, (extra) => defs.getPrompt(params, extra));
+        return this.run(s, ex, id, params, this.opts.handlerTimeoutMs, (extra) => defs.getPrompt(params, extra));
       case 'completion/complete':
-        return this.run(s, ex, id, params, () => defs.complete(params));
+        return this.run(s, ex, id, params, this.opts.handlerTimeoutMs, () => defs.complete(params));
       default:
         return this.deliver(s, ex, errorBody(id, RpcCodes.METHOD_NOT_FOUND, `Method not found: ${String(msg.method)}`));
     }
   }
 
-  /** Runs an async handler with an `extra` bound to this request and answers with its outcome. */
-  private run(s: Session, ex: Exchange | null, id: string | number, params: Json, fn: (extra: HandlerExtra) => Promise<unknown>): void {
-    const flight: Inflight = { controller: null, exchange: ex, cancelled: false, abortReason: undefined };
+  /**
+   * Runs an async handler with an `extra` bound to this request and answers with its outcome, exactly
+   * once: the first of result, error, or timeout wins. After `timeoutMs` the request's signal is
+   * aborted (reason: an MCP_ERR_HANDLER_TIMEOUT error) and it is answered -32603 "Handler timed out
+   * after N ms" (-32001, the SDK's RequestTimeout, is what clients read as "session not found" here);
+   * a handler whose promise never settles thus costs nothing beyond its own closure. The continuations
+   * never throw: a result JSON cannot encode becomes -32603 for this request alone.
+   */
+  private run(s: Session, ex: Exchange | null, id: string | number, params: Json, timeoutMs: number, fn: (extra: HandlerExtra) => Promise<unknown>): void {
+    const flight: Inflight = { controller: null, exchange: ex, cancelled: false, abortReason: undefined, timer: null, settled: false };
     (s.inflight ??= new Map()).set(id, flight);
+    flight.timer = setTimeout(handlerTimedOut, timeoutMs, this, s, ex, id, flight, timeoutMs);
     const extra = this.extraFor(s, ex, id, params, flight);
     let p: Promise<unknown>;
     try {
@@ -294,17 +346,57 @@ export class SessionWorker {
       p = Promise.reject(err);
     }
     p.then(
-      (result) => this.finish(s, ex, id, flight, resultBody(id, JSON.stringify(result ?? {}))),
-      (err) => this.finish(s, ex, id, flight, this.errorFor(id, err, flight)),
+      (result) => this.settleResult(s, ex, id, flight, result),
+      (err) => this.settleError(s, ex, id, flight, err),
     );
   }
 
-  private errorFor(id: string | number, err: unknown, flight: Inflight): string {
-    if (isRpcError(err)) return errorBody(id, err.rpcCode, err.message, err.data);
-    return errorBody(id, RpcCodes.INTERNAL_ERROR, err instanceof Error ? err.message : String(err));
+  private settleResult(s: Session, ex: Exchange | null, id: string | number, flight: Inflight, result: unknown): void {
+    if (flight.settled) return;
+    const json = encode(result ?? {});
+    if (json !== null) return this.finish(s, ex, id, flight, resultBody(id, json));
+    // Find out why, for the client and the log (only on this rare path).
+    let why = 'the value has no JSON form';
+    try {
+      JSON.stringify(result);
+    } catch (err) {
+      why = messageOf(err);
+    }
+    this.faults.record(E_UNSERIALIZABLE, 'handler result cannot be serialized; answered -32603', why, 'warn');
+    this.finish(s, ex, id, flight, errorBody(id, RpcCodes.INTERNAL_ERROR, `Result could not be serialized: ${why}`));
+  }
+
+  private settleError(s: Session, ex: Exchange | null, id: string | number, flight: Inflight, err: unknown): void {
+    if (flight.settled) return;
+    let body: string | null = null;
+    if (isRpcError(err)) {
+      try {
+        body = errorBody(id, err.rpcCode, err.message, err.data);
+      } catch {
+        // `data` JSON cannot encode: the code and message still go out.
+        body = errorBody(id, err.rpcCode, messageOf(err));
+      }
+    }
+    this.finish(s, ex, id, flight, body ?? errorBody(id, RpcCodes.INTERNAL_ERROR, messageOf(err)));
+  }
+
+  /** Called by the handler's timer: see run(). */
+  timedOut(s: Session, ex: Exchange | null, id: string | number, flight: Inflight, ms: number): void {
+    flight.timer = null;
+    if (flight.settled) return;
+    const message = `Handler timed out after ${ms} ms`;
+    this.faults.record(E_TIMEOUT, 'request handler timed out; answered -32603 and aborted its signal', `request ${JSON.stringify(id)}: ${message}`, 'warn');
+    // Answered before the abort: whatever the handler makes of the abort comes too late to count.
+    this.finish(s, ex, id, flight, errorBody(id, RpcCodes.INTERNAL_ERROR, message, { timeoutMs: ms }));
+    abortFlight(flight, new McpRuntimeError(ErrorCodes.MCP_ERR_HANDLER_TIMEOUT, message));
   }
 
   private finish(s: Session, ex: Exchange | null, id: string | number, flight: Inflight, body: string): void {
+    flight.settled = true;
+    if (flight.timer) {
+      clearTimeout(flight.timer);
+      flight.timer = null;
+    }
     if (s.inflight?.get(id) === flight) s.inflight.delete(id);
     if (s.closed) return;
     // The client stopped waiting; whatever the handler made of the abort, the answer is "cancelled"
@@ -348,7 +440,10 @@ export class SessionWorker {
           const level = LOG_LEVELS.indexOf(String((n.params as Json | undefined)?.level));
           if (level >= 0 && level < s.logLevel) return Promise.resolve();
         }
-        worker.send(s, ex, JSON.stringify({ jsonrpc: '2.0', method: n.method, params: n.params }));
+        const body = encode({ jsonrpc: '2.0', method: n.method, params: n.params });
+        // Only this call fails: the request and the session go on.
+        if (body === null) return Promise.reject(new McpRuntimeError(ErrorCodes.MCP_ERR_UNSERIALIZABLE, `Notification ${String(n.method)} could not be serialized`));
+        worker.send(s, ex, body);
         return Promise.resolve();
       },
       sendRequest(r: JsonRpcRequestOut, resultSchema?: unknown, options?: RequestOptions): Promise<any> {
@@ -371,7 +466,11 @@ export class SessionWorker {
     if (need && !s.clientCapabilities[need]) {
       return Promise.reject(new McpRuntimeError(ErrorCodes.MCP_ERR_CAPABILITY, `Client does not support ${need} (required for ${r.method})`));
     }
-    const id = s.nextOutId++;
+    const id = s.nextOutId;
+    // Encoded before anything is registered, so a request JSON cannot encode leaves nothing behind.
+    const body = encode({ jsonrpc: '2.0', id, method: r.method, params: r.params });
+    if (body === null) return Promise.reject(new McpRuntimeError(ErrorCodes.MCP_ERR_UNSERIALIZABLE, `Request ${String(r.method)} could not be serialized`));
+    s.nextOutId++;
     return new Promise((resolve, reject) => {
       const timeout = options?.timeout ?? this.opts.requestTimeoutMs;
       const cancel = (reason: unknown): void => {
@@ -401,7 +500,7 @@ export class SessionWorker {
         },
         timer,
       });
-      this.send(s, ex, JSON.stringify({ jsonrpc: '2.0', id, method: r.method, params: r.params }));
+      this.send(s, ex, body);
     });
   }
 

@@ -11,6 +11,9 @@ import type { RegisterFn } from './api.js';
 import { Definitions } from './definitions.js';
 import { SessionWorker } from './dispatch.js';
 import { Outbox } from './outbox.js';
+import { containFaults } from './faults.js';
+import { startWatch } from './watch.js';
+import { configureLog } from '../src/log.js';
 
 async function loadDefinitions(tools: string | null): Promise<Definitions> {
   const defs = new Definitions();
@@ -34,6 +37,8 @@ export type HostResult = 'closed' | { fatal: { code: string; message: string } }
 
 export default async function host(data: HostTaskData): Promise<HostResult> {
   const { port } = data;
+  // This thread's own instance of the log module: same level and node id as the front's lines.
+  configureLog(data.logLevel, { node: data.nodeId });
   let defs: Definitions;
   try {
     defs = await loadDefinitions(data.tools);
@@ -48,13 +53,19 @@ export default async function host(data: HostTaskData): Promise<HostResult> {
     sseRetryMs: data.sseRetryMs,
     replayEvents: data.replayEvents,
     requestTimeoutMs: data.requestTimeoutMs,
+    handlerTimeoutMs: data.handlerTimeoutMs,
+    slot: data.slot,
     keptStreams: 16,
     metrics: data.metrics,
   });
+  const release = containFaults(worker.faults);
+  const stopWatch = startWatch(data.heartbeat, data.heartbeatMs, data.maxHeapMb, data.slot);
   return new Promise((done) => {
     port.on('message', (batch: ToWorker[]) => worker.onBatch(batch));
     port.on('close', () => {
+      stopWatch();
       worker.stop();
+      release();
       done('closed');
     });
     port.start();

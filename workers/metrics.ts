@@ -6,6 +6,12 @@ import { performance } from 'node:perf_hooks';
 import { HotCounter, HotHistogram } from '../src/metrics/hot.js';
 
 const OUTCOMES = ['ok', 'error'] as const;
+/** `kind` of mcp_worker_errors_total; the E_* constants index it. */
+export const WORKER_ERROR_KINDS = ['uncaught_exception', 'unhandled_rejection', 'handler_timeout', 'unserializable'] as const;
+export const E_UNCAUGHT = 0;
+export const E_UNHANDLED = 1;
+export const E_TIMEOUT = 2;
+export const E_UNSERIALIZABLE = 3;
 const BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 export class WorkerMetrics {
@@ -13,6 +19,7 @@ export class WorkerMetrics {
   private readonly tools: string[];
   readonly calls: HotCounter;
   readonly duration: HotHistogram;
+  readonly errors: HotCounter;
   private elu = performance.eventLoopUtilization();
 
   constructor(toolNames: readonly string[], readonly enabled: boolean) {
@@ -20,6 +27,17 @@ export class WorkerMetrics {
     this.toolIndex = new Map(this.tools.map((t, i) => [t, i]));
     this.calls = new HotCounter('mcp_tool_calls_total', 'tools/call requests handled by session workers, by tool and outcome', ['tool', 'outcome'], [this.tools, OUTCOMES]);
     this.duration = new HotHistogram('mcp_tool_duration_seconds', 'Tool handler run time in the session worker, by tool', BUCKETS, ['tool'], [this.tools]);
+    this.errors = new HotCounter(
+      'mcp_worker_errors_total',
+      'Faults contained inside session workers: uncaught exceptions, unhandled rejections, handler timeouts, unserializable results',
+      ['kind'],
+      [WORKER_ERROR_KINDS],
+      true,
+    );
+  }
+
+  workerError(kind: number): void {
+    if (this.enabled) this.errors.inc(kind);
   }
 
   toolCall(name: unknown, isError: boolean, started: number): void {
@@ -38,6 +56,6 @@ export class WorkerMetrics {
   }
 
   json(): Promise<unknown[]> {
-    return Promise.all([this.calls.get(), this.duration.get()]);
+    return Promise.all([this.calls.get(), this.duration.get(), this.errors.get()]);
   }
 }

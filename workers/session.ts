@@ -40,6 +40,10 @@ export interface Inflight {
   cancelled: boolean;
   /** Why the request was aborted, if it was before anyone asked for the signal. */
   abortReason: unknown;
+  /** The handler timeout; cleared when the request is answered. */
+  timer: NodeJS.Timeout | null;
+  /** Answered (result, error, timeout or session end): a later outcome of the handler is ignored. */
+  settled: boolean;
 }
 
 /** The request's AbortSignal, created on demand, already aborted if the abort came first. */

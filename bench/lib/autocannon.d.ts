@@ -14,6 +14,8 @@ declare module 'autocannon' {
     /** Replaces every `[<id>]` in the body with a fresh id per request. */
     idReplacement?: boolean;
     excludeErrorStats?: boolean;
+    /** Called with every response body; false counts the response as a mismatch. */
+    verifyBody?: (body: string) => boolean;
   }
 
   export interface Percentiles {
@@ -34,6 +36,7 @@ declare module 'autocannon' {
     errors: number;
     timeouts: number;
     non2xx: number;
+    mismatches: number;
     resets: number;
     '2xx': number;
     statusCodeStats: Record<string, { count: number }>;

@@ -1,47 +1,31 @@
 /**
- * How each contender is started: our node (metrics on / off) and the SDK reference, all with the
- * same echo tool, listening on 127.0.0.1 port 0.
+ * How each contender is started: our node (metrics on / off) from the product's build output
+ * (`node dist/src/main.js`, loading this package's echo tool module), and the SDK reference (this
+ * package), all with the same echo tool, listening on 127.0.0.1 port 0.
  */
-import { cpSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { ContenderName } from './options.js';
 import { startProcess, type Spawned } from './processes.js';
-
-/** Package root (this file is dist/bench/lib/contenders.js once built). */
-export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-
-/**
- * Copies dist/ (and package.json, with node_modules linked) to a temporary root, so that a rebuild
- * by someone else during a long run cannot change, or half-write, the code under test. Returns the
- * root (with a trailing slash) and a function that removes it.
- */
-export function snapshotDist(): { root: string; remove: () => void } {
-  const dir = mkdtempSync(join(tmpdir(), 'mcp-bench-snapshot-'));
-  cpSync(join(ROOT, 'dist'), join(dir, 'dist'), { recursive: true });
-  cpSync(join(ROOT, 'package.json'), join(dir, 'package.json'));
-  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
-  return { root: `${dir}/`, remove: () => rmSync(dir, { recursive: true, force: true }) };
-}
+import { BENCH, mainJs } from './product.js';
 
 /** Settings the environment must not leak into a contender (each is set explicitly or left out). */
 const SCRUBBED = ['PORT', 'HOST', 'WORKERS', 'MCP_TOOLS', 'MCP_METRICS', 'LOG_LEVEL', 'REDIS_URL', 'NODE_OPTIONS'];
 
 export interface ContenderSpec {
   name: ContenderName;
-  /** Root the code runs from (the package, or a snapshot of its dist/). */
-  root: string;
+  /** Working directory: the product's root (or a snapshot of its dist/), or this package. */
+  cwd: string;
   args: string[];
   /** Variables set on top of the scrubbed environment. */
   env: Record<string, string>;
 }
 
-export function contenderSpec(name: ContenderName, workers: number | null, root: string = ROOT): ContenderSpec {
+/** `root`: where the product runs from (the repository, or a snapshot of its dist/). */
+export function contenderSpec(name: ContenderName, workers: number | null, root: string): ContenderSpec {
   const ours = (metrics: '1' | '0'): ContenderSpec => ({
     name,
-    root,
-    args: [`${root}dist/src/main.js`, '--port', '0', '--tools', `${root}dist/bench/tools.js`, ...(workers === null ? [] : ['--workers', String(workers)])],
+    cwd: root,
+    args: [mainJs(root), '--port', '0', '--tools', join(BENCH, 'dist/tools.js'), ...(workers === null ? [] : ['--workers', String(workers)])],
     // "info" because the listening line (which carries the port) is logged at info.
     env: { HOST: '127.0.0.1', LOG_LEVEL: 'info', MCP_METRICS: metrics },
   });
@@ -51,13 +35,18 @@ export function contenderSpec(name: ContenderName, workers: number | null, root:
     case 'ours-nometrics':
       return ours('0');
     case 'sdk':
-      return { name, root, args: [`${root}dist/bench/sdk-reference.js`, '--port', '0', '--host', '127.0.0.1'], env: {} };
+      return { name, cwd: BENCH, args: [join(BENCH, 'dist/sdk-reference.js'), '--port', '0', '--host', '127.0.0.1'], env: {} };
   }
+}
+
+/** The command line, with the machine's paths cut to repository-relative ones (for the result file). */
+export function describeContender(spec: ContenderSpec, root: string): string {
+  return ['node', ...spec.args.map((a) => a.replace(root, '').replace(BENCH, 'bench/'))].join(' ');
 }
 
 export function startContender(spec: ContenderSpec): Promise<Spawned> {
   const env: Record<string, string | undefined> = { ...process.env };
   for (const k of SCRUBBED) delete env[k];
   Object.assign(env, spec.env);
-  return startProcess({ name: spec.name, args: spec.args, env, cwd: spec.root });
+  return startProcess({ name: spec.name, args: spec.args, env, cwd: spec.cwd });
 }

@@ -1,11 +1,15 @@
 /**
  * The measured load: autocannon (in this process) against one server, with our own latency
- * histogram at 10 µs resolution (autocannon's own histogram rounds to whole milliseconds), status
- * counts, and the CPU both sides used during the run.
+ * histogram in µs (autocannon's own rounds to whole milliseconds), status counts, the CPU both sides
+ * used during the run, and a sample of the response bodies parsed and validated while the load runs
+ * (one in `checkEvery`): a server that answers fast but wrongly must not score.
  */
 import autocannon, { type Result } from 'autocannon';
 import { cpuSeconds, machineBusySeconds } from './processes.js';
-import { LatencyHistogram } from './stats.js';
+import { LatencyRecorder, type Distribution } from './stats.js';
+
+/** Validates one response body; returns what is wrong with it, or null. */
+export type BodyValidator = (body: string) => string | null;
 
 export interface LoadSpec {
   url: string;
@@ -16,6 +20,18 @@ export interface LoadSpec {
   duration: number;
   /** Server pid, for its CPU use during the run. */
   serverPid: number;
+  /** One response body in this many is validated during the run. */
+  checkEvery: number;
+  validate: BodyValidator;
+}
+
+/** What the sample of response bodies checked during a run showed. */
+export interface BodyChecks {
+  every: number;
+  checked: number;
+  failed: number;
+  /** The first failure: what was wrong and the start of the body. */
+  firstFailure: string | null;
 }
 
 export interface LoadResult {
@@ -25,9 +41,10 @@ export interface LoadResult {
   /** Non-2xx responses + socket errors + timeouts. */
   errors: number;
   statusCodes: Record<string, number>;
-  latencyMs: ReturnType<LatencyHistogram['summary']>;
+  latencyMs: Distribution;
   /** autocannon's own (whole-millisecond) percentiles, for cross-checking. */
   autocannonLatencyMs: { p50: number; p99: number; mean: number };
+  bodies: BodyChecks;
   durationS: number;
   /** CPU cores busy on average: the server process (all threads), and this runner (autocannon). */
   serverCpuCores: number;
@@ -37,7 +54,19 @@ export interface LoadResult {
 }
 
 export function runLoad(spec: LoadSpec): Promise<LoadResult> {
-  const hist = new LatencyHistogram();
+  const hist = new LatencyRecorder();
+  const bodies: BodyChecks = { every: spec.checkEvery, checked: 0, failed: 0, firstFailure: null };
+  let seen = 0;
+  // Called by autocannon for every response; only one in `checkEvery` is parsed.
+  const verifyBody = (body: string): boolean => {
+    if (++seen % spec.checkEvery !== 0) return true;
+    bodies.checked++;
+    const wrong = spec.validate(body);
+    if (wrong === null) return true;
+    bodies.failed++;
+    bodies.firstFailure ??= `${wrong}: ${body.slice(0, 200)}`;
+    return false;
+  };
   const cpu0 = cpuSeconds(spec.serverPid);
   const self0 = process.cpuUsage();
   const machine0 = machineBusySeconds();
@@ -53,6 +82,7 @@ export function runLoad(spec: LoadSpec): Promise<LoadResult> {
         duration: spec.duration,
         idReplacement: spec.body.includes('[<id>]'),
         timeout: 10,
+        verifyBody,
       },
       (err: Error | null, r: Result) => {
         if (err) return reject(err);
@@ -70,11 +100,13 @@ export function runLoad(spec: LoadSpec): Promise<LoadResult> {
           statusCodes,
           latencyMs: hist.summary(),
           autocannonLatencyMs: { p50: r.latency.p50, p99: r.latency.p99, mean: r.latency.mean },
+          bodies,
           durationS: r.duration,
           serverCpuCores: server / wall,
           loadgenCpuCores: loadgen / wall,
           otherCpuCores: Math.max(0, machine - server - loadgen) / wall,
         });
+        hist.destroy();
       },
     );
     instance.on('response', (_client: unknown, statusCode: number, _bytes: number, responseTime: number) => {

@@ -1,9 +1,11 @@
 import { existsSync } from 'node:fs';
+import { checks, parseFlags } from './args.js';
+import { RESULTS } from './product.js';
 import { WRK_BIN } from './wrk.js';
 
 /**
  * Options of the throughput benchmark: one interface, one frozen defaults object, one merge, and
- * validation up front that names the bad flag.
+ * validation up front (node:util parseArgs, then checks that name the bad flag).
  */
 
 export const CONTENDERS = ['ours', 'sdk', 'ours-nometrics'] as const;
@@ -45,6 +47,10 @@ export interface BenchOptions {
   quietThreshold: number;
   /** Run the servers from a private copy of dist/ (others may rebuild the shared one mid-run). */
   snapshot: boolean;
+  /** Parse and validate one response body in this many during each load run (autocannon and wrk). */
+  checkEvery: number;
+  /** Measure on a working tree that differs from its commit (the result is flagged dirty). */
+  allowDirty: boolean;
 }
 
 export const DEFAULTS: Readonly<BenchOptions> = Object.freeze({
@@ -57,7 +63,7 @@ export const DEFAULTS: Readonly<BenchOptions> = Object.freeze({
   settle: 2,
   workers: 1,
   quick: false,
-  out: 'bench/results',
+  out: RESULTS,
   contenders: CONTENDERS,
   scenarios: SCENARIOS,
   wrk: existsSync(WRK_BIN),
@@ -65,13 +71,15 @@ export const DEFAULTS: Readonly<BenchOptions> = Object.freeze({
   quietWait: 120,
   quietThreshold: 0.25,
   snapshot: false,
+  checkEvery: 64,
+  allowDirty: false,
 });
 
 /** What `--quick` changes, unless the same flag is also given. */
 const QUICK: Readonly<Partial<BenchOptions>> = Object.freeze({ rounds: 1, duration: 2, warmup: 0.5, sessions: 500, settle: 0.5, quietWait: 5 });
 
-const USAGE = `usage: node dist/bench/throughput.js [flags]
-  --rounds N            rounds; each runs every contender once per scenario (${DEFAULTS.rounds})
+const USAGE = `usage: npm run bench:throughput -- [flags]
+  --rounds N            rounds; each runs every contender once per scenario, the order rotating per round (${DEFAULTS.rounds})
   --duration S          seconds per measured autocannon run (${DEFAULTS.duration})
   --warmup S            seconds of warm-up load before each measured run (${DEFAULTS.warmup})
   --connections N       autocannon connections (${DEFAULTS.connections})
@@ -86,69 +94,60 @@ const USAGE = `usage: node dist/bench/throughput.js [flags]
   --quiet-wait S        before each run, wait up to S s for other processes to go quiet (${DEFAULTS.quietWait}; 0: off)
   --quiet-threshold C   CPU cores of other processes that still count as quiet (${DEFAULTS.quietThreshold})
   --snapshot            run the servers from a private copy of dist/ (safe against rebuilds mid-run)
+  --check-every N       during load, parse and validate one response body in N (${DEFAULTS.checkEvery})
   --quick               smoke run: ${JSON.stringify(QUICK)}
-  --out DIR             where JSON results go (${DEFAULTS.out})`;
+  --out DIR             where JSON results go (bench/results)
+  --allow-dirty         measure although the working tree differs from its commit (result flagged dirty)`;
 
-function bad(flag: string, raw: string | undefined, expected: string): never {
-  throw new Error(`invalid ${flag} ${JSON.stringify(raw ?? '')}: expected ${expected}\n${USAGE}`);
-}
+const FLAGS = {
+  rounds: { type: 'string' },
+  duration: { type: 'string' },
+  warmup: { type: 'string' },
+  connections: { type: 'string' },
+  sessions: { type: 'string' },
+  'session-concurrency': { type: 'string' },
+  settle: { type: 'string' },
+  workers: { type: 'string' },
+  contenders: { type: 'string' },
+  scenarios: { type: 'string' },
+  wrk: { type: 'boolean' },
+  'no-wrk': { type: 'boolean' },
+  'wrk-threads': { type: 'string' },
+  'quiet-wait': { type: 'string' },
+  'quiet-threshold': { type: 'string' },
+  'check-every': { type: 'string' },
+  snapshot: { type: 'boolean' },
+  quick: { type: 'boolean' },
+  out: { type: 'string' },
+  'allow-dirty': { type: 'boolean' },
+} as const;
 
-function num(flag: string, raw: string | undefined, min: number, integer: boolean): number {
-  const n = Number(raw);
-  if (raw === undefined || raw.trim() === '' || !Number.isFinite(n) || n < min || (integer && !Number.isInteger(n))) {
-    bad(flag, raw, `${integer ? 'an integer' : 'a number'} >= ${min}`);
-  }
-  return n;
-}
-
-function subset<T extends string>(flag: string, raw: string | undefined, all: readonly T[]): readonly T[] {
-  const items = (raw ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-  if (items.length === 0 || items.some((i) => !all.includes(i as T))) bad(flag, raw, `a comma list of ${all.join(', ')}`);
-  return Object.freeze(all.filter((a) => items.includes(a)));
-}
-
+/** Throws UsageError (with the usage text) on a bad or unknown flag, and for --help. */
 export function parseOptions(argv: readonly string[]): BenchOptions {
+  const v = parseFlags(argv, FLAGS, USAGE);
+  const c = checks(USAGE);
   const given: Partial<BenchOptions> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i];
-    const value = (): string | undefined => argv[++i];
-    switch (flag) {
-      case '--rounds': given.rounds = num(flag, value(), 1, true); break;
-      case '--duration': given.duration = num(flag, value(), 0.5, false); break;
-      case '--warmup': given.warmup = num(flag, value(), 0, false); break;
-      case '--connections': given.connections = num(flag, value(), 1, true); break;
-      case '--sessions': given.sessions = num(flag, value(), 1, true); break;
-      case '--session-concurrency': given.sessionConcurrency = num(flag, value(), 1, true); break;
-      case '--settle': given.settle = num(flag, value(), 0, false); break;
-      case '--workers': {
-        const v = value();
-        given.workers = v === 'default' ? null : num(flag, v, 1, true);
-        break;
-      }
-      case '--contenders': given.contenders = subset(flag, value(), CONTENDERS); break;
-      case '--scenarios': given.scenarios = subset(flag, value(), SCENARIOS); break;
-      case '--wrk': given.wrk = true; break;
-      case '--no-wrk': given.wrk = false; break;
-      case '--wrk-threads': given.wrkThreads = num(flag, value(), 1, true); break;
-      case '--quiet-wait': given.quietWait = num(flag, value(), 0, false); break;
-      case '--quiet-threshold': given.quietThreshold = num(flag, value(), 0, false); break;
-      case '--snapshot': given.snapshot = true; break;
-      case '--quick': given.quick = true; break;
-      case '--out': {
-        const v = value();
-        if (!v || v.trim() === '') bad(flag, v, 'a directory');
-        given.out = v;
-        break;
-      }
-      case '--help':
-      case '-h':
-        process.stdout.write(`${USAGE}\n`);
-        process.exit(0);
-      // falls through (process.exit does not return)
-      default:
-        bad('argument', flag, `one of the flags below`);
-    }
-  }
+  if (v.rounds !== undefined) given.rounds = c.int('rounds', v.rounds, 1);
+  if (v.duration !== undefined) given.duration = c.num('duration', v.duration, 0.5);
+  if (v.warmup !== undefined) given.warmup = c.num('warmup', v.warmup, 0);
+  if (v.connections !== undefined) given.connections = c.int('connections', v.connections, 1);
+  if (v.sessions !== undefined) given.sessions = c.int('sessions', v.sessions, 1);
+  if (v['session-concurrency'] !== undefined) given.sessionConcurrency = c.int('session-concurrency', v['session-concurrency'], 1);
+  if (v.settle !== undefined) given.settle = c.num('settle', v.settle, 0);
+  if (v.workers !== undefined) given.workers = v.workers === 'default' ? null : c.int('workers', v.workers, 1);
+  if (v.contenders !== undefined) given.contenders = c.subset('contenders', v.contenders, CONTENDERS);
+  if (v.scenarios !== undefined) given.scenarios = c.subset('scenarios', v.scenarios, SCENARIOS);
+  if (v.wrk && v['no-wrk']) c.fail('wrk', 'and --no-wrk', 'one of --wrk and --no-wrk');
+  if (v.wrk) given.wrk = true;
+  if (v['no-wrk']) given.wrk = false;
+  if (v['wrk-threads'] !== undefined) given.wrkThreads = c.int('wrk-threads', v['wrk-threads'], 1);
+  if (v['quiet-wait'] !== undefined) given.quietWait = c.num('quiet-wait', v['quiet-wait'], 0);
+  if (v['quiet-threshold'] !== undefined) given.quietThreshold = c.num('quiet-threshold', v['quiet-threshold'], 0);
+  if (v['check-every'] !== undefined) given.checkEvery = c.int('check-every', v['check-every'], 1);
+  if (v.snapshot) given.snapshot = true;
+  if (v.quick) given.quick = true;
+  if (v.out !== undefined) given.out = c.text('out', v.out, 'a directory');
+  if (v['allow-dirty']) given.allowDirty = true;
   const quick = given.quick ? QUICK : {};
   return Object.freeze({ ...DEFAULTS, ...quick, ...given });
 }

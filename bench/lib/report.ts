@@ -13,6 +13,8 @@ export type RunRecord =
 
 export interface RoundRecord {
   round: number;
+  /** The order the contenders ran in this round (it rotates from round to round). */
+  order: ContenderName[];
   runs: RunRecord[];
 }
 
@@ -46,6 +48,12 @@ const METRICS: readonly MetricDef[] = [
   { key: 'init.wrk.serverCpu', label: 'initialize server CPU (wrk)', scenario: 'init', unit: 'cores', better: 'info', get: (r: InitRun) => r.wrk?.serverCpuCores },
   { key: 'init.wrk.otherCpu', label: 'initialize other processes CPU (wrk)', scenario: 'init', unit: 'cores', better: 'info', get: (r: InitRun) => r.wrk?.otherCpuCores },
   { key: 'init.otherCpu', label: 'initialize other processes CPU', scenario: 'init', unit: 'cores', better: 'info', get: (r: LoadResult) => r.otherCpuCores },
+  { key: 'tools.bodiesChecked', label: 'tools/call bodies checked during load', scenario: 'tools', unit: 'count', better: 'info', get: (r: ToolsRun) => r.bodies.checked },
+  { key: 'tools.bodiesFailed', label: 'tools/call bodies invalid during load', scenario: 'tools', unit: 'count', better: 'info', get: (r: ToolsRun) => r.bodies.failed },
+  { key: 'tools.wrk.bodiesFailed', label: 'tools/call bodies invalid during load (wrk)', scenario: 'tools', unit: 'count', better: 'info', get: (r: ToolsRun) => r.wrk?.bodies.failed },
+  { key: 'init.bodiesChecked', label: 'initialize bodies checked during load', scenario: 'init', unit: 'count', better: 'info', get: (r: InitRun) => r.bodies.checked },
+  { key: 'init.bodiesFailed', label: 'initialize bodies invalid during load', scenario: 'init', unit: 'count', better: 'info', get: (r: InitRun) => r.bodies.failed },
+  { key: 'init.wrk.bodiesFailed', label: 'initialize bodies invalid during load (wrk)', scenario: 'init', unit: 'count', better: 'info', get: (r: InitRun) => r.wrk?.bodies.failed },
   { key: 'rss.kb', label: 'RSS per idle session', scenario: 'rss', unit: 'KiB', better: 'lower', get: (r: RssRun) => r.kbPerSession },
   { key: 'rss.openRate', label: 'sessions opened/s (64 in flight)', scenario: 'rss', unit: 'sessions/s', better: 'info', get: (r: RssRun) => r.openRate },
 ];
@@ -137,6 +145,12 @@ export function summarize(rounds: readonly RoundRecord[], contenders: readonly C
   t('tools/call p99 ours, wrk, ms (median)', metrics['tools.wrk.p99']?.perContender.ours?.median, '<= 5', (v) => v <= 5);
   t('initialize sessions/s ours/sdk, wrk (median)', metrics['init.wrk.rps']?.oursOverSdk?.median, '>= 10', (v) => v >= 10);
   t('RSS per idle session ours, KiB (median)', metrics['rss.kb']?.perContender.ours?.median, '<= 5', (v) => v <= 5);
+  // A fast wrong answer must not score: every sampled body of every contender must be valid.
+  const invalid = ['tools.bodiesFailed', 'tools.wrk.bodiesFailed', 'init.bodiesFailed', 'init.wrk.bodiesFailed']
+    .flatMap((k) => Object.values(metrics[k]?.perContender ?? {}).flatMap((s) => s?.values ?? []))
+    .reduce((a, b) => a + b, 0);
+  const checked = ['tools.bodiesChecked', 'init.bodiesChecked'].some((k) => metrics[k]);
+  if (checked) t('response bodies invalid during load, all runs', invalid, '= 0', (v) => v === 0);
   return { metrics, targets };
 }
 
@@ -182,7 +196,7 @@ function pad(s: string, n: number, right = false): string {
 
 export function formatTable(summary: Summary, contenders: readonly ContenderName[]): string {
   const out: string[] = [];
-  const w = [46, 16, 12, 12, 12];
+  const w = [54, 16, 12, 12, 12];
   out.push(`${pad('metric', w[0])}${pad('contender', w[1])}${pad('min', w[2], true)}${pad('median', w[3], true)}${pad('max', w[4], true)}`);
   out.push('-'.repeat(w.reduce((a, b) => a + b)));
   for (const m of Object.values(summary.metrics)) {
@@ -209,7 +223,7 @@ export function formatTable(summary: Summary, contenders: readonly ContenderName
     out.push('');
     out.push('targets');
     for (const t of summary.targets) {
-      out.push(`  ${t.pass ? 'PASS' : 'FAIL'}  ${pad(t.name, 46)} ${t.value.toFixed(2).padStart(10)}  (${t.limit})`);
+      out.push(`  ${t.pass ? 'PASS' : 'FAIL'}  ${pad(t.name, 48)} ${t.value.toFixed(2).padStart(10)}  (${t.limit})`);
     }
   }
   return out.join('\n');

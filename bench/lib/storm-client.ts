@@ -6,24 +6,16 @@
  * - A transport error or a 502/503/504 is retried after a short backoff with the same session.
  * - A stream that ends is reopened after the server's `retry:` delay (SEP-1699), with Last-Event-ID.
  *
- * The behaviour is in top-level functions over the client's state (no closures per request); the
- * Recorder sees every outcome.
+ * The wire format (bodies, headers, one request, reading an answer, cookie, owner tag) is the shared
+ * MCP client's (mcp-client.ts); the behaviour is in top-level functions over the client's state (no
+ * closures per request); the Recorder sees every outcome.
  */
 import { request, type Agent, type ClientRequest, type IncomingMessage } from 'node:http';
+import { cookieOf, initializeBody, INITIALIZED_BODY, ownerOf, PROTOCOL_VERSION, requestHeaders, rpcMessage, send, type HttpAnswer, type Target } from './mcp-client.js';
+import type { Pools } from './storm-fleet.js';
 import type { Recorder, Incident, StormEvent } from './storm-record.js';
-import {
-  cookieOf,
-  INITIALIZE_BODY,
-  INITIALIZED_BODY,
-  ownerOf,
-  POST_BASE_HEADERS,
-  PROTOCOL_VERSION,
-  rpcMessage,
-  send,
-  type HttpAnswer,
-  type Pools,
-  type Target,
-} from './storm-http.js';
+
+const INITIALIZE_BODY = initializeBody('mcp-storm-bench');
 
 /** A tool call that has not succeeded after this long (retries included) is lost. */
 export const CALL_DEADLINE_MS = 30_000;
@@ -79,13 +71,7 @@ function backoff(attempt: number): number {
 
 /** POST headers; `sid` '' for initialize. */
 function headersOf(c: StormClient, sid: string): Record<string, string> {
-  const h: Record<string, string> = { ...POST_BASE_HEADERS };
-  if (c.keepCookies && c.cookie) h.cookie = c.cookie;
-  if (sid !== '') {
-    h['mcp-session-id'] = sid;
-    h['mcp-protocol-version'] = PROTOCOL_VERSION;
-  }
-  return h;
+  return requestHeaders(sid, c.keepCookies ? c.cookie : '');
 }
 
 function remember(c: StormClient, headers: IncomingMessage['headers']): void {

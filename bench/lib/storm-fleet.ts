@@ -3,9 +3,29 @@
  * by their own timers. Events (a node killed or drained, a client-side storm) are announced here so
  * that each client's trouble is attributed to an event or counted as unexpected.
  */
-import { callBodyFactory, createPools, destroyPools, ownAgent, parseTarget, type Pools } from './storm-http.js';
+import { Agent } from 'node:http';
+import { callBodyFactory, IDLE_MS, keepAliveAgent, parseTarget } from './mcp-client.js';
 import { ensureSession, reinitNow, startCalling, stopClient, StormClient, type FleetContext } from './storm-client.js';
 import { Recorder, type StormEvent } from './storm-record.js';
+
+export interface Pools {
+  /** POSTs and DELETEs of all clients when they share a pool (--post-sockets); null: each client has its own. */
+  shared: Agent | null;
+  /** Each SSE stream gets a socket of its own (no keep-alive: a stream holds it to the end). */
+  stream: Agent;
+}
+
+function createPools(sharedSockets: number | null): Pools {
+  return {
+    shared: sharedSockets === null ? null : new Agent({ keepAlive: true, maxSockets: sharedSockets, maxFreeSockets: sharedSockets, timeout: IDLE_MS, scheduling: 'lifo' }),
+    stream: new Agent({ keepAlive: false, maxSockets: Infinity }),
+  };
+}
+
+function destroyPools(p: Pools): void {
+  p.shared?.destroy();
+  p.stream.destroy();
+}
 
 export interface FleetOptions {
   url: string;
@@ -30,7 +50,9 @@ export class Fleet {
     const cookieless = Math.round(o.clients * o.cookieless);
     for (let i = 0; i < o.clients; i++) {
       const keepsCookie = cookieless === 0 || Math.floor(((i + 1) * cookieless) / o.clients) === Math.floor((i * cookieless) / o.clients);
-      this.clients.push(new StormClient(i, keepsCookie, this.ctx, this.pools.shared ?? ownAgent()));
+      // A client's own keep-alive connection for its POSTs and DELETEs, like a real HTTP/1.1 client: it
+      // stays open between the calls of one second, so a storm does not have to reconnect it.
+      this.clients.push(new StormClient(i, keepsCookie, this.ctx, this.pools.shared ?? keepAliveAgent(1)));
     }
   }
 
@@ -112,6 +134,8 @@ export class Fleet {
     if (this.ctx.stopping) return;
     this.ctx.stopping = true;
     for (const c of this.clients) {
+      // A call in flight now ends without an outcome (neither ok nor lost): counted here, shown in the report.
+      if (c.callInFlight) this.rec.totals.callsInFlightAtStop++;
       stopClient(c);
       if (c.incident) {
         this.rec.abandon(c.incident);

@@ -1,7 +1,9 @@
 /**
  * Options of the reconnection-storm benchmark (bench/storm.ts): one interface, one frozen defaults
- * object, one merge, and validation up front that names the bad flag.
+ * object, one merge, and validation up front (node:util parseArgs, then checks that name the bad flag).
  */
+import { checks, parseFlags } from './args.js';
+import { RESULTS } from './product.js';
 
 export const STORM_SCENARIOS = ['kill', 'rolling', 'deploy-storm'] as const;
 export type StormScenario = (typeof STORM_SCENARIOS)[number];
@@ -56,6 +58,8 @@ export interface StormOptions {
   /** Before each run, wait at most this long (s) for other processes to use fewer than `quietCores`; 0: do not wait. */
   quietWait: number;
   quietCores: number;
+  /** Measure on a working tree that differs from its commit (the result is flagged dirty). */
+  allowDirty: boolean;
 }
 
 export const STORM_DEFAULTS: Readonly<StormOptions> = Object.freeze({
@@ -80,10 +84,11 @@ export const STORM_DEFAULTS: Readonly<StormOptions> = Object.freeze({
   convergeTimeout: 60,
   tail: 3,
   basePort: null,
-  out: 'bench/results',
+  out: RESULTS,
   snapshot: true,
   quietWait: 600,
   quietCores: 0.3,
+  allowDirty: false,
 });
 
 export const STORM_USAGE = `usage: npm run bench:storm -- [flags]
@@ -110,97 +115,94 @@ export const STORM_USAGE = `usage: npm run bench:storm -- [flags]
   --converge-timeout S  longest wait for Redis keys to match the live sessions (${STORM_DEFAULTS.convergeTimeout})
   --tail S              seconds recorded after the end check (${STORM_DEFAULTS.tail})
   --base-port P         ports P .. P+nodes+1 (nodes, HAProxy, Redis); default: a free block
-  --out DIR             results directory (${STORM_DEFAULTS.out}); each run writes DIR/storm-<scenario>-<time>/
+  --out DIR             results directory (bench/results); each run writes DIR/storm-<scenario>-<time>/
   --no-snapshot         run the cluster from dist/ itself instead of a private copy
   --quiet-wait S        before each run, wait up to S s for the machine to be quiet; 0: do not wait (${STORM_DEFAULTS.quietWait})
-  --quiet-cores C       quiet means fewer than C cores busy (${STORM_DEFAULTS.quietCores})`;
+  --quiet-cores C       quiet means fewer than C cores busy (${STORM_DEFAULTS.quietCores})
+  --allow-dirty         measure although the working tree differs from its commit (result flagged dirty)`;
 
 /** Client connections through HAProxy at most (its maxconn is 8,000, ulimit -n 20,000). */
 const MAX_CONNECTIONS = 7500;
 
-export class StormUsageError extends Error {
-  readonly code = 'STORM_ERR_USAGE';
-}
+const FLAGS = {
+  scenario: { type: 'string' },
+  scenarios: { type: 'string' },
+  clients: { type: 'string' },
+  nodes: { type: 'string' },
+  workers: { type: 'string' },
+  cookieless: { type: 'string' },
+  'no-cookies': { type: 'boolean' },
+  'call-interval-ms': { type: 'string' },
+  tool: { type: 'string' },
+  'ramp-rate': { type: 'string' },
+  warmup: { type: 'string' },
+  'kill-node': { type: 'string' },
+  'drain-window-ms': { type: 'string' },
+  'drain-jitter': { type: 'string' },
+  'compare-jitter': { type: 'boolean' },
+  'no-compare-jitter': { type: 'boolean' },
+  'restart-gap': { type: 'string' },
+  'check-ms': { type: 'string' },
+  'node-env': { type: 'string', multiple: true },
+  'post-sockets': { type: 'string' },
+  'recover-timeout': { type: 'string' },
+  'converge-timeout': { type: 'string' },
+  tail: { type: 'string' },
+  'base-port': { type: 'string' },
+  out: { type: 'string' },
+  snapshot: { type: 'boolean' },
+  'no-snapshot': { type: 'boolean' },
+  'quiet-wait': { type: 'string' },
+  'quiet-cores': { type: 'string' },
+  'allow-dirty': { type: 'boolean' },
+} as const;
 
-function bad(flag: string, raw: string | undefined, want: string): never {
-  throw new StormUsageError(`invalid ${flag}=${JSON.stringify(raw)}: expected ${want}\n${STORM_USAGE}`);
-}
-
-function int(flag: string, raw: string | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  if (raw === undefined || !/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) bad(flag, raw, `an integer in ${min}..${max}`);
-  return Number(raw);
-}
-
-function num(flag: string, raw: string | undefined, min: number, max: number): number {
-  const v = Number(raw);
-  if (raw === undefined || raw.trim() === '' || !Number.isFinite(v) || v < min || v > max) bad(flag, raw, `a number in ${min}..${max}`);
-  return v;
-}
-
-function onOff(flag: string, raw: string | undefined): boolean {
-  if (raw === 'on' || raw === '1' || raw === 'true') return true;
-  if (raw === 'off' || raw === '0' || raw === 'false') return false;
-  return bad(flag, raw, 'on or off');
-}
-
-function scenarios(flag: string, raw: string | undefined): StormScenario[] {
-  if (raw === 'all') return [...STORM_SCENARIOS];
-  const list = (raw ?? '').split(',').map((s) => s.trim());
-  for (const s of list) if (!(STORM_SCENARIOS as readonly string[]).includes(s)) bad(flag, raw, `${STORM_SCENARIOS.join(' | ')} | all`);
-  return [...new Set(list)] as StormScenario[];
-}
-
+/** Throws UsageError (with the usage text) on a bad or unknown flag, and for --help. */
 export function parseStormArgs(argv: readonly string[]): StormOptions {
+  const v = parseFlags(argv, FLAGS, STORM_USAGE);
+  const c = checks(STORM_USAGE);
   const given: Partial<StormOptions> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i];
-    const next = (): string | undefined => argv[++i];
-    switch (flag) {
-      case '--scenario': case '--scenarios': given.scenarios = scenarios(flag, next()); break;
-      case '--clients': given.clients = int(flag, next(), 1, MAX_CONNECTIONS); break;
-      case '--nodes': given.nodes = int(flag, next(), 2, 16); break;
-      case '--workers': given.workers = int(flag, next(), 1, 64); break;
-      case '--cookieless': given.cookieless = num(flag, next(), 0, 1); break;
-      case '--no-cookies': given.cookieless = 1; break;
-      case '--call-interval-ms': given.callIntervalMs = int(flag, next(), 10); break;
-      case '--tool': given.tool = next() ?? bad(flag, undefined, 'a tool name'); break;
-      case '--ramp-rate': given.rampRate = int(flag, next(), 1); break;
-      case '--warmup': given.warmup = num(flag, next(), 0, 3600); break;
-      case '--kill-node': given.killNode = int(flag, next(), 1); break;
-      case '--drain-window-ms': given.drainWindowMs = int(flag, next(), 0); break;
-      case '--drain-jitter': given.drainJitter = onOff(flag, next()); break;
-      case '--compare-jitter': given.compareJitter = true; break;
-      case '--no-compare-jitter': given.compareJitter = false; break;
-      case '--restart-gap': given.restartGap = num(flag, next(), 0, 3600); break;
-      case '--check-ms': given.checkMs = int(flag, next(), 50); break;
-      case '--node-env': {
-        const raw = next();
-        const eq = raw?.indexOf('=') ?? -1;
-        if (raw === undefined || eq <= 0 || !/^[A-Z_][A-Z0-9_]*$/.test(raw.slice(0, eq))) bad(flag, raw, 'NAME=value');
-        given.nodeEnv = { ...(given.nodeEnv ?? {}), [raw.slice(0, eq)]: raw.slice(eq + 1) };
-        break;
-      }
-      case '--post-sockets': given.postSockets = int(flag, next(), 1, 8000); break;
-      case '--recover-timeout': given.recoverTimeout = num(flag, next(), 1, 3600); break;
-      case '--converge-timeout': given.convergeTimeout = num(flag, next(), 1, 3600); break;
-      case '--tail': given.tail = num(flag, next(), 0, 3600); break;
-      case '--base-port': given.basePort = int(flag, next(), 1024, 65000); break;
-      case '--out': given.out = next() ?? bad(flag, undefined, 'a directory'); break;
-      case '--no-snapshot': given.snapshot = false; break;
-      case '--snapshot': given.snapshot = true; break;
-      case '--quiet-wait': given.quietWait = num(flag, next(), 0, 86400); break;
-      case '--quiet-cores': given.quietCores = num(flag, next(), 0.01, 1024); break;
-      case '-h': case '--help': throw new StormUsageError(STORM_USAGE);
-      default: throw new StormUsageError(`unknown flag ${JSON.stringify(flag)}\n${STORM_USAGE}`);
-    }
+  const scenario = v.scenario ?? v.scenarios;
+  if (scenario !== undefined) given.scenarios = scenario === 'all' ? [...STORM_SCENARIOS] : c.subset('scenario', scenario, STORM_SCENARIOS);
+  if (v.clients !== undefined) given.clients = c.int('clients', v.clients, 1, MAX_CONNECTIONS);
+  if (v.nodes !== undefined) given.nodes = c.int('nodes', v.nodes, 2, 16);
+  if (v.workers !== undefined) given.workers = c.int('workers', v.workers, 1, 64);
+  if (v.cookieless !== undefined) given.cookieless = c.num('cookieless', v.cookieless, 0, 1);
+  if (v['no-cookies']) given.cookieless = 1;
+  if (v['call-interval-ms'] !== undefined) given.callIntervalMs = c.int('call-interval-ms', v['call-interval-ms'], 10);
+  if (v.tool !== undefined) given.tool = c.text('tool', v.tool, 'a tool name');
+  if (v['ramp-rate'] !== undefined) given.rampRate = c.int('ramp-rate', v['ramp-rate'], 1);
+  if (v.warmup !== undefined) given.warmup = c.num('warmup', v.warmup, 0, 3600);
+  if (v['kill-node'] !== undefined) given.killNode = c.int('kill-node', v['kill-node'], 1);
+  if (v['drain-window-ms'] !== undefined) given.drainWindowMs = c.int('drain-window-ms', v['drain-window-ms'], 0);
+  if (v['drain-jitter'] !== undefined) given.drainJitter = c.onOff('drain-jitter', v['drain-jitter']);
+  if (v['compare-jitter']) given.compareJitter = true;
+  if (v['no-compare-jitter']) given.compareJitter = false;
+  if (v['restart-gap'] !== undefined) given.restartGap = c.num('restart-gap', v['restart-gap'], 0, 3600);
+  if (v['check-ms'] !== undefined) given.checkMs = c.int('check-ms', v['check-ms'], 50);
+  for (const raw of v['node-env'] ?? []) {
+    const eq = raw.indexOf('=');
+    if (eq <= 0 || !/^[A-Z_][A-Z0-9_]*$/.test(raw.slice(0, eq))) c.fail('node-env', raw, 'NAME=value');
+    given.nodeEnv = { ...(given.nodeEnv ?? {}), [raw.slice(0, eq)]: raw.slice(eq + 1) };
   }
+  if (v['post-sockets'] !== undefined) given.postSockets = c.int('post-sockets', v['post-sockets'], 1, 8000);
+  if (v['recover-timeout'] !== undefined) given.recoverTimeout = c.num('recover-timeout', v['recover-timeout'], 1, 3600);
+  if (v['converge-timeout'] !== undefined) given.convergeTimeout = c.num('converge-timeout', v['converge-timeout'], 1, 3600);
+  if (v.tail !== undefined) given.tail = c.num('tail', v.tail, 0, 3600);
+  if (v['base-port'] !== undefined) given.basePort = c.int('base-port', v['base-port'], 1024, 65000);
+  if (v.out !== undefined) given.out = c.text('out', v.out, 'a directory');
+  if (v.snapshot) given.snapshot = true;
+  if (v['no-snapshot']) given.snapshot = false;
+  if (v['quiet-wait'] !== undefined) given.quietWait = c.num('quiet-wait', v['quiet-wait'], 0, 86400);
+  if (v['quiet-cores'] !== undefined) given.quietCores = c.num('quiet-cores', v['quiet-cores'], 0.01, 1024);
+  if (v['allow-dirty']) given.allowDirty = true;
   const o: StormOptions = { ...STORM_DEFAULTS, ...given };
-  if (o.killNode > o.nodes) bad('--kill-node', String(o.killNode), `a node in 1..${o.nodes}`);
-  if (o.basePort !== null && o.basePort + o.nodes + 1 > 65535) bad('--base-port', String(o.basePort), `a port leaving room for ${o.nodes + 2} ports`);
+  if (o.killNode > o.nodes) c.fail('kill-node', String(o.killNode), `a node in 1..${o.nodes}`);
+  if (o.basePort !== null && o.basePort + o.nodes + 1 > 65535) c.fail('base-port', String(o.basePort), `a port leaving room for ${o.nodes + 2} ports`);
   // Each stream and pooled socket is one HAProxy connection (two fds there); its maxconn is 8,000.
   const connections = o.clients + (o.postSockets ?? o.clients);
   if (connections > MAX_CONNECTIONS) {
-    bad(o.postSockets === null ? '--clients' : '--post-sockets', String(o.postSockets ?? o.clients), `streams + POST connections (${connections}) <= ${MAX_CONNECTIONS} (HAProxy maxconn 8000); with one connection per client, at most ${MAX_CONNECTIONS / 2} clients`);
+    c.fail(o.postSockets === null ? 'clients' : 'post-sockets', String(o.postSockets ?? o.clients), `streams + POST connections (${connections}) <= ${MAX_CONNECTIONS} (HAProxy maxconn 8000); with one connection per client, at most ${MAX_CONNECTIONS / 2} clients`);
   }
   return o;
 }

@@ -89,6 +89,8 @@ export class Recorder {
     errorsSetup: 0,
     streamDropsUnaffected: 0,
     deletes: 0,
+    /** Calls started but neither ok nor lost when the fleet stopped (their outcome is never seen). */
+    callsInFlightAtStop: 0,
   };
   private readonly disruptions: Disruption[] = [];
   private open = 0;

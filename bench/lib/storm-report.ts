@@ -6,10 +6,11 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
+import { lineChart, type ChartMarker, type ChartSeries, type Points } from './charts.js';
+import { describeProvenance, type Provenance } from './provenance.js';
 import type { StormOptions } from './storm-options.js';
 import type { RunData } from './storm-run.js';
-import { lineChart, type ChartMarker, type ChartSeries } from './storm-svg.js';
-import type { Points, Quantiles, RunSummary, Series } from './storm-summary.js';
+import type { Quantiles, Rate, RunSummary, Series } from './storm-summary.js';
 
 export interface RunOutput {
   data: RunData;
@@ -22,8 +23,8 @@ export interface ScenarioOutput {
   title: string;
   command: string;
   options: StormOptions;
-  /** Commit of the code under test and the files of src/ and workers/ that differed from it. */
-  code: { commit: string; dirty: string[] };
+  /** Commit of the code under test and whether the tree differed from it. */
+  code: Provenance;
   runs: RunOutput[];
 }
 
@@ -51,30 +52,37 @@ function byNode(rec: Record<string, Points>): ChartSeries[] {
   return Object.entries(rec).map(([name, points]) => ({ name, points }));
 }
 
-/** The charts of one run: file name → SVG. */
-function chartsOf(r: RunOutput): Array<[string, string, string]> {
+/** Rates per node, with the points computed across a sampling gap flagged. */
+function ratesByNode(rec: Record<string, Rate>): ChartSeries[] {
+  return Object.entries(rec).map(([name, r]) => ({ name, points: r.points, flagged: r.flagged }));
+}
+
+type Chart = [file: string, title: string, svg: Promise<string>];
+
+/** The charts of one run: file name, title, SVG. */
+function chartsOf(r: RunOutput): Chart[] {
   const d = r.data;
   const s = r.series;
   const markers = markersOf(d);
   const bands = [{ from: d.marks.rampStart / 1000, to: d.marks.rampEnd / 1000, label: 'set-up' }];
   const x = 'seconds since start';
-  const chart = (file: string, title: string, yLabel: string, series: ChartSeries[], extra: { yMaxCap?: number } = {}): [string, string, string] => [
+  const chart = (file: string, title: string, yLabel: string, series: ChartSeries[], extra: { yMaxCap?: number } = {}): Chart => [
     file,
     title,
     lineChart({ title: `${title} (${r.summary.name})`, xLabel: x, yLabel, series, markers, bands, ...extra }),
   ];
   return [
     chart('sessions', 'Active sessions per node', 'sessions', [...byNode(s.activeByNode), { name: 'held by clients', points: d.samples.map((p) => [p.t / 1000, p.clients.sessions]), color: '#7f7f7f', dashed: true }]),
-    chart('initializes', 'Initializes per second per node', 'sessions created / s', [...byNode(s.initRateByNode), { name: 'clients (all nodes)', points: s.clientInits, color: '#7f7f7f', dashed: true }]),
-    chart('not-found', '404 answers per second per node', '404 / s', [...byNode(s.notFoundRateByNode), { name: 'seen by clients', points: s.clientNotFound, color: '#7f7f7f', dashed: true }]),
-    chart('forwarded', 'Forwarded requests per second per node', 'forwarded / s', byNode(s.forwardedRateByNode)),
+    chart('initializes', 'Initializes per second per node', 'sessions created / s', [...ratesByNode(s.initRateByNode), { name: 'clients (all nodes)', points: s.clientInits, color: '#7f7f7f', dashed: true }]),
+    chart('not-found', '404 answers per second per node', '404 / s', [...ratesByNode(s.notFoundRateByNode), { name: 'seen by clients', points: s.clientNotFound, color: '#7f7f7f', dashed: true }]),
+    chart('forwarded', 'Forwarded requests per second per node', 'forwarded / s', ratesByNode(s.forwardedRateByNode)),
     chart('latency', 'Latency seen by clients, per second', 'ms', [
       { name: 'request p50', points: s.requestP50 },
       { name: 'request p99', points: s.requestP99 },
       { name: 'call p99 (retries, re-init)', points: s.callP99, dashed: true },
       { name: 'initialize p99', points: s.initP99 },
     ]),
-    chart('redis', 'Redis commands per second', 'commands / s', [{ name: 'total_commands_processed rate', points: s.redisCommandsRate }]),
+    chart('redis', 'Redis commands per second', 'commands / s', [{ name: 'total_commands_processed rate', points: s.redisCommandsRate.points, flagged: s.redisCommandsRate.flagged }]),
     chart('clients', 'Clients: calls, errors, streams, recovering', 'per second / clients', [
       { name: 'tool calls ok / s', points: s.callsOk },
       { name: 'errors / s (not 404)', points: s.clientErrors },
@@ -82,7 +90,7 @@ function chartsOf(r: RunOutput): Array<[string, string, string]> {
       { name: 'clients recovering', points: s.recovering },
     ]),
     chart('cpu', 'CPU', '% of one core (machine: % of all)', [
-      ...Object.entries(s.cpuByNode).map(([name, points]) => ({ name: `${name} process`, points })),
+      ...Object.entries(s.cpuByNode).map(([name, r]) => ({ name: `${name} process`, points: r.points, flagged: r.flagged })),
       { name: 'haproxy', points: s.haproxyCpuPct, color: '#ff7f0e' },
       { name: 'redis-server', points: s.redisCpuPct, color: '#9467bd' },
       { name: 'load generator', points: s.loadgenCpuPct, color: '#8c564b' },
@@ -93,21 +101,18 @@ function chartsOf(r: RunOutput): Array<[string, string, string]> {
 }
 
 /** Rolling with jitter on and off: both runs on one axis, seconds since the first SIGTERM. */
-function comparisonCharts(on: RunOutput, off: RunOutput): Array<[string, string, string]> {
+function comparisonCharts(on: RunOutput, off: RunOutput): Chart[] {
+  const t0 = (r: RunOutput): number => r.data.rec.events[0].at / 1000;
   const shift = (r: RunOutput, p: Points): Points => {
-    const t0 = r.data.rec.events[0].at / 1000;
     const out: Points = [];
-    for (const [x, y] of p) if (x - t0 >= -3) out.push([x - t0, y]);
+    for (const [x, y] of p) if (x - t0(r) >= -3) out.push([x - t0(r), y]);
     return out;
   };
-  const total = (r: RunOutput): Points => {
-    const names = Object.keys(r.series.initRateByNode);
-    return r.series.initRateByNode[names[0]].map(([x], i) => [x, names.reduce((a, n) => a + (r.series.initRateByNode[n][i]?.[1] ?? 0), 0)]);
-  };
+  const total = (r: RunOutput): ChartSeries => ({ name: '', points: shift(r, r.series.initRateTotal.points), flagged: r.series.initRateTotal.flagged.map((x) => x - t0(r)) });
   const markers = on.data.rec.events.map((e) => ({ x: (e.at - on.data.rec.events[0].at) / 1000, label: `${e.label} (jitter on)` }));
   const x = 'seconds since the first SIGTERM';
   return [
-    ['compare-initializes', 'Initializes per second, all nodes: drain jitter on vs off', lineChart({ title: 'Initializes per second, all nodes: drain jitter on vs off', xLabel: x, yLabel: 'sessions created / s', markers, series: [{ name: 'jitter on', points: shift(on, total(on)) }, { name: 'jitter off', points: shift(off, total(off)), color: '#d62728' }] })],
+    ['compare-initializes', 'Initializes per second, all nodes: drain jitter on vs off', lineChart({ title: 'Initializes per second, all nodes: drain jitter on vs off', xLabel: x, yLabel: 'sessions created / s', markers, series: [{ ...total(on), name: 'jitter on' }, { ...total(off), name: 'jitter off', color: '#d62728' }] })],
     ['compare-latency', 'Tool-call request p99: drain jitter on vs off', lineChart({ title: 'Tool-call request p99 per second: drain jitter on vs off', xLabel: x, yLabel: 'ms', markers, series: [{ name: 'jitter on', points: shift(on, on.series.requestP99) }, { name: 'jitter off', points: shift(off, off.series.requestP99), color: '#d62728' }] })],
     ['compare-streams', 'Streams (re)opened per second: drain jitter on vs off', lineChart({ title: 'GET streams (re)opened per second: drain jitter on vs off', xLabel: x, yLabel: 'streams / s', markers, series: [{ name: 'jitter on', points: shift(on, on.series.streamOpens) }, { name: 'jitter off', points: shift(off, off.series.streamOpens), color: '#d62728' }] })],
   ];
@@ -132,8 +137,11 @@ function figuresTable(s: RunSummary): string[] {
     ['errors while the clients were being set up (not counted above)', n0(s.errors.setup)],
     ['404s seen by affected clients (expected) / by other clients', `${n0(s.errors.notFoundAffected)} / ${n0(s.errors.notFoundUnaffected)}`],
     ['tool calls started / ok / lost / retried', `${n0(s.calls.started)} / ${n0(s.calls.ok)} / ${n0(s.calls.lost)} / ${n0(s.calls.retried)}`],
+    ['tool calls still in flight when the clients stopped (no outcome; neither ok nor lost)', `${n0(s.calls.inFlightAtStop)}${s.calls.unaccounted !== 0 ? ` (and ${n0(s.calls.unaccounted)} unaccounted for)` : ''}`],
     ['initializes (incl. set-up) / DELETEs', `${n0(s.calls.initializes)} / ${n0(s.calls.deletes)}`],
-    ['peak initialize rate per node (1-s buckets, event window)', peaks],
+    ['peak initialize rate per node (1-s sampling intervals, event window)', peaks],
+    ['rates across a sampling gap in the event window, per node (averages, left out of the peaks)', Object.entries(s.initRate.gapRatesByNode).map(([n, v]) => `${n} ${v}`).join(', ')],
+    ['samples / late (> 1.5 s after the previous) / slow to read (> 250 ms) / missing node readings', `${n0(s.sampling.samples)} / ${n0(s.sampling.lateSamples)} / ${n0(s.sampling.slowReads)} / ${Object.entries(s.sampling.missingNodeReadings).map(([n, v]) => `${n} ${v}`).join(', ')}`],
     ['peak initialize rate, surviving node / all nodes together', `${n0(s.initRate.peakSurviving)}/s / ${n0(s.initRate.peakTotal)}/s`],
     ['peak GET streams (re)opened per second', `${n0(s.streamOpensPeak)}/s`],
     ['Redis commands/s: steady / mean in event window / peak', `${n0(s.redis.steadyPerS)} / ${n0(s.redis.eventMeanPerS)} / ${n0(s.redis.eventPeakPerS)}`],
@@ -199,10 +207,17 @@ const READING = `### How to read this report
   listed apart) include transport errors and 502/503 that were retried successfully: a well-behaved
   client survives them, but they are reported. **Lost** tool calls are calls that never succeeded
   (30 s budget of retries and re-initializations), or got an answer that is not retryable.
-- Node series come from each node's \`/metrics\` once a second (a gap: the node is down); rates are
-  deltas of counters (\`mcp_sessions_created_total\`, \`mcp_requests_total{status="404"}\`,
-  \`mcp_forwarded_requests_total\`); Redis commands per second from \`INFO stats
-  total_commands_processed\` (this benchmark adds about 1 command/s, plus SCANs during the end check).
+- Node series come from each node's \`/metrics\` once a second (a gap: the node is down, or the scrape
+  failed); rates are deltas of counters (\`mcp_sessions_created_total\`, \`mcp_requests_total{status="404"}\`,
+  \`mcp_forwarded_requests_total\`) between consecutive readings. A missing reading is missing: no rate
+  there, and never the whole counter counted as one second's increase. A rate across a gap (from the
+  last reading before it, or over a late sample) is an average over the gap, and a reading that took
+  more than 250 ms to arrive was not taken at its time stamp: both are hollow circles in the charts,
+  left out of the peaks. A restarted node (new \`process_start_time_seconds\`) gives no rate
+  until its second reading. Redis commands per second from \`INFO stats total_commands_processed\`
+  (this benchmark adds about 1 command/s, plus SCANs during the end check).
+- **Calls in flight** when the clients stop (the end of the run) get no outcome: they are counted and
+  shown apart, so that started = ok + lost + in flight.
   Client series (latency, calls, errors) are the load generator's own one-second buckets.
 - The **end check** polls (every 500 ms) until the \`mcp:session:*\` keys (SCAN) are as many as the
   sessions the nodes report live (\`mcp_sessions_active\`, summed) and every client's session has its
@@ -212,7 +227,7 @@ const READING = `### How to read this report
 - The load generator, HAProxy, Redis and the nodes share this machine's cores: the CPU chart and the
   load generator's event-loop delay tell whether a latency figure is the cluster's or the machine's.`;
 
-export function writeScenario(outRoot: string, o: ScenarioOutput, stamp: string): Written {
+export async function writeScenario(outRoot: string, o: ScenarioOutput, stamp: string): Promise<Written> {
   const dir = join(outRoot, `storm-${o.scenario}-${stamp}`);
   mkdirSync(dir, { recursive: true });
   const charts: string[] = [];
@@ -223,9 +238,10 @@ export function writeScenario(outRoot: string, o: ScenarioOutput, stamp: string)
     `${first.startedAt}: \`${o.command}\`. ${o.options.nodes} nodes × ${o.options.workers} session worker${o.options.workers > 1 ? 's' : ''} behind HAProxy (health checks ${o.options.checkMs === null ? 'at the cluster runner\'s default interval' : `every ${o.options.checkMs} ms`}, fall 2), one redis-server, ` +
       `${n0(o.options.clients)} clients (${o.options.cookieless > 0 ? `${Math.round(o.options.cookieless * 100)} % without cookies` : 'all keep the sticky cookie'}), each with a GET SSE stream and a \`${o.options.tool}\` call about every ${o.options.callIntervalMs} ms. ` +
       `Drain window ${o.options.drainWindowMs} ms${Object.keys(o.options.nodeEnv).length ? `; node environment ${Object.entries(o.options.nodeEnv).map(([k, v]) => `\`${k}=${v}\``).join(', ')}` : ''}. Everything, load generator included, on one machine with ${cpus().length} cores. ` +
-      `Code: commit ${o.code.commit}${o.code.dirty.length ? ` with uncommitted changes in ${o.code.dirty.map((f) => `\`${f}\``).join(', ')}` : ''}.`,
+      `Code: ${describeProvenance(o.code)}.`,
     '',
   );
+  if (o.code.dirty) md.push(`**Warning:** measured on a working tree that differs from commit ${o.code.commit} (\`--allow-dirty\`): nobody can reproduce these figures from the repository.`, '');
   for (const r of o.runs) {
     const l = r.summary.loadgen;
     if (!l.before.quiet || l.othersMeanPct > 30) {
@@ -237,7 +253,7 @@ export function writeScenario(outRoot: string, o: ScenarioOutput, stamp: string)
     const [on, off] = o.runs;
     md.push('## Drain jitter: on against off', '', `The same rolling restart twice in this invocation, fresh cluster each time, \`MCP_DRAIN_WINDOW_MS=${o.options.drainWindowMs}\`, \`MCP_DRAIN_JITTER=1\` then \`0\`.`, '', ...jitterTable(on.summary, off.summary), '');
     for (const [file, title, svg] of comparisonCharts(on, off)) {
-      writeFileSync(join(dir, `${file}.svg`), svg);
+      writeFileSync(join(dir, `${file}.svg`), await svg);
       charts.push(join(dir, `${file}.svg`));
       md.push(`![${title}](${file}.svg)`, '');
     }
@@ -254,7 +270,7 @@ export function writeScenario(outRoot: string, o: ScenarioOutput, stamp: string)
     md.push('### Charts', '');
     for (const [file, title, svg] of chartsOf(r)) {
       const name = `${prefix}${file}.svg`;
-      writeFileSync(join(dir, name), svg);
+      writeFileSync(join(dir, name), await svg);
       charts.push(join(dir, name));
       md.push(`![${title}](${name})`, '');
     }
@@ -285,6 +301,7 @@ export function writeScenario(outRoot: string, o: ScenarioOutput, stamp: string)
         command: o.command,
         options: o.options,
         code: o.code,
+        dirty: o.code.dirty,
         machine: { cores: cpus().length, node: process.version },
         runs: o.runs.map((r) => ({
           summary: r.summary,

@@ -4,8 +4,8 @@
  * is printed on stderr every second. Returns the raw observations; storm-summary.ts reads them.
  */
 import { Redis } from 'ioredis';
-import type { Cluster } from '../../src/cluster/local/cluster.js';
-import { startStormCluster, type CodeRoot } from './storm-cluster.js';
+import type { Cluster } from './product.js';
+import { startStormCluster, type ClusterCode } from './storm-cluster.js';
 import { Fleet } from './storm-fleet.js';
 import type { StormOptions, StormScenario } from './storm-options.js';
 import { waitQuiet, type QuietCheck } from './storm-quiet.js';
@@ -170,7 +170,7 @@ class Progress {
   }
 }
 
-export async function runStorm(o: StormOptions, plan: RunPlan, code: CodeRoot): Promise<RunData> {
+export async function runStorm(o: StormOptions, plan: RunPlan, code: ClusterCode): Promise<RunData> {
   const say = (line: string): void => void process.stderr.write(`[${plan.name}] ${line}\n`);
   const env: Record<string, string> = {
     LOG_LEVEL: 'warn',

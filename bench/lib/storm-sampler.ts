@@ -22,11 +22,15 @@ export interface NodeReading {
   streams: number;
   /** process_cpu_seconds_total (front and workers: one process). */
   cpuSeconds: number;
+  /** process_start_time_seconds: a restarted node (counters from 0 again) has a new one; null if not exported. */
+  startTime: number | null;
 }
 
 export interface Sample {
-  /** ms since the run's start (Recorder clock). */
+  /** ms since the run's start (Recorder clock), when the readings were asked for. */
   t: number;
+  /** When the last of them had arrived: a long span (a stalled event loop, a slow node) blurs when they were taken. */
+  tRead: number;
   /** Node name → reading, or null when /metrics did not answer (node down). */
   nodes: Record<string, NodeReading | null>;
   /** INFO stats total_commands_processed. */
@@ -49,11 +53,11 @@ export interface SampledNode {
   port: number;
 }
 
-const WANTED = ['mcp_sessions_active', 'mcp_sessions_created_total', 'mcp_requests_total', 'mcp_forwarded_requests_total', 'mcp_sse_streams_active', 'process_cpu_seconds_total'] as const;
+const WANTED = ['mcp_sessions_active', 'mcp_sessions_created_total', 'mcp_requests_total', 'mcp_forwarded_requests_total', 'mcp_sse_streams_active', 'process_cpu_seconds_total', 'process_start_time_seconds'] as const;
 
 /** Sums the series of the metrics this benchmark reads; mcp_requests_total only where status="404". */
 export function parseNodeMetrics(text: string): NodeReading {
-  const r: NodeReading = { active: 0, created: 0, notFound: 0, forwarded: 0, streams: 0, cpuSeconds: 0 };
+  const r: NodeReading = { active: 0, created: 0, notFound: 0, forwarded: 0, streams: 0, cpuSeconds: 0, startTime: null };
   let start = 0;
   while (start < text.length) {
     let nl = text.indexOf('\n', start);
@@ -73,6 +77,7 @@ export function parseNodeMetrics(text: string): NodeReading {
             case 'mcp_forwarded_requests_total': r.forwarded += v; break;
             case 'mcp_sse_streams_active': r.streams += v; break;
             case 'process_cpu_seconds_total': r.cpuSeconds += v; break;
+            case 'process_start_time_seconds': r.startTime = v; break;
           }
         }
       }
@@ -220,6 +225,7 @@ export class Sampler {
       const t = this.rec.now();
       const nodes = this.nodes();
       const [readings, redisCommands] = await Promise.all([Promise.all(nodes.map((n) => scrape(n.port))), redisTotalCommands(this.redis)]);
+      const tRead = this.rec.now();
       const now = performance.now();
       const cpu = process.cpuUsage(this.lastCpu);
       const loadgenCpu = (cpu.user + cpu.system) / 1000 / Math.max(1, now - this.lastCpuAt);
@@ -238,6 +244,7 @@ export class Sampler {
       this.lastChildrenAt = now;
       const sample: Sample = {
         t,
+        tRead,
         nodes: Object.fromEntries(nodes.map((n, i) => [n.name, readings[i]])),
         redisCommands,
         machineBusy,

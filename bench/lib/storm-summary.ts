@@ -3,9 +3,21 @@
  * from the client noticing, from the session being gone, and from the event), errors other than
  * the expected 404, peak initialize rate per surviving node, Redis commands per second, tool-call
  * latency, the end check; and the per-second time series the charts draw.
+ *
+ * Rates come from counters read once a second. A missing reading (a node down, a scrape that timed
+ * out) is missing: the rate at that point is null, never the whole counter read as one second's
+ * increase. A rate computed across a gap (from the last reading before it, or between readings more
+ * than 1.5 s apart) is an average over the gap, and a rate from a reading that took more than 250 ms
+ * to arrive (a stalled event loop, a slow node) has an uncertain interval: both are flagged, drawn
+ * apart in the charts, and left out of the peaks. A counter that went down, or a node with a new
+ * process start time, gives no rate (it restarted in between).
  */
+import type { Points } from './charts.js';
+import { distribution } from './stats.js';
 import type { RunData } from './storm-run.js';
 import type { Incident } from './storm-record.js';
+
+export type { Points };
 
 export interface Quantiles {
   n: number;
@@ -15,11 +27,10 @@ export interface Quantiles {
   max: number;
 }
 
-/** Nearest-rank quantiles of `values` (ms); NaN for an empty set. */
-export function quantiles(values: number[]): Quantiles {
-  const v = values.filter(Number.isFinite).sort((a, b) => a - b);
-  const q = (p: number): number => (v.length ? v[Math.min(v.length - 1, Math.max(0, Math.ceil(p * v.length) - 1))] : NaN);
-  return { n: v.length, p50: q(0.5), p95: q(0.95), p99: q(0.99), max: v.length ? v[v.length - 1] : NaN };
+/** Quantiles of `values` (ms) from the HDR histogram of stats.ts; NaN for an empty set. */
+export function quantiles(values: Iterable<number>): Quantiles {
+  const d = distribution(values);
+  return { n: d.n, p50: d.p50, p95: d.p95, p99: d.p99, max: d.max };
 }
 
 export interface Recovery {
@@ -47,16 +58,21 @@ export interface EventSummary {
   recovery: Recovery;
 }
 
-/** One point per second: x in seconds since the run's start, y or null (no reading). */
-export type Points = Array<[number, number | null]>;
+/** A rate per sample, and the x of the points computed across a sampling gap (averages over the gap). */
+export interface Rate {
+  points: Points;
+  flagged: number[];
+}
 
 export interface Series {
   activeByNode: Record<string, Points>;
-  initRateByNode: Record<string, Points>;
-  notFoundRateByNode: Record<string, Points>;
-  forwardedRateByNode: Record<string, Points>;
-  cpuByNode: Record<string, Points>;
-  redisCommandsRate: Points;
+  initRateByNode: Record<string, Rate>;
+  notFoundRateByNode: Record<string, Rate>;
+  forwardedRateByNode: Record<string, Rate>;
+  cpuByNode: Record<string, Rate>;
+  redisCommandsRate: Rate;
+  /** Sum of initRateByNode over the nodes (flagged where any part is). */
+  initRateTotal: Rate;
   machineBusyPct: Points;
   loadgenCpuPct: Points;
   haproxyCpuPct: Points;
@@ -119,7 +135,18 @@ export interface RunSummary {
     /** "scope op what" → count, first seen (s since start), the body of that first answer. */
     byKind: Record<string, { count: number; firstS: number; detail: string }>;
   };
-  calls: { started: number; ok: number; lost: number; retried: number; initializes: number; deletes: number };
+  calls: {
+    started: number;
+    ok: number;
+    lost: number;
+    /** Started, then still waiting for an answer (or a retry) when the fleet stopped: no outcome. */
+    inFlightAtStop: number;
+    /** started - ok - lost - inFlightAtStop: 0 unless a call went unrecorded. */
+    unaccounted: number;
+    retried: number;
+    initializes: number;
+    deletes: number;
+  };
   initRate: {
     /** Window over which peaks are taken (s since start). */
     window: [number, number];
@@ -128,7 +155,14 @@ export interface RunSummary {
     peakSurviving: number;
     /** Highest one-second total over all nodes. */
     peakTotal: number;
+    /** Rates in the window computed across a sampling gap, per node: left out of the peaks. */
+    gapRatesByNode: Record<string, number>;
   };
+  /**
+   * Samples the sampler took; those more than 1.5 s after the previous one (the sampler was late);
+   * those whose readings took more than 250 ms to arrive; missing readings per node.
+   */
+  sampling: { samples: number; lateSamples: number; slowReads: number; missingNodeReadings: Record<string, number> };
   streamOpensPeak: number;
   redis: {
     steadyPerS: number;
@@ -185,29 +219,88 @@ function recoveryOf(incidents: Incident[], eventAt: (i: Incident) => number, aff
   };
 }
 
-/** Counter → per-second rate between consecutive samples; a counter reset (node restart) counts from 0. */
-function rate(samples: RunData['samples'], read: (s: RunData['samples'][number]) => number | null): Points {
-  const out: Points = [];
+/** Samples are taken once a second; a step longer than this is a gap. */
+const GAP_S = 1.5;
+/** A sample whose readings took longer than this to arrive was not taken at its time stamp. */
+const SLOW_READ_MS = 250;
+
+/** Readings that took long to arrive (older results have no tRead: not known, not flagged). */
+function slow(s: RunData['samples'][number]): boolean {
+  return s.tRead !== undefined && s.tRead - s.t > SLOW_READ_MS;
+}
+
+/**
+ * Counter → per-second rate at each sample (from the second on). Null where the reading is missing or
+ * the counter went down; over a gap (a missing reading before, or a late sample) the rate is taken from
+ * the last reading before the gap and flagged.
+ */
+function rate(samples: RunData['samples'], read: (s: RunData['samples'][number]) => number | null, epoch: (s: RunData['samples'][number]) => number | null = () => null): Rate {
+  const points: Points = [];
+  const flagged: number[] = [];
+  const first = samples.length ? read(samples[0]) : null;
+  let last: { t: number; v: number; epoch: number | null; slow: boolean } | null = first === null ? null : { t: samples[0].t, v: first, epoch: epoch(samples[0]), slow: slow(samples[0]) };
   for (let i = 1; i < samples.length; i++) {
-    const a = read(samples[i - 1]);
     const b = read(samples[i]);
-    const dt = (samples[i].t - samples[i - 1].t) / 1000;
     const x = samples[i].t / 1000;
-    if (b === null || dt <= 0) out.push([x, null]);
-    // After a reading gap (node down) or a drop (restarted), the counter started from 0 in between.
-    else if (a === null || b < a) out.push([x, b / dt]);
-    else out.push([x, (b - a) / dt]);
+    if (b === null) {
+      points.push([x, null]);
+      continue;
+    }
+    const prev = read(samples[i - 1]);
+    const e = epoch(samples[i]);
+    if (last === null || b < last.v || e !== last.epoch) {
+      // No earlier reading, or the counter restarted from 0 (a new process: its start time differs, or
+      // the counter went down) at a moment not observed: no rate.
+      points.push([x, null]);
+    } else {
+      const dt = (samples[i].t - last.t) / 1000;
+      const gap = prev === null || dt > GAP_S || last.slow || slow(samples[i]);
+      points.push([x, dt > 0 ? (b - last.v) / dt : null]);
+      if (gap) flagged.push(x);
+    }
+    last = { t: samples[i].t, v: b, epoch: e, slow: slow(samples[i]) };
   }
-  return out;
+  return { points, flagged };
+}
+
+function sumRates(rates: Rate[]): Rate {
+  const points: Points = [];
+  const flagged = new Set<number>();
+  for (const r of rates) for (const f of r.flagged) flagged.add(f);
+  const n = Math.max(0, ...rates.map((r) => r.points.length));
+  for (let i = 0; i < n; i++) {
+    let sum: number | null = null;
+    let x = NaN;
+    for (const r of rates) {
+      const p = r.points[i];
+      if (!p) continue;
+      x = p[0];
+      if (p[1] !== null) sum = (sum ?? 0) + p[1];
+    }
+    points.push([x, sum]);
+  }
+  return { points, flagged: [...flagged].sort((a, b) => a - b) };
+}
+
+/** A rate's points with the flagged ones (averages over a gap) taken out, for peaks and means. */
+function unflagged(r: Rate): Points {
+  if (r.flagged.length === 0) return r.points;
+  const f = new Set(r.flagged);
+  return r.points.map(([x, y]) => [x, f.has(x) ? null : y]);
+}
+
+function countIn(xs: readonly number[], from: number, to: number): number {
+  return xs.filter((x) => x >= from && x <= to).length;
 }
 
 function perNode<T>(names: string[], f: (n: string) => T): Record<string, T> {
   return Object.fromEntries(names.map((n) => [n, f(n)]));
 }
 
+/** Highest value in [from, to]; NaN (shown as n/a) when there is none, e.g. every rate there was flagged. */
 function maxIn(points: Points, from: number, to: number): number {
-  let m = 0;
-  for (const [x, y] of points) if (x >= from && x <= to && y !== null && y > m) m = y;
+  let m = NaN;
+  for (const [x, y] of points) if (x >= from && x <= to && y !== null && !(y <= m)) m = y;
   return m;
 }
 
@@ -228,12 +321,19 @@ export function buildSeries(d: RunData): Series {
   const sec = rec.seconds;
   const perSecond = (f: (i: number) => number | null): Points => sec.map((_, i) => [i + 1, f(i)]);
   const p = (values: number[], q: number): number | null => (values.length ? quantiles(values)[q === 0.5 ? 'p50' : 'p99'] : null);
+  // A node's counters restart with its process (rolling restarts): its start time tells them apart.
+  const started = (n: string) => (s: RunData['samples'][number]): number | null => s.nodes[n]?.startTime ?? null;
+  const initRates = perNode(nodeNames, (n) => rate(samples, (s) => s.nodes[n]?.created ?? null, started(n)));
   return {
     activeByNode: perNode(nodeNames, (n) => samples.map((s) => [s.t / 1000, s.nodes[n]?.active ?? null])),
-    initRateByNode: perNode(nodeNames, (n) => rate(samples, (s) => s.nodes[n]?.created ?? null)),
-    notFoundRateByNode: perNode(nodeNames, (n) => rate(samples, (s) => s.nodes[n]?.notFound ?? null)),
-    forwardedRateByNode: perNode(nodeNames, (n) => rate(samples, (s) => s.nodes[n]?.forwarded ?? null)),
-    cpuByNode: perNode(nodeNames, (n) => rate(samples, (s) => s.nodes[n]?.cpuSeconds ?? null).map(([x, y]) => [x, y === null ? null : y * 100])),
+    initRateByNode: initRates,
+    initRateTotal: sumRates(nodeNames.map((n) => initRates[n])),
+    notFoundRateByNode: perNode(nodeNames, (n) => rate(samples, (s) => s.nodes[n]?.notFound ?? null, started(n))),
+    forwardedRateByNode: perNode(nodeNames, (n) => rate(samples, (s) => s.nodes[n]?.forwarded ?? null, started(n))),
+    cpuByNode: perNode(nodeNames, (n) => {
+      const r = rate(samples, (s) => s.nodes[n]?.cpuSeconds ?? null, started(n));
+      return { points: r.points.map(([x, y]) => [x, y === null ? null : y * 100]), flagged: r.flagged };
+    }),
     redisCommandsRate: rate(samples, (s) => s.redisCommands),
     machineBusyPct: samples.map((s) => [s.t / 1000, s.machineBusy === null ? null : s.machineBusy * 100]),
     loadgenCpuPct: samples.map((s) => [s.t / 1000, s.loadgenCpu * 100]),
@@ -305,9 +405,11 @@ export function summarize(d: RunData, series: Series): RunSummary {
   // Peaks are taken from one second before the first event to a few seconds after the last recovery.
   const winFrom = S(firstEvent) - 1;
   const winTo = S(Math.max(marks.eventEnd, lastRecovered)) + 3;
-  const peakByNode = perNode(d.nodeNames, (n) => maxIn(series.initRateByNode[n], winFrom, winTo));
+  // Peaks only from rates over one sampling interval: a rate across a gap is an average, not a peak.
+  const peakByNode = perNode(d.nodeNames, (n) => maxIn(unflagged(series.initRateByNode[n]), winFrom, winTo));
   const surviving = d.nodeNames.filter((n) => !killed.has(n));
-  const totalInit: Points = series.initRateByNode[d.nodeNames[0]].map(([x], i) => [x, d.nodeNames.reduce((a, n) => a + (series.initRateByNode[n][i]?.[1] ?? 0), 0)]);
+  let late = 0;
+  for (let i = 1; i < d.samples.length; i++) if ((d.samples[i].t - d.samples[i - 1].t) / 1000 > GAP_S) late++;
 
   const steadyFrom = S(marks.rampEnd) + 1;
   const steadyTo = S(firstEvent);
@@ -336,13 +438,34 @@ export function summarize(d: RunData, series: Series): RunSummary {
         [...rec.errorKinds].sort((a, b) => b[1] - a[1]).map(([k, count]) => [k, { count, firstS: (rec.errorFirst.get(k)?.at ?? NaN) / 1000, detail: rec.errorFirst.get(k)?.detail ?? '' }]),
       ),
     },
-    calls: { started: t.callsStarted, ok: t.callsOk, lost: t.callsLost, retried: t.callsRetried, initializes: t.inits, deletes: t.deletes },
-    initRate: { window: [winFrom, winTo], peakByNode, peakSurviving: Math.max(0, ...surviving.map((n) => peakByNode[n])), peakTotal: maxIn(totalInit, winFrom, winTo) },
+    calls: {
+      started: t.callsStarted,
+      ok: t.callsOk,
+      lost: t.callsLost,
+      inFlightAtStop: t.callsInFlightAtStop,
+      unaccounted: t.callsStarted - t.callsOk - t.callsLost - t.callsInFlightAtStop,
+      retried: t.callsRetried,
+      initializes: t.inits,
+      deletes: t.deletes,
+    },
+    initRate: {
+      window: [winFrom, winTo],
+      peakByNode,
+      peakSurviving: Math.max(0, ...surviving.map((n) => peakByNode[n])),
+      peakTotal: maxIn(unflagged(series.initRateTotal), winFrom, winTo),
+      gapRatesByNode: perNode(d.nodeNames, (n) => countIn(series.initRateByNode[n].flagged, winFrom, winTo)),
+    },
+    sampling: {
+      samples: d.samples.length,
+      lateSamples: late,
+      slowReads: d.samples.filter(slow).length,
+      missingNodeReadings: perNode(d.nodeNames, (n) => d.samples.filter((s) => s.nodes[n] === null || s.nodes[n] === undefined).length),
+    },
     streamOpensPeak: maxIn(series.streamOpens, winFrom, winTo),
     redis: {
-      steadyPerS: meanIn(series.redisCommandsRate, steadyFrom, steadyTo),
-      eventMeanPerS: meanIn(series.redisCommandsRate, winFrom + 1, winTo),
-      eventPeakPerS: maxIn(series.redisCommandsRate, winFrom, winTo),
+      steadyPerS: meanIn(series.redisCommandsRate.points, steadyFrom, steadyTo),
+      eventMeanPerS: meanIn(series.redisCommandsRate.points, winFrom + 1, winTo),
+      eventPeakPerS: maxIn(unflagged(series.redisCommandsRate), winFrom, winTo),
       commandsDuringRun: diffCommands(d.commandStats.before, d.commandStats.after),
     },
     latency: { steady: latencyIn(d, steadyFrom, steadyTo, true), event: latencyIn(d, S(firstEvent), winTo, false) },
@@ -358,7 +481,7 @@ export function summarize(d: RunData, series: Series): RunSummary {
       othersMeanPct: meanIn(series.othersCpuPct, steadyFrom, winTo),
       before: d.quiet,
       eventCpuPct: {
-        ...perNode(d.nodeNames, (n) => meanIn(series.cpuByNode[n], winFrom + 1, winTo)),
+        ...perNode(d.nodeNames, (n) => meanIn(series.cpuByNode[n].points, winFrom + 1, winTo)),
         haproxy: meanIn(series.haproxyCpuPct, winFrom + 1, winTo),
         'redis-server': meanIn(series.redisCpuPct, winFrom + 1, winTo),
         'load generator': meanIn(series.loadgenCpuPct, winFrom + 1, winTo),
@@ -384,11 +507,11 @@ function targetsOf(s: RunSummary): Target[] {
     out.push({ name: 'errors other than the expected 404', target: '0', measured: errors, met: s.errors.unexpected === 0 });
     out.push({ name: 'Redis keys = live sessions', target: 'within 60 s', measured: redis, met: redisMet });
   } else if (s.scenario === 'rolling') {
-    out.push({ name: 'tool calls lost by a well-behaved client', target: '0', measured: `${s.calls.lost} of ${s.calls.started}`, met: s.calls.lost === 0 });
+    out.push({ name: 'tool calls lost by a well-behaved client', target: '0', measured: `${s.calls.lost} of ${s.calls.started} (${s.calls.inFlightAtStop} still in flight at the end)`, met: s.calls.lost === 0 });
     out.push({ name: 'errors other than the expected 404', target: '— (reported)', measured: errors, met: null });
     out.push({ name: 'Redis keys = live sessions', target: '— (reported)', measured: redis, met: null });
   } else {
-    out.push({ name: 'tool calls lost', target: '— (reported)', measured: `${s.calls.lost} of ${s.calls.started}`, met: null });
+    out.push({ name: 'tool calls lost', target: '— (reported)', measured: `${s.calls.lost} of ${s.calls.started} (${s.calls.inFlightAtStop} still in flight at the end)`, met: null });
     out.push({ name: 'errors other than the expected 404', target: '— (reported)', measured: errors, met: null });
     out.push({ name: 'Redis keys = live sessions', target: '— (reported)', measured: redis, met: null });
   }

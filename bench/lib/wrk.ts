@@ -16,6 +16,8 @@ export interface WrkResult {
   rps: number;
   requests: number;
   errors: number;
+  /** One response in `every` checked (in wrk's Lua: status 200 and every expected fragment present). */
+  bodies: { every: number; checked: number; failed: number; firstFailure: string | null };
   latencyMs: { p50: number; p90: number; p99: number; mean: number; max: number };
   serverCpuCores: number;
   /** CPU cores busy on average in processes other than the server, wrk and the runner. */
@@ -25,10 +27,13 @@ export interface WrkResult {
 
 /**
  * A body with `[<id>]` (autocannon's placeholder) gets a fresh JSON-RPC id per request (the SDK maps
- * replies by id, so ids must not repeat); any other body is sent as is. No `response` hook: it would
- * make wrk parse every reply in Lua; `errors.status` counts HTTP >= 400.
+ * replies by id, so ids must not repeat); any other body is sent as is. `errors.status` counts HTTP
+ * >= 400. The `response` hook checks one answer in `every` during the load: status 200 and each of
+ * `expect` (fragments of the JSON-RPC result, as both servers write compact JSON) present; Lua has no
+ * JSON parser, so this is weaker than autocannon's check, which parses. Each thread counts in its own
+ * Lua state; done() adds them up.
  */
-function luaScript(headers: Record<string, string>, body: string): string {
+function luaScript(headers: Record<string, string>, body: string, every: number, expect: readonly string[]): string {
   const hdrs = Object.entries(headers)
     .map(([k, v]) => `wrk.headers[${JSON.stringify(k)}] = ${JSON.stringify(v)}`)
     .join('\n');
@@ -42,14 +47,41 @@ request = function()
   n = n + 1
   return wrk.format(nil, nil, nil, pre .. n .. post)
 end`;
+  const fragments = `{${expect.map((e) => JSON.stringify(e)).join(', ')}}`;
   return `wrk.method = "POST"
 ${hdrs}
 ${requestFn}
+local threads = {}
+setup = function(thread)
+  table.insert(threads, thread)
+end
+seen, checked, failed, first = 0, 0, 0, ""
+local expect = ${fragments}
+response = function(status, headers, body)
+  seen = seen + 1
+  if seen % ${every} ~= 0 then return end
+  checked = checked + 1
+  local ok = status == 200
+  for _, e in ipairs(expect) do
+    if ok and not string.find(body, e, 1, true) then ok = false end
+  end
+  if not ok then
+    failed = failed + 1
+    if first == "" then first = "HTTP " .. status .. ": " .. string.sub(body, 1, 200) end
+  end
+end
 done = function(summary, latency, requests)
-  io.write(string.format("JSON{\\"requests\\":%d,\\"duration_us\\":%d,\\"errors\\":%d,\\"p50\\":%d,\\"p90\\":%d,\\"p99\\":%d,\\"mean\\":%f,\\"max\\":%d}\\n",
+  local c, f, ff = 0, 0, ""
+  for _, t in ipairs(threads) do
+    c = c + t:get("checked")
+    f = f + t:get("failed")
+    if ff == "" then ff = t:get("first") end
+  end
+  io.write(string.format("JSON{\\"requests\\":%d,\\"duration_us\\":%d,\\"errors\\":%d,\\"p50\\":%d,\\"p90\\":%d,\\"p99\\":%d,\\"mean\\":%f,\\"max\\":%d,\\"checked\\":%d,\\"failed\\":%d}\\n",
     summary.requests, summary.duration,
     summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.status + summary.errors.timeout,
-    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.mean, latency.max))
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.mean, latency.max, c, f))
+  io.write("FIRST" .. ff .. "\\n")
 end
 `;
 }
@@ -70,10 +102,13 @@ export async function runWrk(opts: {
   duration: number;
   threads: number;
   serverPid: number;
+  checkEvery: number;
+  /** Fragments every checked answer must contain. */
+  expect: readonly string[];
 }): Promise<WrkResult> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-wrk-'));
   const script = join(dir, 'post.lua');
-  writeFileSync(script, luaScript(opts.headers, opts.body));
+  writeFileSync(script, luaScript(opts.headers, opts.body, opts.checkEvery, opts.expect));
   const cpu0 = cpuSeconds(opts.serverPid);
   const machine0 = machineBusySeconds();
   const t0 = process.hrtime.bigint();
@@ -102,10 +137,12 @@ export async function runWrk(opts: {
     const line = out.split('\n').find((l) => l.startsWith('JSON{'));
     if (!line) throw new Error(`wrk: no summary in output:\n${out}`);
     const j = JSON.parse(line.slice(4)) as Record<string, number>;
+    const first = out.split('\n').find((l) => l.startsWith('FIRST'))?.slice(5) ?? '';
     return {
       rps: j.requests / (j.duration_us / 1e6),
       requests: j.requests,
       errors: j.errors,
+      bodies: { every: opts.checkEvery, checked: j.checked, failed: j.failed, firstFailure: first === '' ? null : first },
       latencyMs: { p50: j.p50 / 1000, p90: j.p90 / 1000, p99: j.p99 / 1000, mean: j.mean / 1000, max: j.max / 1000 },
       serverCpuCores: server / wall,
       otherCpuCores: Math.max(0, machine - server - wrkCpu - runner) / wall,

@@ -28,9 +28,12 @@ export function buildApp(uws: UwsModule, st: FrontState): TemplatedApp {
   app.get('/readyz', guarded(st, 'ready', (res) => {
     const ready = st.ready();
     const body = JSON.stringify({
-      status: ready ? 'ready' : st.draining ? 'draining' : 'starting',
+      status: ready ? 'ready' : st.draining ? 'draining' : st.pool.servingCount === 0 ? 'no_worker' : 'starting',
       node: st.config.nodeId,
       workers: st.pool.readyCount,
+      // Workers taking no new sessions now (watchdog), and the latest replacements (bounded).
+      stalledWorkers: st.pool.slots.filter((x) => x.stalled).map((x) => x.index),
+      workerRestarts: st.pool.faults,
       sessions: st.routes.size,
       registry: st.registry.kind === 'memory' ? 'memory' : st.registry.connected ? 'connected' : 'disconnected',
     });

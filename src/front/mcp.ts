@@ -12,6 +12,7 @@ import { allowsBatch, DEFAULT_HEADER_VERSION, negotiate, SUPPORTED_VERSIONS, ver
 import { accepts, ALLOW_MCP, JSON_TYPE, SSE_TYPE, Status, writeJson } from './http.js';
 import { internalError } from './fault.js';
 import { FORWARDED_HEADER, forward, PASSED, type ForwardRequest } from './forward.js';
+import { admitInitParams, admitSession, batchTooLarge } from './limits.js';
 import { mintSessionId } from './session-id.js';
 import { textFault } from './test-faults.js';
 import { VERSION_BITS, type FrontState } from './state.js';
@@ -240,6 +241,7 @@ function onPostBody(st: FrontState, res: HttpResponse, head: PostHead, raw: Buff
   if (isBatch) {
     const arr = parsed as unknown[];
     if (arr.length === 0) return answer(st, res, 400, Bodies.emptyBatch, M_BATCH);
+    if (batchTooLarge(arr)) return answer(st, res, 400, Bodies.batchTooLarge, M_BATCH);
     for (const m of arr) {
       const kind = classify(m);
       if (kind === MsgKind.Invalid) return answer(st, res, 400, Bodies.invalidRequest, M_BATCH);
@@ -259,7 +261,10 @@ function onPostBody(st: FrontState, res: HttpResponse, head: PostHead, raw: Buff
     } else method = kind === MsgKind.Notification ? M_NOTIFICATION : M_RESPONSE;
   }
 
-  if (isInit) return startSession(st, res, head, parsed as { params?: { protocolVersion?: unknown } }, text);
+  if (isInit) {
+    if (!admitInitParams(st, res, parsed as { params?: Record<string, unknown> })) return;
+    return startSession(st, res, head, parsed as { params?: { protocolVersion?: unknown } }, text);
+  }
 
   const sid = head.sid;
   if (sid === '') return answer(st, res, 400, Bodies.missingSession, method);
@@ -302,6 +307,7 @@ function startSession(st: FrontState, res: HttpResponse, head: PostHead, msg: { 
     }
     return answer(st, res, 503, Bodies.shuttingDown, M_INIT);
   }
+  if (!admitSession(st, res)) return;
   const slot = st.pool.pick();
   if (!slot) return answer(st, res, 503, Bodies.overloaded, M_INIT);
   const version = negotiate(msg.params?.protocolVersion);

@@ -10,13 +10,14 @@ import { log, sessionRef } from '../log.js';
 import { LAG_RESOLUTION_MS, lagSeconds } from '../metrics/hot.js';
 import { M_GET, type Metrics } from '../metrics/metrics.js';
 import { F_CLOSE, F_EVENT, F_GONE, F_JSON, F_STATS, W_DETACH, type ToFront, type WorkerStats } from '../pool/messages.js';
-import type { SessionPool, Slot } from '../pool/pool.js';
+import type { RestartReason, SessionPool, Slot } from '../pool/pool.js';
 import { Bodies } from '../protocol/jsonrpc.js';
 import type { SessionRegistry } from '../registry/registry.js';
 import type { Guard } from './guards.js';
 import type { SessionTagger } from '../cluster/session-tag.js';
 import type { NodeDirectory } from '../cluster/directory.js';
 import { HEARTBEAT, SESSION_HEADER, sseEvent, sseHeaders, writeJson } from './http.js';
+import { SSE_OVER, SSE_SENT, sseEnd, sseHeld, sseStalled, sseWrite, type SseBacklog } from './sse-writer.js';
 
 /** One HTTP exchange waiting on a worker: a POST awaiting its answer, or an SSE stream. */
 export interface Conn {
@@ -29,9 +30,8 @@ export interface Conn {
   sse: boolean;
   done: boolean;
   lastWrite: number;
-  /** Bytes written while the socket reported backpressure, since it last drained. */
-  queued: number;
-  writableHooked: boolean;
+  /** SSE backpressure state (sse-writer.ts); null until a write first met backpressure. */
+  out: SseBacklog | null;
   /** JSON-RPC method (metrics index) and start time (performance.now()), for metrics. */
   method: number;
   started: number;
@@ -69,15 +69,20 @@ export class FrontState {
   }
 
   /**
-   * What /readyz answers: every worker serving, not draining, and with Redis configured, the
+   * What /readyz answers: a worker taking new sessions, not draining, and with Redis configured, the
    * registry's connection up and (in a cluster) the peers known, so that a cookie-less request for a
    * peer's session is forwarded, not answered 404. Both waits end after WARMUP_MS: a node must come
    * up even when Redis does not, and a Redis outage later on does not fail readiness (the registry is
    * off the request path; failing every node of a fleet that shares one Redis would be an outage of
    * its own). /readyz reports the registry's connection in its body either way.
+   *
+   * One stalled or restarting worker does not fail readiness while another takes new sessions (its
+   * body names it): a load balancer that took the node out would move every session of the node to
+   * another node (404, re-initialize), where one worker's fault should cost only that worker's
+   * sessions. All workers are up when the node starts listening (pool.start()).
    */
   ready(): boolean {
-    if (this.draining || this.pool.readyCount !== this.pool.slots.length) return false;
+    if (this.draining || this.pool.servingCount === 0) return false;
     if (Date.now() - this.createdAt > WARMUP_MS) return true;
     // Until the node listens, sessions are recorded in memory even when Redis is configured.
     if (this.config.redisUrl && (this.registry.kind === 'memory' || !this.registry.connected)) return false;
@@ -90,7 +95,7 @@ export class FrontState {
   }
 
   newConn(res: HttpResponse, sid: string, slot: Slot, init: boolean, method: number, started: number): Conn {
-    const conn: Conn = { c: this.nextConn++, res, sid, slot, init, sse: false, done: false, lastWrite: 0, queued: 0, writableHooked: false, method, started };
+    const conn: Conn = { c: this.nextConn++, res, sid, slot, init, sse: false, done: false, lastWrite: 0, out: null, method, started };
     this.conns.set(conn.c, conn);
     return conn;
   }
@@ -182,7 +187,7 @@ export class FrontState {
     else if (!end) this.write(conn, ': stream open\n\n');
     if (end && !conn.done) {
       this.finish(conn);
-      conn.res.end();
+      sseEnd(conn);
       this.observe(conn, 200);
     }
   }
@@ -193,38 +198,33 @@ export class FrontState {
     this.write(conn, `retry: ${retry}\n\n`);
     if (!conn.done) {
       this.finish(conn);
-      conn.res.end();
+      sseEnd(conn);
     }
   }
 
-  /** Writes to an SSE stream; a reader too slow to keep up loses the stream (it can resume). */
+  /**
+   * Writes to an SSE stream (inside a cork). A reader too slow to keep up loses the stream once the
+   * bytes held for it pass MCP_SSE_MAX_BUFFERED; the worker keeps its events, so it can resume.
+   */
   write(conn: Conn, text: string): void {
     if (conn.done) return;
     conn.lastWrite = Date.now();
-    if (conn.res.write(text)) return;
+    const r = sseWrite(conn, text, this.config.sseMaxBuffered);
+    if (r === SSE_SENT) return;
     this.metrics.sseBackpressure.inc();
-    conn.queued += text.length;
-    if (conn.queued > this.config.sseMaxBuffered) {
-      this.metrics.sseDropped.inc();
-      log.warn('dropping slow SSE reader', { session: sessionRef(conn.sid), queuedBytes: conn.queued });
-      this.aborted(conn);
-      conn.res.close();
-      return;
-    }
-    if (!conn.writableHooked) {
-      conn.writableHooked = true;
-      conn.res.onWritable(() => {
-        conn.queued = 0;
-        return true;
-      });
-    }
+    if (r !== SSE_OVER) return;
+    this.metrics.sseDropped.inc();
+    log.warn('dropping slow SSE reader', { session: sessionRef(conn.sid), heldBytes: sseHeld(conn), limit: this.config.sseMaxBuffered });
+    this.aborted(conn);
+    conn.res.close();
   }
 
   private heartbeat(): void {
     const now = Date.now();
     const due = now - this.config.heartbeatMs;
     for (const conn of this.streams) {
-      if (conn.lastWrite <= due) conn.res.cork(() => this.write(conn, HEARTBEAT));
+      // A stalled stream has data waiting: a comment would only queue behind it.
+      if (conn.lastWrite <= due && !sseStalled(conn)) conn.res.cork(() => this.write(conn, HEARTBEAT));
     }
   }
 
@@ -232,8 +232,14 @@ export class FrontState {
     this.metrics.request(conn.method, status, conn.started);
   }
 
-  /** A worker died: its exchanges end now (404 for waiting POSTs, end of stream for SSE). */
-  slotLost(slot: Slot, sessions: Set<string>): void {
+  /** A worker left the placement (watchdog): counted; pool.ts logs it. */
+  slotStalled(_slot: Slot): void {
+    this.metrics.workerStalls.inc();
+  }
+
+  /** A worker died or was replaced: its exchanges end now (404 for waiting POSTs, end of stream for SSE). */
+  slotLost(slot: Slot, sessions: Set<string>, reason: RestartReason = 'died'): void {
+    this.metrics.workerRestarts.inc({ reason });
     for (const sid of sessions) {
       this.routes.delete(sid);
       this.registry.unregister(sid);
@@ -244,7 +250,7 @@ export class FrontState {
       this.finish(conn);
       const res = conn.res;
       res.cork(() => {
-        if (conn.sse) res.end();
+        if (conn.sse) sseEnd(conn);
         else writeJson(res, 404, Bodies.sessionNotFound);
       });
     }
@@ -254,7 +260,8 @@ export class FrontState {
   workerStats(timeoutMs = 1000): Promise<Array<WorkerStats | null>> {
     return Promise.all(
       this.pool.slots.map((slot) => {
-        if (!slot.ready) return Promise.resolve(null);
+        // A stalled worker would only make the scrape wait for the timeout.
+        if (!slot.ready || slot.stalled) return Promise.resolve(null);
         const c = this.nextConn++;
         return new Promise<WorkerStats | null>((resolve) => {
           const timer = setTimeout(() => {

@@ -6,6 +6,7 @@
 import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 import type { RegistryObserver } from '../registry/registry.js';
 import { HotCounter, HotHistogram } from './hot.js';
+import { RESTART_REASONS } from '../pool/pool.js';
 
 export const METHODS = [
   'initialize', 'ping', 'tools/list', 'tools/call', 'resources/list', 'resources/read', 'resources/templates/list',
@@ -39,6 +40,10 @@ const REASON_INDEX = new Map<string, number>(CLOSE_REASONS.map((r, i) => [r, i])
  */
 export const INTERNAL_ERROR_SITES = ['post', 'get', 'delete', 'method_not_allowed', 'health', 'ready', 'not_found', 'body', 'forward', 'registry', 'worker_message', 'metrics', 'process'] as const;
 export type InternalErrorSite = (typeof INTERNAL_ERROR_SITES)[number];
+/** Why an initialize was refused before any session existed (index = label value position). */
+export const REJECT_REASONS = ['max_sessions', 'client_state_too_large'] as const;
+export const R_MAX_SESSIONS = 0;
+export const R_CLIENT_STATE = 1;
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
@@ -54,6 +59,7 @@ export class Metrics {
   );
   readonly sessionsCreated = new HotCounter('mcp_sessions_created_total', 'MCP sessions created on this node');
   readonly sessionsClosed = new HotCounter('mcp_sessions_closed_total', 'MCP sessions closed on this node, by reason', ['reason'], [CLOSE_REASONS]);
+  readonly sessionsRejected = new HotCounter('mcp_sessions_rejected_total', 'Initializes refused before a session was created, by reason', ['reason'], [REJECT_REASONS]);
   readonly misroutes = new HotCounter('mcp_session_misroutes_total', 'Requests for sessions that live on another node (registry says so)');
   readonly unknown = new HotCounter('mcp_session_unknown_total', 'Requests for sessions that no node knows');
   readonly forwarded = new HotCounter('mcp_forwarded_requests_total', 'Requests forwarded to the node that owns the session');
@@ -70,6 +76,8 @@ export class Metrics {
   readonly registryDropped: Counter;
   readonly registryDegraded: Counter;
   readonly internalErrors: Counter<'where'>;
+  readonly workerStalls: Counter;
+  readonly workerRestarts: Counter<'reason'>;
 
   readonly nodeReady: Gauge;
   readonly nodeInfo: Gauge<'node' | 'version'>;
@@ -77,7 +85,7 @@ export class Metrics {
   constructor(readonly enabled: boolean, sseStreamCount: () => number, ready: () => boolean, nodeId = '', version = '') {
     const registers = [this.registry];
     if (enabled) collectDefaultMetrics({ register: this.registry });
-    for (const m of [this.requests, this.requestDuration, this.sessionsCreated, this.sessionsClosed, this.misroutes, this.unknown, this.forwarded, this.sseBackpressure, this.sseDropped]) {
+    for (const m of [this.requests, this.requestDuration, this.sessionsCreated, this.sessionsClosed, this.sessionsRejected, this.misroutes, this.unknown, this.forwarded, this.sseBackpressure, this.sseDropped]) {
       this.registry.registerMetric(m as unknown as Metric);
     }
     this.sseStreams = new Gauge({
@@ -119,6 +127,14 @@ export class Metrics {
     });
     // Every site is exported from the start (at 0), so an alert can use increase() on any of them.
     for (const where of INTERNAL_ERROR_SITES) this.internalErrors.inc({ where }, 0);
+    this.workerStalls = new Counter({ name: 'mcp_worker_stalls_total', help: 'Session workers whose event loop was blocked past MCP_WORKER_STALL_MS/2 (taken out of placement)', registers });
+    this.workerRestarts = new Counter({
+      name: 'mcp_worker_restarts_total',
+      help: 'Session workers replaced, by reason (stall: watchdog; heap_limit: MCP_WORKER_MAX_HEAP_MB; died: the thread ended otherwise)',
+      labelNames: ['reason'],
+      registers,
+    });
+    for (const reason of RESTART_REASONS) this.workerRestarts.inc({ reason }, 0);
   }
 
   /** One answered request on /mcp. `started` is a performance.now() reading, or < 0 for none. */

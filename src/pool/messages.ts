@@ -1,4 +1,5 @@
 import type { MessagePort } from 'node:worker_threads';
+import type { LogLevel } from '../log.js';
 
 /**
  * The front ↔ session-worker channel. Messages travel in arrays (one postMessage per event-loop turn
@@ -58,4 +59,26 @@ export interface HostTaskData {
   sseRetryMs: number;
   requestTimeoutMs: number;
   metrics: boolean;
+  /** Handler timeout (MCP_HANDLER_TIMEOUT_MS), ms. */
+  handlerTimeoutMs: number;
+  /** Int32Array over a SharedArrayBuffer, laid out by the HB_* indexes below: the watchdog's view. */
+  heartbeat: Int32Array;
+  /** How often the worker bumps HB_BEAT, ms. */
+  heartbeatMs: number;
+  /** Live-heap cap, MiB, checked after major GCs (0: none). */
+  maxHeapMb: number;
+  /** The node's LOG_LEVEL: the worker's log lines carry the node id and honour it like the front's. */
+  logLevel: LogLevel;
 }
+
+/**
+ * The heartbeat words a worker shares with the front (one SharedArrayBuffer per host task). The worker
+ * adds 1 to HB_BEAT from a timer; the front only compares it with what it saw last, so neither
+ * thread's clock matters. HB_EXIT tells why a worker ended itself, written before it exits.
+ */
+export const HB_BEAT = 0;
+export const HB_EXIT = 1;
+export const HB_WORDS = 2;
+/** HB_EXIT values. */
+export const EXIT_NONE = 0;
+export const EXIT_HEAP = 1;

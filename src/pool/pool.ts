@@ -2,13 +2,27 @@
  * Session workers: a piscina pool running one long-lived host task per thread. Each host task owns a
  * MessagePort over which it serves all of its worker's sessions; messages are batched per event-loop
  * turn. piscina has no affinity of its own, so the front keeps session → slot routing itself.
+ *
+ * Watchdog. Each host task bumps a counter in a SharedArrayBuffer from a timer (HB_BEAT); the front
+ * reads it every stall/20 ms. A shared word costs no message, no allocation and no work on either
+ * event loop beyond one Atomics op, and it reads the same when the port is busy with a large batch;
+ * comparing counters (not timestamps) makes it independent of both threads' clocks, and a front that
+ * was itself blocked sees the counters moved and suspects nobody. A worker silent for more than
+ * stall/2 takes no new sessions (pick() skips it); silent for more than the stall limit, it is
+ * replaced: aborting its host task's AbortSignal makes piscina terminate the thread running it
+ * (piscina dist/index.js: onAbort → _removeWorker → worker.terminate(), which interrupts a JS loop),
+ * the task rejects, and the usual "worker died" path ends its sessions and starts a new host task.
+ * Both periods are P = stall/20. The front replaces a worker once the counter has not moved for
+ * stall + P (as the front observed it): the block then began at most P after the last beat, so it has
+ * lasted longer than the stall limit, and at most stall + 3P (1.15 × the limit) when it is noticed.
  */
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
+import { performance } from 'node:perf_hooks';
 import { Piscina } from 'piscina';
-import { McpRuntimeError, type ErrorCode } from '../errors.js';
-import { F_READY, type HostTaskData, type ToFront, type ToWorker } from './messages.js';
-import { log } from '../log.js';
+import { ErrorCodes, McpRuntimeError, type ErrorCode } from '../errors.js';
+import { EXIT_HEAP, F_READY, HB_BEAT, HB_EXIT, HB_WORDS, type HostTaskData, type ToFront, type ToWorker } from './messages.js';
+import { log, type LogLevel } from '../log.js';
 
 export interface PoolOptions {
   workers: number;
@@ -19,7 +33,28 @@ export interface PoolOptions {
   sseRetryMs: number;
   requestTimeoutMs: number;
   metrics: boolean;
+  handlerTimeoutMs: number;
+  /** Watchdog limit, ms: see the file comment. */
+  stallMs: number;
+  /** Live-heap cap per worker, MiB; V8's hard limit is twice this. 0: none. */
+  maxHeapMb: number;
+  logLevel: LogLevel;
 }
+
+/** Why a worker was replaced: the `reason` label of mcp_worker_restarts_total. */
+export const RESTART_REASONS = ['stall', 'heap_limit', 'died'] as const;
+export type RestartReason = (typeof RESTART_REASONS)[number];
+
+/** One replaced worker, as /readyz reports it. */
+export interface WorkerFault {
+  slot: number;
+  reason: RestartReason;
+  sessions: number;
+  at: string;
+}
+
+/** Replacements /readyz remembers. */
+const FAULT_HISTORY = 8;
 
 export interface Slot {
   index: number;
@@ -33,12 +68,25 @@ export interface Slot {
   fatal?: Error;
   /** Ended before it served (start-up only). */
   failed?: boolean;
+  /** The current host task's heartbeat words (HB_*), shared with its worker. */
+  heartbeat: Int32Array;
+  /** HB_BEAT as last read, and when (performance.now()) it was last seen to change. */
+  lastBeat: number;
+  lastBeatAt: number;
+  /** Silent for more than stall/2: takes no new sessions until it beats again or is replaced. */
+  stalled: boolean;
+  /** Aborting it terminates the thread running this slot's host task. */
+  abort: AbortController | null;
+  /** Set when the front itself ends the host task (the watchdog). */
+  endReason: RestartReason | null;
 }
 
 export interface PoolEvents {
   onMessage(slot: Slot, msg: ToFront): void;
   /** The slot's worker died: these sessions are gone. */
-  onSlotLost(slot: Slot, sessions: Set<string>, err: unknown): void;
+  onSlotLost(slot: Slot, sessions: Set<string>, err: unknown, reason: RestartReason): void;
+  /** The slot's worker has been silent for more than stall/2 (once per episode). */
+  onStall(slot: Slot): void;
 }
 
 /** Messages per slot after which a batch is posted without waiting for the end of the turn. */
@@ -55,6 +103,10 @@ export class SessionPool {
   private readyWaiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
   private rr = 0;
   private startFailure: Error | null = null;
+  /** The most recent replacements, newest last (bounded by FAULT_HISTORY). */
+  readonly faults: WorkerFault[] = [];
+  private readonly watchEvery: number;
+  private watchTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly opts: PoolOptions, private readonly events: PoolEvents) {
     this.piscina = new Piscina({
@@ -65,9 +117,19 @@ export class SessionPool {
       // An idle piscina worker blocks in Atomics.wait; ours must keep serving timers and ports.
       atomics: 'disabled',
       idleTimeout: 2 ** 31 - 1,
+      // Twice the cap: the worker replaces itself when its live heap passes the cap (workers/watch.ts), in
+      // time for the single large allocations (a Map or array doubling) that V8's own limit turns
+      // into a process abort instead of ERR_WORKER_OUT_OF_MEMORY (nodejs/node#47224).
+      ...(opts.maxHeapMb > 0 ? { resourceLimits: { maxOldGenerationSizeMb: opts.maxHeapMb * 2 } } : {}),
     });
+    // piscina emits 'error' for a worker error with no task to reject; unheard, it would end the node.
+    this.piscina.on('error', (err: unknown) => log.error('session pool error', { err: String((err as Error)?.message ?? err) }));
+    this.watchEvery = Math.max(10, Math.floor(opts.stallMs / 20));
     for (let i = 0; i < opts.workers; i++) {
-      this.slots.push({ index: i, port: null, ready: false, sessions: new Set(), outbox: [], generation: 0 });
+      this.slots.push({
+        index: i, port: null, ready: false, sessions: new Set(), outbox: [], generation: 0,
+        heartbeat: new Int32Array(0), lastBeat: 0, lastBeatAt: 0, stalled: false, abort: null, endReason: null,
+      });
     }
   }
 
@@ -75,6 +137,8 @@ export class SessionPool {
   start(): Promise<void> {
     const p = new Promise<void>((resolve, reject) => this.readyWaiters.push({ resolve, reject }));
     for (const slot of this.slots) this.startHost(slot);
+    this.watchTimer = setInterval(() => this.watch(), this.watchEvery);
+    this.watchTimer.unref();
     return p;
   }
 
@@ -82,12 +146,20 @@ export class SessionPool {
     const { port1, port2 } = new MessageChannel();
     slot.port = port1;
     slot.ready = false;
+    slot.stalled = false;
+    slot.endReason = null;
+    // A fresh buffer per host task: a terminated thread can never touch its successor's words.
+    slot.heartbeat = new Int32Array(new SharedArrayBuffer(HB_WORDS * Int32Array.BYTES_PER_ELEMENT));
+    slot.abort = new AbortController();
     const generation = ++slot.generation;
     port1.on('message', (batch: ToFront[]) => {
       for (let i = 0; i < batch.length; i++) {
         const msg = batch[i];
         if (msg.k === F_READY) {
           slot.ready = true;
+          // Watched from now on (loading a tools module may take any time).
+          slot.lastBeat = Atomics.load(slot.heartbeat, HB_BEAT);
+          slot.lastBeatAt = performance.now();
           this.checkReady();
         } else this.events.onMessage(slot, msg);
       }
@@ -102,8 +174,13 @@ export class SessionPool {
       sseRetryMs: this.opts.sseRetryMs,
       requestTimeoutMs: this.opts.requestTimeoutMs,
       metrics: this.opts.metrics,
+      handlerTimeoutMs: this.opts.handlerTimeoutMs,
+      heartbeat: slot.heartbeat,
+      heartbeatMs: this.watchEvery,
+      maxHeapMb: this.opts.maxHeapMb,
+      logLevel: this.opts.logLevel,
     };
-    this.piscina.run(data, { transferList: [port2] as never }).then(
+    this.piscina.run(data, { transferList: [port2] as never, signal: slot.abort.signal }).then(
       (result: { fatal?: { code: string; message: string } } | string) => {
         if (typeof result === 'object' && result?.fatal) slot.fatal = new McpRuntimeError(result.fatal.code as ErrorCode, result.fatal.message);
         this.hostEnded(slot, generation, slot.fatal ?? null);
@@ -116,6 +193,8 @@ export class SessionPool {
     if (this.closing || slot.generation !== generation) return;
     const wasReady = slot.ready;
     slot.ready = false;
+    slot.stalled = false;
+    slot.abort = null;
     slot.port?.close();
     slot.port = null;
     slot.outbox.length = 0;
@@ -130,9 +209,42 @@ export class SessionPool {
       this.checkReady();
       return;
     }
-    log.error('session worker died; its sessions are gone', { slot: slot.index, sessions: lost.size, err: String((err as Error)?.message ?? err) });
-    this.events.onSlotLost(slot, lost, err);
+    const reason = restartReason(slot, err);
+    log.error('session worker died; its sessions are gone', { slot: slot.index, sessions: lost.size, reason, err: String((err as Error)?.message ?? err) });
+    this.faults.push({ slot: slot.index, reason, sessions: lost.size, at: new Date().toISOString() });
+    if (this.faults.length > FAULT_HISTORY) this.faults.shift();
+    this.events.onSlotLost(slot, lost, err, reason);
     this.startHost(slot);
+  }
+
+  /** The watchdog's tick: see the file comment. */
+  private watch(): void {
+    if (this.closing) return;
+    const now = performance.now();
+    const limit = this.opts.stallMs;
+    for (const slot of this.slots) {
+      if (!slot.ready || !slot.abort) continue;
+      const beat = Atomics.load(slot.heartbeat, HB_BEAT);
+      if (beat !== slot.lastBeat) {
+        slot.lastBeat = beat;
+        slot.lastBeatAt = now;
+        if (slot.stalled) {
+          slot.stalled = false;
+          log.warn('session worker responsive again; placing new sessions on it', { slot: slot.index, sessions: slot.sessions.size });
+        }
+        continue;
+      }
+      const silent = now - slot.lastBeatAt;
+      if (silent > limit + this.watchEvery) {
+        log.error('session worker stalled past MCP_WORKER_STALL_MS; replacing it', { slot: slot.index, sessions: slot.sessions.size, silentMs: Math.round(silent), stallMs: limit });
+        slot.endReason = 'stall';
+        slot.abort.abort(new McpRuntimeError(ErrorCodes.MCP_ERR_WORKER_STALLED, `worker ${slot.index} stalled for ${Math.round(silent)} ms`));
+      } else if (!slot.stalled && silent > limit / 2) {
+        slot.stalled = true;
+        log.warn('session worker stalled; no new sessions go to it', { slot: slot.index, sessions: slot.sessions.size, silentMs: Math.round(silent), stallMs: limit });
+        this.events.onStall(slot);
+      }
+    }
   }
 
   private checkReady(): void {
@@ -150,7 +262,7 @@ export class SessionPool {
     const n = this.slots.length;
     for (let i = 0; i < n; i++) {
       const s = this.slots[(this.rr + i) % n];
-      if (!s.ready) continue;
+      if (!s.ready || s.stalled) continue;
       if (!best || s.sessions.size < best.sessions.size) best = s;
     }
     this.rr = (this.rr + 1) % n;
@@ -189,11 +301,26 @@ export class SessionPool {
     return n;
   }
 
+  /** Slots that take new sessions now: ready and not stalled. */
+  get servingCount(): number {
+    let n = 0;
+    for (const s of this.slots) if (s.ready && !s.stalled) n++;
+    return n;
+  }
 
   async close(): Promise<void> {
     this.closing = true;
+    if (this.watchTimer) clearInterval(this.watchTimer);
     this.flush();
     for (const s of this.slots) s.port?.close();
     await this.piscina.destroy();
   }
+}
+
+/** Why a host task ended: the watchdog said so, V8's heap limit, the worker's own heap check, or else. */
+function restartReason(slot: Slot, err: unknown): RestartReason {
+  if (slot.endReason) return slot.endReason;
+  if ((err as { code?: unknown })?.code === 'ERR_WORKER_OUT_OF_MEMORY') return 'heap_limit';
+  if (slot.heartbeat.length > HB_EXIT && Atomics.load(slot.heartbeat, HB_EXIT) === EXIT_HEAP) return 'heap_limit';
+  return 'died';
 }

@@ -1,5 +1,6 @@
 /** JSON-RPC 2.0 message classification and the error bodies the transport answers with. */
 import { RpcCodes } from '../errors.js';
+import { MAX_BATCH_MESSAGES } from './limits.js';
 
 export const enum MsgKind {
   Invalid = 0,
@@ -36,6 +37,7 @@ export const Bodies = Object.freeze({
   emptyBatch: errorBody(null, RpcCodes.INVALID_REQUEST, 'Invalid Request: empty batch'),
   batchNotAllowed: errorBody(null, RpcCodes.INVALID_REQUEST, 'Invalid Request: JSON-RPC batches are not supported in this protocol revision'),
   initInBatch: errorBody(null, RpcCodes.INVALID_REQUEST, 'Invalid Request: initialize must not be part of a batch'),
+  batchTooLarge: errorBody(null, RpcCodes.INVALID_REQUEST, `Invalid Request: a batch carries at most ${MAX_BATCH_MESSAGES} messages`),
   missingSession: errorBody(null, RpcCodes.INVALID_REQUEST, 'Bad Request: Mcp-Session-Id header is required'),
   sessionNotFound: errorBody(null, RpcCodes.SESSION_NOT_FOUND, 'Session not found: initialize a new session'),
   notAcceptablePost: errorBody(null, RpcCodes.CONNECTION_CLOSED, 'Not Acceptable: Accept must list both application/json and text/event-stream'),
@@ -48,6 +50,7 @@ export const Bodies = Object.freeze({
   methodNotAllowed: errorBody(null, RpcCodes.CONNECTION_CLOSED, 'Method Not Allowed'),
   overloaded: errorBody(null, RpcCodes.CONNECTION_CLOSED, 'Service Unavailable: the node is overloaded, retry later'),
   shuttingDown: errorBody(null, RpcCodes.CONNECTION_CLOSED, 'Service Unavailable: the node is shutting down, re-initialize'),
+  tooManySessions: errorBody(null, RpcCodes.CONNECTION_CLOSED, 'Service Unavailable: this node holds its maximum of live sessions, retry later'),
   /** An unexpected error in the front (a bug): the request failed, the node and other sessions go on. */
   internalError: errorBody(null, RpcCodes.INTERNAL_ERROR, 'Internal error: the request failed; the node logged it'),
 });

@@ -18,7 +18,7 @@
  */
 import { ErrorCodes, McpRuntimeError } from '../errors.js';
 import { log } from '../log.js';
-import type { NodeOptions } from '../config.js';
+import { DEFAULTS, type NodeOptions } from '../config.js';
 import {
   CLOSE_FLUSH_MS,
   CLOSE_QUIT_MS,
@@ -41,7 +41,7 @@ import { keySlot } from './slot.js';
 import { OP_DEL, OP_SET, WriteQueue, type WriteBatch, type WriteOp } from './write-queue.js';
 
 type ScriptedClient = Record<typeof BATCH_COMMAND, (...args: Array<string | number>) => Promise<unknown>>;
-type RegistryConfig = Pick<NodeOptions, 'registryBatch' | 'registryFlushMs' | 'registryQueueMax' | 'registryRefreshMs'>;
+type RegistryConfig = Pick<NodeOptions, 'registryBatch' | 'registryFlushMs' | 'registryQueueMax' | 'registryRefreshMs'> & Partial<Pick<NodeOptions, 'registryQueueMaxBytes'>>;
 
 /** Counters for tests, the benchmark and logs. */
 export interface RedisRegistryStats {
@@ -127,10 +127,14 @@ export class RedisRegistry implements SessionRegistry {
     this.valuePrefix = ownerValuePrefix(identity.nodeId, identity.address);
     this.nodeKey = nodeSessionsKey(identity.nodeId);
     this.queueMax = config.registryQueueMax;
-    this.queue = new WriteQueue(config.registryQueueMax, (n) => {
-      this.counts.dropped += n;
-      this.observer.dropped(n);
-    });
+    this.queue = new WriteQueue(
+      config.registryQueueMax,
+      (n) => {
+        this.counts.dropped += n;
+        this.observer.dropped(n);
+      },
+      config.registryQueueMaxBytes ?? DEFAULTS.registryQueueMaxBytes,
+    );
     this.client = createRedisClient(target);
     this.scripted = !this.cluster;
     if (this.scripted) this.client.defineCommand(BATCH_COMMAND, { lua: BATCH_SCRIPT });

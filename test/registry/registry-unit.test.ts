@@ -9,7 +9,7 @@ import { configureLog } from '../../src/log.js';
 import { RedisRegistry } from '../../src/registry/redis.js';
 import { parseRedisUrl } from '../../src/registry/redis-url.js';
 import type { RegistryObserver } from '../../src/registry/registry.js';
-import { OP_DEL, OP_SET, WriteQueue, type WriteBatch } from '../../src/registry/write-queue.js';
+import { ENTRY_OVERHEAD_BYTES, OP_DEL, OP_SET, WriteQueue, type WriteBatch } from '../../src/registry/write-queue.js';
 import { startRedis, stopAllRedis, waitFor, type RedisServer } from '../helpers/redis.js';
 
 // The registry's info lines would interleave with the test report.
@@ -59,6 +59,39 @@ describe('WriteQueue', () => {
     q.take(10, batch);
     expect(batch.ids).toEqual(['old2', 'x', 'y']);
     expect(batch.ops).toEqual([OP_SET, OP_DEL, OP_SET]);
+  });
+
+  it('is bounded in bytes too: ids of many KiB (from DELETE headers) drop the oldest, counted', () => {
+    let dropped = 0;
+    const per = 10 + ENTRY_OVERHEAD_BYTES;
+    const q = new WriteQueue(1000, (n) => (dropped += n), 3 * per);
+    for (const id of ['id-000001', 'id-000002', 'id-000003']) q.push(`${id}x`, OP_SET);
+    expect(q.bytes).toBe(3 * per);
+    // The same id again replaces its entry: no growth.
+    q.push('id-000002x', OP_DEL);
+    expect(q.bytes).toBe(3 * per);
+    expect(dropped).toBe(0);
+    q.push('id-000004x', OP_SET);
+    expect(dropped).toBe(1);
+    expect(q.size).toBe(3);
+    // One huge id pushes out everything older, then itself if it alone is over the bound.
+    q.push('k'.repeat(2 * per), OP_DEL);
+    expect(q.size).toBe(1);
+    expect(q.bytes).toBe(2 * per + ENTRY_OVERHEAD_BYTES);
+    expect(dropped).toBe(4);
+    q.push('h'.repeat(4 * per), OP_DEL);
+    expect(q.size).toBe(0);
+    expect(q.bytes).toBe(0);
+    expect(dropped).toBe(6);
+    // take and requeue keep the count exact.
+    for (const id of ['a', 'b', 'c']) q.push(id, OP_SET);
+    const batch: WriteBatch = { ids: [], ops: [] };
+    q.take(2, batch);
+    expect(q.bytes).toBe(1 + ENTRY_OVERHEAD_BYTES);
+    q.requeue(batch.ids, batch.ops);
+    expect(q.bytes).toBe(3 * (1 + ENTRY_OVERHEAD_BYTES));
+    expect(q.clear()).toBe(3);
+    expect(q.bytes).toBe(0);
   });
 });
 
@@ -238,5 +271,17 @@ describe('RedisRegistry with no Redis', () => {
     const c0 = performance.now();
     await reg.close();
     expect(performance.now() - c0).toBeLessThan(5000);
+  });
+
+  it('bounds its queue in bytes: 1000 DELs of 16 KiB ids keep at most MCP_REGISTRY_QUEUE_MAX_BYTES', async () => {
+    const { seen, observer } = recorder();
+    const maxBytes = 1024 * 1024;
+    const reg = new RedisRegistry('redis://127.0.0.1:1', { nodeId: 'unit-f', address: 'x' }, { ...CONFIG, registryQueueMaxBytes: maxBytes }, { liveSessions: () => [], observer });
+    const pad = 'p'.repeat(16 * 1024);
+    for (let i = 0; i < 1000; i++) reg.unregister(`${pad}${i}`);
+    const queued = reg.stats().queued;
+    expect(queued).toBe(Math.floor(maxBytes / (pad.length + 4 + ENTRY_OVERHEAD_BYTES)));
+    expect(seen.dropped).toBe(1000 - queued);
+    await reg.close();
   });
 });

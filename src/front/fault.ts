@@ -25,6 +25,9 @@ import { headerFault, injectedFault, textFault } from './test-faults.js';
 
 export type Handler = (res: HttpResponse, req: HttpRequest) => void;
 
+/** Sites that answer requests on /mcp: their 500s count in mcp_requests_total as well. */
+const MCP_SITES: ReadonlySet<InternalErrorSite> = new Set<InternalErrorSite>(['post', 'get', 'delete', 'method_not_allowed', 'body', 'forward', 'worker_message']);
+
 /**
  * Wraps a route handler so that nothing it throws leaves it. A response cannot be aborted while its
  * synchronous handler runs (uWS reports aborts from its event loop), so the 500 is written unless the
@@ -59,7 +62,7 @@ export function guarded(st: FrontState, where: InternalErrorSite, handler: Handl
 export function internalError(st: FrontState, res: HttpResponse | null, where: InternalErrorSite, err: unknown): void {
   st.metrics.internalErrors.inc({ where });
   log.error('internal error; the request failed, the node goes on', { where, err: asError(err) });
-  if (res !== null && answerInternal(res)) st.metrics.request(M_OTHER, 500, -1);
+  if (res !== null && answerInternal(res) && MCP_SITES.has(where)) st.metrics.request(M_OTHER, 500, -1);
 }
 
 /**

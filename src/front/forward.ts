@@ -37,8 +37,9 @@ export const PASSED = ['host', 'origin', 'accept', 'content-type', 'mcp-session-
 
 /**
  * What Node's http client refuses in a header value (its checkInvalidHeaderChar): anything but TAB,
- * visible ASCII, space and Latin-1. uWS hands header bytes over as UTF-8 text, so a non-Latin-1
- * character here is a client's multi-byte sequence.
+ * visible ASCII, space and Latin-1. uWS's parser drops requests with most control bytes itself but
+ * passes DEL (0x7F); getHeader hands bytes over one character each (Latin-1), so bytes above 0x7F are
+ * relayed as they came.
  */
 const UNSENDABLE = /[^\t\x20-\x7e\x80-\xff]/;
 

@@ -132,6 +132,8 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
     const proc = nodes[i].proc;
     if (!proc) return null;
     proc.kill(signal);
+    // A stopped process (a fault test's SIGSTOP) acts on the signal only once it runs again.
+    if (signal !== 'SIGSTOP') proc.kill('SIGCONT');
     const code = await exitOf(proc);
     nodes[i].proc = null;
     return code;

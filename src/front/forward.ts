@@ -22,7 +22,7 @@ import { RpcCodes } from '../errors.js';
 import { log } from '../log.js';
 import { Bodies, errorBody } from '../protocol/jsonrpc.js';
 import { createForwardAuth, FORWARD_AUTH_HEADER, type ForwardAuth } from '../cluster/forward-auth.js';
-import { JSON_TYPE, writeJson } from './http.js';
+import { JSON_TYPE, Status, writeJson } from './http.js';
 import { M_OTHER, type ForwardFailure } from '../metrics/metrics.js';
 import type { FrontState } from './state.js';
 
@@ -47,7 +47,7 @@ const BODY_BAD_HEADER = errorBody(null, RpcCodes.INVALID_REQUEST, 'Bad Request: 
 const BODY_OWNER_BUSY = errorBody(null, RpcCodes.CONNECTION_CLOSED, 'Service Unavailable: too many requests in flight to the node that owns this session, retry later');
 const BODY_OWNER_TIMEOUT = errorBody(null, RpcCodes.CONNECTION_CLOSED, 'Bad Gateway: the node that owns this session did not answer in time, retry later');
 const BODY_OWNER_ERROR = errorBody(null, RpcCodes.CONNECTION_CLOSED, 'Bad Gateway: the connection to the node that owns this session failed, retry later');
-const STATUS_502 = '502 Bad Gateway';
+const STATUS_502 = Status[502];
 const STATUS_503 = '503 Service Unavailable';
 /** Seconds a client is asked to wait when an owner has too many requests in flight. */
 const RETRY_AFTER_S = '1';

@@ -26,7 +26,7 @@ export function methodIndex(method: unknown): number {
   return typeof method === 'string' ? (METHOD_INDEX.get(method) ?? M_OTHER) : M_OTHER;
 }
 
-const STATUSES = ['200', '202', '400', '403', '404', '405', '406', '409', '413', '415', '500', '503', 'other'] as const;
+const STATUSES = ['200', '202', '400', '403', '404', '405', '406', '409', '413', '415', '500', '502', '503', 'other'] as const;
 const STATUS_INDEX = new Map<number, number>(STATUSES.slice(0, -1).map((s, i) => [Number(s), i]));
 const S_OTHER = STATUSES.length - 1;
 

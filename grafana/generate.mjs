@@ -247,6 +247,15 @@ const overview = dashboard({
       target(rate('mcp_registry_dropped_total', 'instance'), 'dropped {{instance}}'),
       target(rate('mcp_registry_lookup_degraded_total', 'instance'), 'degraded {{instance}}'),
     ], 8),
+    ts('Forwarding failures', 'Forwards not relayed, by reason: bad_header (400, header bytes Node cannot send), owner_busy (503, MCP_FORWARD_MAX_PER_OWNER / _STREAMS_PER_OWNER reached), connect_timeout / response_timeout / error (502), refused (404, the owner is gone); auth_rejected: node-to-node auth headers that did not verify (forged, stale, replayed).', 'ops', [
+      target(rate('mcp_forward_failures_total', 'reason'), '{{reason}}'),
+      target(rate('mcp_forward_auth_rejected_total'), 'auth_rejected'),
+    ], 12),
+    ts('Directory and registry faults', 'reaped: dead nodes whose session keys this node removed; invalid_address: directory entries whose address failed the peer rule (MCP_PEER_ALLOW); write failures: registry writes Redis refused (e.g. SETs at maxmemory with noeviction), re-queued.', 'ops', [
+      target(rate('mcp_cluster_nodes_reaped_total'), 'reaped'),
+      target(rate('mcp_cluster_peer_address_invalid_total'), 'invalid_address'),
+      target(rate('mcp_registry_write_failures_total', 'op'), 'write failures {{op}}'),
+    ], 12),
   ],
 });
 

@@ -6,6 +6,7 @@ import { availableParallelism, hostname } from 'node:os';
 import { ErrorCodes, McpRuntimeError } from './errors.js';
 import { isLogLevel, type LogLevel } from './log.js';
 import { parseRedisUrl } from './registry/redis-url.js';
+import { createPeerRule } from './cluster/peer-address.js';
 
 export interface NodeOptions {
   port: number;
@@ -75,6 +76,22 @@ export interface NodeOptions {
    * beyond it). V8's own hard limit for the worker is twice this. 0: no cap (V8's default).
    */
   workerMaxHeapMb: number;
+  /** Forwarding: longest wait for the TCP connection to the owner, ms (then 502). */
+  forwardConnectTimeoutMs: number;
+  /**
+   * Forwarding: longest wait from the connection to the owner's response headers, ms (then 502). An
+   * owner answers a plain JSON call only when its handler is done, so keep it above the handler timeout.
+   */
+  forwardResponseTimeoutMs: number;
+  /** Forwarded calls (POST, DELETE) in flight to one owner at most; beyond it 503 with Retry-After. */
+  forwardMaxPerOwner: number;
+  /** Relayed GET streams open to one owner at most (their own sockets, apart from calls); beyond it 503. */
+  forwardMaxStreamsPerOwner: number;
+  /**
+   * Peer addresses read from Redis must match one of these (IPv4/IPv6 CIDRs, IP literals or exact host
+   * names); empty: any well-formed host:port that is not a wildcard, multicast or broadcast address.
+   */
+  peerAllow: readonly string[];
   /**
    * Tests only: lets a request make a handler entry throw on purpose (src/front/test-faults.ts), to
    * prove the front's guard. Off by default; refused unless NODE_ENV=test.
@@ -116,6 +133,11 @@ export const DEFAULTS: Readonly<NodeOptions> = Object.freeze({
   handlerTimeoutMs: 60_000,
   workerStallMs: 10_000,
   workerMaxHeapMb: 1024,
+  forwardConnectTimeoutMs: 1000,
+  forwardResponseTimeoutMs: 65_000,
+  forwardMaxPerOwner: 256,
+  forwardMaxStreamsPerOwner: 1024,
+  peerAllow: Object.freeze([]) as readonly string[],
   testFaults: false,
 });
 
@@ -156,6 +178,11 @@ const SPEC: { [K in keyof NodeOptions]: [string, string, Kind, number?] } = {
   handlerTimeoutMs: ['--handler-timeout-ms', 'MCP_HANDLER_TIMEOUT_MS', 'int', 1],
   workerStallMs: ['--worker-stall-ms', 'MCP_WORKER_STALL_MS', 'int', 100],
   workerMaxHeapMb: ['--worker-max-heap-mb', 'MCP_WORKER_MAX_HEAP_MB', 'int', 0],
+  forwardConnectTimeoutMs: ['--forward-connect-timeout-ms', 'MCP_FORWARD_CONNECT_TIMEOUT_MS', 'int', 1],
+  forwardResponseTimeoutMs: ['--forward-response-timeout-ms', 'MCP_FORWARD_RESPONSE_TIMEOUT_MS', 'int', 1],
+  forwardMaxPerOwner: ['--forward-max-per-owner', 'MCP_FORWARD_MAX_PER_OWNER', 'int', 1],
+  forwardMaxStreamsPerOwner: ['--forward-max-streams-per-owner', 'MCP_FORWARD_MAX_STREAMS_PER_OWNER', 'int', 1],
+  peerAllow: ['--peer-allow', 'MCP_PEER_ALLOW', 'list'],
   testFaults: ['--test-faults', 'MCP_TEST_FAULTS', 'bool'],
 };
 
@@ -232,6 +259,13 @@ export function loadConfig(argv: readonly string[] = process.argv.slice(2), env:
   // Below this a worker cannot even load its tools module; 0 means "no cap".
   if (typeof out.workerMaxHeapMb === 'number' && out.workerMaxHeapMb > 0 && out.workerMaxHeapMb < 16) {
     invalid('MCP_WORKER_MAX_HEAP_MB', String(out.workerMaxHeapMb), '0 (no cap) or at least 16');
+  }
+  if (Array.isArray(out.peerAllow)) {
+    try {
+      createPeerRule(out.peerAllow as readonly string[]);
+    } catch (err) {
+      invalid('MCP_PEER_ALLOW', (out.peerAllow as string[]).join(','), (err as Error).message);
+    }
   }
   // Fault injection is a test hook: a node outside a test run refuses it rather than serve with it.
   if (out.testFaults === true && env.NODE_ENV !== 'test') invalid('MCP_TEST_FAULTS', '1', '0 unless NODE_ENV=test (fault injection is for tests only)');

@@ -9,7 +9,7 @@ import { buildApp, type UwsModule } from './front/app.js';
 import { dispatchWorkerMessage } from './front/fault.js';
 import { createGuard } from './front/guards.js';
 import { FrontState, VERSION_BITS } from './front/state.js';
-import { endRelayedStreams } from './front/forward.js';
+import { endRelayedStreams, Forwarder } from './front/forward.js';
 import { W_DELETE } from './pool/messages.js';
 import { M_GET } from './metrics/metrics.js';
 import { createTagger } from './cluster/session-tag.js';
@@ -77,7 +77,16 @@ export async function startNode(config: Readonly<NodeOptions>): Promise<RunningN
   state = new FrontState(config, pool, registry, metrics, createGuard(config));
   // Before the node listens: every session it ever mints carries its owner tag.
   if (config.clusterSecret) state.tagger = createTagger(config.clusterSecret, config.nodeId);
-  const directory = config.redisUrl ? new RedisDirectory(config.redisUrl, config.nodeId) : null;
+  const directory = config.redisUrl
+    ? new RedisDirectory(config.redisUrl, config.nodeId, {
+        peerAllow: config.peerAllow,
+        observer: {
+          reaped: (n) => metrics.nodesReaped.inc(n),
+          invalidAddress: () => metrics.peerAddressInvalid.inc(),
+          rejoined: () => state?.registry.reassert?.(),
+        },
+      })
+    : null;
   const stale = directory ? await directory.clearPreviousLife() : 0;
   if (stale > 0) log.warn('removed session keys left by an earlier process with this NODE_ID', { sessions: stale });
   try {
@@ -117,6 +126,7 @@ export async function startNode(config: Readonly<NodeOptions>): Promise<RunningN
   if (directory) {
     directory.selfAddress = config.advertiseAddress || `${config.host}:${port}`;
     state.directory = directory;
+    if (state.tagger !== null && config.forward) state.forwarder = new Forwarder(config);
   }
 
   let closing: Promise<void> | null = null;
@@ -188,7 +198,7 @@ async function drainAndClose(st: FrontState, reason: string, stopServing: () => 
   await Promise.all([closeStreamsSpread(st, window), settleInFlight(st, Date.now() + window)]);
   const unanswered = st.endAllExchanges();
   if (unanswered > 0) log.warn('requests still in flight at the end of the drain window answered 503', { requests: unanswered });
-  const relayed = endRelayedStreams(st.config.sseRetryMs);
+  const relayed = endRelayedStreams(st);
   if (relayed > 0) log.info('ended relayed streams of other nodes\' sessions', { streams: relayed });
   // The registry forgets all of this node's sessions at once in close(); no per-session writes here.
   st.forgetAllRoutes('shutdown');
@@ -196,6 +206,7 @@ async function drainAndClose(st: FrontState, reason: string, stopServing: () => 
   const clean = await st.registry.close();
   if (!clean) log.warn('registry keys of this node could not all be removed; staying listed so that peers reap them');
   await st.directory?.close(clean);
+  st.forwarder?.close();
   await stopServing();
   log.info('stopped', { reason });
 }

@@ -1,13 +1,27 @@
 /**
  * Which nodes are alive and where they listen. Every node heartbeats into one Redis hash
- * (`mcp:nodes`: node id → {"address","seen"}) and reads it back into a local cache, so forwarding a
- * request never waits on Redis. A node not seen for DEAD_AFTER_MS is dead; survivors then remove the
- * Redis keys of its sessions (it could not, having been killed) instead of leaving them for 30 days.
+ * (`mcp:nodes`: node id → {"address","beat","seen"}) and reads it back into a local cache, so
+ * forwarding a request never waits on Redis. Survivors remove the Redis keys of a dead node's sessions
+ * (it could not, having been killed) instead of leaving them for 30 days.
+ *
+ * Liveness is judged without comparing clocks: a node is alive while its entry keeps changing (every
+ * beat writes a new value), measured on the reader's own monotonic clock. Writers' clocks are never
+ * compared with readers' (the `seen` field is for people reading Redis). And a node is judged only
+ * from an unbroken series of observations: a reader whose own heartbeat did not land, or whose rounds
+ * were more than GAP_MS apart (Redis stalled or unreachable, this process paused, Redis refusing
+ * writes at maxmemory), could not have seen its peers beat either, so on its next good round every
+ * peer gets a fresh grace period; meanwhile its view stays frozen as it was at the last good round
+ * (forwarding goes on from it). So after a Redis stall of any length no live node is reaped, and a
+ * node is reaped only after DEAD_AFTER_MS in which Redis took this reader's beats but not the dead one's.
+ *
+ * Addresses read from Redis are validated (peer-address.ts) before use; an invalid one makes its node
+ * unreachable (the 404 path), logged once.
  */
 import { log } from '../log.js';
 import { createRedisClient, isReady, type RedisClient } from '../registry/redis-client.js';
 import { nodeSessionsKey, sessionKey } from '../registry/keys.js';
 import { parseRedisUrl } from '../registry/redis-url.js';
+import { createPeerRule, type PeerRule } from './peer-address.js';
 
 export const NODES_KEY = 'mcp:nodes';
 /**
@@ -16,10 +30,14 @@ export const NODES_KEY = 'mcp:nodes';
  */
 export const KNOWN_KEY = 'mcp:nodes:known';
 const HEARTBEAT_MS = 1000;
-/** A node whose heartbeat is older than this is not forwarded to. */
+/** A node whose entry has not changed for this long (reader's clock) is not forwarded to. */
 const ALIVE_FOR_MS = 4000;
-/** A node silent this long is dead: its sessions' keys are removed. */
+/** A node whose entry has not changed for this long, over unbroken observation, is dead: its sessions' keys are removed. */
 export const DEAD_AFTER_MS = 15_000;
+/** Good rounds further apart than this break the observation (see the file comment). */
+const GAP_MS = 3000;
+/** Distinct invalid addresses remembered for log-once. */
+const INVALID_LOGGED_MAX = 256;
 const REAP_BATCH = 500;
 /** Longest a request waits to learn where a newly joined node listens. */
 const LOOKUP_MS = 250;
@@ -42,22 +60,52 @@ export interface NodeDirectory {
   close(): Promise<void>;
 }
 
-interface Entry {
-  address: string;
-  seen: number;
+/** One node as this reader sees it. */
+interface Peer {
+  /** The entry as read: every beat of a live node changes it. */
+  raw: string;
+  /** Validated host:port, or null when the entry's address failed validation. */
+  address: string | null;
+  /** performance.now() when this reader last saw `raw` change (or first saw the node, or a gap ended). */
+  changedAt: number;
+}
+
+/** What the directory reports for metrics. */
+export interface DirectoryObserver {
+  reaped(nodes: number): void;
+  invalidAddress(): void;
+  /**
+   * This node was missing from the known-node set when it beat (a peer reaped it while it was
+   * paused or cut off, or Redis restarted empty): its session keys may be gone and should be written again.
+   */
+  rejoined?(): void;
+}
+
+export interface DirectoryOptions {
+  /** MCP_PEER_ALLOW entries (see peer-address.ts). */
+  peerAllow?: readonly string[];
+  observer?: DirectoryObserver;
 }
 
 export class RedisDirectory implements NodeDirectory {
   private readonly client: RedisClient;
-  private cache = new Map<string, Entry>();
+  private cache = new Map<string, Peer>();
   private readonly timer: NodeJS.Timeout;
   private leaving = false;
   private reaping = false;
+  private ticking = false;
+  private beat = 0;
+  /** performance.now() of the last good round (reads answered and this node's beat landed); 0: none yet. */
+  private lastOkAt = 0;
+  private readonly rule: PeerRule;
+  private readonly observer: DirectoryObserver | undefined;
+  private readonly invalidLogged = new Set<string>();
+  private writeFailLogged = false;
 
   private address_ = '';
   private joined = false;
   warm = false;
-  /** When each node was first seen missing from the live hash while still in KNOWN_KEY. */
+  /** When each node was first seen missing from the live hash while still in KNOWN_KEY (reader's clock). */
   private readonly missingSince = new Map<string, number>();
 
   /** host:port this node announces; set once it listens, and announced at once. */
@@ -67,10 +115,13 @@ export class RedisDirectory implements NodeDirectory {
 
   set selfAddress(address: string) {
     this.address_ = address;
+    if (this.rule.check(address) === null) log.warn('this node\'s advertised address fails the peer address rule: peers will not forward to it', { address });
     void this.tick();
   }
 
-  constructor(url: string, private readonly nodeId: string) {
+  constructor(url: string, private readonly nodeId: string, options: DirectoryOptions = {}) {
+    this.rule = createPeerRule(options.peerAllow ?? []);
+    this.observer = options.observer;
     this.client = createRedisClient(parseRedisUrl(url));
     this.client.on('error', () => {});
     this.timer = setInterval(() => void this.tick(), HEARTBEAT_MS);
@@ -115,11 +166,17 @@ export class RedisDirectory implements NodeDirectory {
     return removed;
   }
 
+  /** Is `p` alive? While rounds fail, the view is judged as it stood at the last good round. */
+  private alive(p: Peer, now: number): boolean {
+    const ref = now - this.lastOkAt > GAP_MS ? this.lastOkAt : now;
+    return p.address !== null && ref - p.changedAt < ALIVE_FOR_MS;
+  }
+
   address(nodeId: string): string | null | undefined {
     if (nodeId === this.nodeId) return null;
-    const e = this.cache.get(nodeId);
-    if (!e) return undefined;
-    return Date.now() - e.seen < ALIVE_FOR_MS ? e.address : null;
+    const p = this.cache.get(nodeId);
+    if (!p) return undefined;
+    return this.alive(p, performance.now()) ? p.address : null;
   }
 
   async lookup(nodeId: string): Promise<string | null> {
@@ -133,9 +190,9 @@ export class RedisDirectory implements NodeDirectory {
         }),
       ]);
       if (!raw) return null;
-      const e = JSON.parse(raw) as Entry;
-      this.cache.set(nodeId, e);
-      return Date.now() - e.seen < ALIVE_FOR_MS ? e.address : null;
+      let p = this.cache.get(nodeId);
+      if (!p) this.cache.set(nodeId, (p = { raw, address: this.validAddress(nodeId, raw), changedAt: performance.now() }));
+      return this.alive(p, performance.now()) ? p.address : null;
     } catch {
       return null;
     } finally {
@@ -144,36 +201,75 @@ export class RedisDirectory implements NodeDirectory {
   }
 
   livePeers(): string[] {
-    const now = Date.now();
+    const now = performance.now();
     const out: string[] = [];
-    for (const [id, e] of this.cache) if (id !== this.nodeId && now - e.seen < ALIVE_FOR_MS) out.push(e.address);
+    for (const [id, p] of this.cache) if (id !== this.nodeId && this.alive(p, now)) out.push(p.address!);
     return out;
   }
 
-  private async tick(): Promise<void> {
-    if (!isReady(this.client) || !this.selfAddress) return;
+  /** The address of a raw entry when it passes the peer rule; else null, logged once per node and address. */
+  private validAddress(nodeId: string, raw: string): string | null {
+    let address: unknown;
     try {
-      const now = Date.now();
-      if (!this.leaving) {
-        await this.client.hset(NODES_KEY, this.nodeId, JSON.stringify({ address: this.selfAddress, seen: now }));
-        if (!this.joined) {
-          await this.client.sadd(KNOWN_KEY, this.nodeId);
-          this.joined = true;
-          log.info('joined the cluster directory', { address: this.selfAddress });
-        }
+      address = (JSON.parse(raw) as { address?: unknown }).address;
+    } catch {
+      address = undefined;
+    }
+    if (typeof address === 'string' && this.rule.check(address) !== null) return address;
+    this.observer?.invalidAddress();
+    const key = `${nodeId}\n${String(address)}`;
+    if (!this.invalidLogged.has(key)) {
+      if (this.invalidLogged.size >= INVALID_LOGGED_MAX) this.invalidLogged.clear();
+      this.invalidLogged.add(key);
+      log.warn('node directory entry has an invalid address: treating the node as unreachable', { peer: nodeId.slice(0, 64), address: String(address).slice(0, 128) });
+    }
+    return null;
+  }
+
+  /** Writes this node's beat; resolves whether it landed (HSET and SADD acknowledged). */
+  private async beatOnce(): Promise<boolean> {
+    try {
+      const [, added] = await Promise.all([
+        this.client.hset(NODES_KEY, this.nodeId, JSON.stringify({ address: this.selfAddress, beat: ++this.beat, seen: Date.now() })),
+        this.client.sadd(KNOWN_KEY, this.nodeId),
+      ]);
+      if (!this.joined) {
+        this.joined = true;
+        log.info('joined the cluster directory', { address: this.selfAddress });
+      } else if (added === 1) {
+        log.warn('this node was missing from the known-node set (reaped while it could not beat, or Redis lost its data): re-asserting its sessions');
+        this.observer?.rejoined?.();
       }
-      const all = await this.client.hgetall(NODES_KEY);
-      const known = await this.client.smembers(KNOWN_KEY);
-      const next = new Map<string, Entry>();
+      this.writeFailLogged = false;
+      return true;
+    } catch (err) {
+      if (!this.writeFailLogged) {
+        this.writeFailLogged = true;
+        log.warn('heartbeat refused by Redis: keeping the last view of the peers, judging none', { err: (err as Error).message });
+      }
+      return false;
+    }
+  }
+
+  private async tick(): Promise<void> {
+    // One round at a time: rounds stuck on a stalled Redis must not pile up behind each other.
+    if (this.ticking || !isReady(this.client) || !this.selfAddress) return;
+    this.ticking = true;
+    try {
+      const [landed, all, known] = await Promise.all([this.leaving ? true : this.beatOnce(), this.client.hgetall(NODES_KEY), this.client.smembers(KNOWN_KEY)]);
+      const now = performance.now();
+      // Unbroken observation: this round and the previous good one both had this node's beat land, close together.
+      const unbroken = landed && this.lastOkAt > 0 && now - this.lastOkAt <= GAP_MS;
+      if (landed) this.lastOkAt = now;
+      const next = new Map<string, Peer>();
       const dead: string[] = [];
       for (const [id, raw] of Object.entries(all)) {
-        try {
-          const e = JSON.parse(raw) as Entry;
-          next.set(id, e);
-          if (id !== this.nodeId && now - e.seen > DEAD_AFTER_MS) dead.push(id);
-        } catch {
-          dead.push(id);
-        }
+        const prev = this.cache.get(id);
+        const same = prev !== undefined && prev.raw === raw;
+        const p: Peer = same ? prev : { raw, address: this.validAddress(id, raw), changedAt: now };
+        if (!unbroken) p.changedAt = now;
+        next.set(id, p);
+        if (id !== this.nodeId && now - p.changedAt > DEAD_AFTER_MS) dead.push(id);
       }
       this.cache = next;
       this.warm = true;
@@ -182,25 +278,33 @@ export class RedisDirectory implements NodeDirectory {
           this.missingSince.delete(id);
           continue;
         }
-        const since = this.missingSince.get(id) ?? now;
+        const since = unbroken ? (this.missingSince.get(id) ?? now) : now;
         this.missingSince.set(id, since);
         if (now - since > DEAD_AFTER_MS && !dead.includes(id)) dead.push(id);
       }
-      if (dead.length && !this.reaping) void this.reap(dead);
+      if (unbroken && dead.length && !this.reaping) void this.reap(dead, next);
     } catch {
-      // Redis unreachable: keep the last view; forwarding degrades to the plain 404.
+      // Redis unreachable: keep the last view; forwarding goes on from it.
+    } finally {
+      this.ticking = false;
     }
   }
 
-  /** Removes the keys of dead nodes' sessions, then the nodes. Idempotent: any survivor may run it. */
-  private async reap(dead: string[]): Promise<void> {
+  /**
+   * Removes the keys of dead nodes' sessions, then the nodes. Idempotent: any survivor may run it. A
+   * node whose entry changed since it was judged (it beat again) is spared.
+   */
+  private async reap(dead: string[], judged: Map<string, Peer>): Promise<void> {
     this.reaping = true;
     try {
       for (const id of dead) {
+        const current = await this.client.hget(NODES_KEY, id);
+        if (current !== null && current !== judged.get(id)?.raw) continue;
         const removed = await this.removeSessionsOf(id);
         await this.client.hdel(NODES_KEY, id);
         await this.client.srem(KNOWN_KEY, id);
         this.missingSince.delete(id);
+        this.observer?.reaped(1);
         log.warn('removed a dead node and its session keys', { deadNode: id, sessions: removed });
       }
     } catch (err) {

@@ -11,7 +11,7 @@ import { Bodies, classify, MsgKind } from '../protocol/jsonrpc.js';
 import { allowsBatch, DEFAULT_HEADER_VERSION, negotiate, SUPPORTED_VERSIONS, versionIndex } from '../protocol/versions.js';
 import { accepts, ALLOW_MCP, JSON_TYPE, SSE_TYPE, Status, writeJson } from './http.js';
 import { internalError } from './fault.js';
-import { FORWARDED_HEADER, forward, PASSED, type ForwardRequest } from './forward.js';
+import { forward, fromPeer, PASSED, type ForwardRequest } from './forward.js';
 import { admitInitParams, admitSession, batchTooLarge } from './limits.js';
 import { mintSessionId } from './session-id.js';
 import { textFault } from './test-faults.js';
@@ -26,9 +26,12 @@ interface PostHead {
   fwd: Record<string, string> | null;
 }
 
-/** Can this node forward at all (cluster secret, directory, MCP_FORWARD), and was `req` not forwarded already? */
-function mayForward(st: FrontState, req: HttpRequest): boolean {
-  return st.tagger !== null && st.directory !== null && st.config.forward && req.getHeader(FORWARDED_HEADER) === '';
+/**
+ * Can this node forward at all (cluster secret, directory, MCP_FORWARD), and was `req` not forwarded
+ * by a peer already (authenticated, so a client cannot claim it)?
+ */
+function mayForward(st: FrontState, req: HttpRequest, method: string, sid: string): boolean {
+  return st.forwarder !== null && !fromPeer(st, req, method, sid);
 }
 
 function captureHeaders(req: HttpRequest): Record<string, string> {
@@ -119,7 +122,7 @@ export function handlePost(st: FrontState, res: HttpResponse, req: HttpRequest):
     aborted: false,
     started: performance.now(),
     // Only requests that are not local (or initializes while draining) may need forwarding.
-    fwd: (st.draining || (sid !== '' && !st.routes.has(sid))) && mayForward(st, req) ? captureHeaders(req) : null,
+    fwd: (st.draining || (sid !== '' && !st.routes.has(sid))) && mayForward(st, req, 'POST', sid) ? captureHeaders(req) : null,
   };
   res.onAborted(() => {
     head.aborted = true;
@@ -342,7 +345,7 @@ export function handleGet(st: FrontState, res: HttpResponse, req: HttpRequest): 
   if (sid === '') return reject(st, res, 400, Bodies.missingSession);
   const route = st.routes.get(sid);
   if (route === undefined) {
-    if (mayForward(st, req)) return forwardOr404(st, res, { method: 'GET', headers: captureHeaders(req), body: null }, sid, M_GET, () => false, ownerAddress(st, sid));
+    if (mayForward(st, req, 'GET', sid)) return forwardOr404(st, res, { method: 'GET', headers: captureHeaders(req), body: null }, sid, M_GET, () => false, ownerAddress(st, sid));
     reject(st, res, 404, Bodies.sessionNotFound, M_GET);
     return unknownSession(st, sid);
   }
@@ -359,7 +362,7 @@ export function handleDelete(st: FrontState, res: HttpResponse, req: HttpRequest
   if (sid === '') return reject(st, res, 400, Bodies.missingSession);
   const route = st.routes.get(sid);
   if (route === undefined) {
-    const address = mayForward(st, req) ? ownerAddress(st, sid) : null;
+    const address = mayForward(st, req, 'DELETE', sid) ? ownerAddress(st, sid) : null;
     if (address !== null) return forwardOr404(st, res, { method: 'DELETE', headers: captureHeaders(req), body: null }, sid, M_DELETE, () => false, address);
     // ADR-0066: clean the registry even though nothing closes here; the session may belong to
     // another node or an earlier process.

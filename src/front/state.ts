@@ -16,6 +16,7 @@ import type { SessionRegistry } from '../registry/registry.js';
 import type { Guard } from './guards.js';
 import type { SessionTagger } from '../cluster/session-tag.js';
 import type { NodeDirectory } from '../cluster/directory.js';
+import type { Forwarder } from './forward.js';
 import { HEARTBEAT, SESSION_HEADER, sseEvent, sseHeaders, writeJson } from './http.js';
 import { SSE_OVER, SSE_SENT, sseEnd, sseHeld, sseStalled, sseWrite, type SseBacklog } from './sse-writer.js';
 
@@ -53,6 +54,8 @@ export class FrontState {
   /** Cluster mode: owner tags in session ids, and where the other nodes are. */
   tagger: SessionTagger | null = null;
   directory: NodeDirectory | null = null;
+  /** Set when this node forwards (cluster secret, directory and MCP_FORWARD): agents, limits, relays. */
+  forwarder: Forwarder | null = null;
   private readonly statsWaiters = new Map<number, (s: WorkerStats | null) => void>();
   private heartbeatTimer: NodeJS.Timeout;
   private readonly lag = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });

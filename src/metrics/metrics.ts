@@ -26,7 +26,7 @@ export function methodIndex(method: unknown): number {
   return typeof method === 'string' ? (METHOD_INDEX.get(method) ?? M_OTHER) : M_OTHER;
 }
 
-const STATUSES = ['200', '202', '400', '403', '404', '405', '406', '409', '413', '415', '500', '503', 'other'] as const;
+const STATUSES = ['200', '202', '400', '403', '404', '405', '406', '409', '413', '415', '500', '502', '503', 'other'] as const;
 const STATUS_INDEX = new Map<number, number>(STATUSES.slice(0, -1).map((s, i) => [Number(s), i]));
 const S_OTHER = STATUSES.length - 1;
 
@@ -44,6 +44,9 @@ export type InternalErrorSite = (typeof INTERNAL_ERROR_SITES)[number];
 export const REJECT_REASONS = ['max_sessions', 'client_state_too_large'] as const;
 export const R_MAX_SESSIONS = 0;
 export const R_CLIENT_STATE = 1;
+/** Why a forward was not relayed (label values of mcp_forward_failures_total). */
+export const FORWARD_FAILURES = ['bad_header', 'owner_busy', 'connect_timeout', 'response_timeout', 'refused', 'error'] as const;
+export type ForwardFailure = (typeof FORWARD_FAILURES)[number];
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
@@ -78,6 +81,11 @@ export class Metrics {
   readonly internalErrors: Counter<'where'>;
   readonly workerStalls: Counter;
   readonly workerRestarts: Counter<'reason'>;
+  readonly registryWriteFailures: Counter<'op'>;
+  readonly forwardFailures: Counter<'reason'>;
+  readonly forwardAuthRejected: Counter;
+  readonly peerAddressInvalid: Counter;
+  readonly nodesReaped: Counter;
 
   readonly nodeReady: Gauge;
   readonly nodeInfo: Gauge<'node' | 'version'>;
@@ -135,6 +143,18 @@ export class Metrics {
       registers,
     });
     for (const reason of RESTART_REASONS) this.workerRestarts.inc({ reason }, 0);
+    this.registryWriteFailures = new Counter({ name: 'mcp_registry_write_failures_total', help: 'Registry writes Redis refused or did not acknowledge (re-queued), by operation (set: a session registered; del: a session removed)', labelNames: ['op'], registers });
+    this.forwardFailures = new Counter({ name: 'mcp_forward_failures_total', help: 'Forwarded requests not relayed, by reason (bad_header 400, owner_busy 503, connect_timeout/response_timeout/error 502, refused 404)', labelNames: ['reason'], registers });
+    for (const reason of FORWARD_FAILURES) this.forwardFailures.inc({ reason }, 0);
+    this.registryWriteFailures.inc({ op: 'set' }, 0);
+    this.registryWriteFailures.inc({ op: 'del' }, 0);
+    this.forwardAuthRejected = new Counter({ name: 'mcp_forward_auth_rejected_total', help: 'Requests whose node-to-node auth header did not verify (forged, stale or replayed): treated as clients', registers });
+    this.peerAddressInvalid = new Counter({ name: 'mcp_cluster_peer_address_invalid_total', help: 'Node directory entries whose address failed validation (the node is treated as unreachable)', registers });
+    this.nodesReaped = new Counter({ name: 'mcp_cluster_nodes_reaped_total', help: 'Dead nodes whose session keys this node removed', registers });
+  }
+
+  forwardFailed(reason: ForwardFailure): void {
+    this.forwardFailures.inc({ reason });
   }
 
   /** One answered request on /mcp. `started` is a performance.now() reading, or < 0 for none. */
@@ -157,6 +177,7 @@ export class Metrics {
       queueDepth: (depth) => this.registryQueueDepth.set(depth),
       dropped: (count) => this.registryDropped.inc(count),
       degraded: () => this.registryDegraded.inc(),
+      failed: (op, count) => this.registryWriteFailures.inc({ op }, count),
     };
   }
 

@@ -195,6 +195,11 @@ export class RedisRegistry implements SessionRegistry {
     return this.up;
   }
 
+  /** Writes every live session's key again (a peer reaped this node while it could not beat). */
+  reassert(): void {
+    this.startResync(RESYNC_CONNECT);
+  }
+
   stats(): RedisRegistryStats {
     return { connected: this.up, cluster: this.cluster, queued: this.queue.size, inFlight: this.inFlight, ...this.counts };
   }
@@ -414,10 +419,29 @@ export class RedisRegistry implements SessionRegistry {
   }
 
   /**
-   * One batch → one round trip: a script call on a single server, one pipeline per node set in a
-   * cluster. Settles once every request has.
+   * One batch → one round trip: its DELs and its SETs leave as two requests (DELs first) written back
+   * to back on the connection, each a script call on a single server or one pipeline per node set in
+   * a cluster. Apart, because a Redis at maxmemory with noeviction refuses SETs ("OOM command not
+   * allowed") and takes the rest of a script down with them: the DELs queued beside refused SETs
+   * must still happen (they free memory, and a closed session's key must go).
    */
   private send(batch: WriteBatch): void {
+    let nset = 0;
+    for (let i = 0; i < batch.ops.length; i++) if (batch.ops[i] === OP_SET) nset++;
+    if (nset === 0 || nset === batch.ids.length) return this.sendPart(batch);
+    const dels: WriteBatch = { ids: [], ops: [] };
+    const sets: WriteBatch = { ids: [], ops: [] };
+    for (let i = 0; i < batch.ids.length; i++) {
+      const part = batch.ops[i] === OP_SET ? sets : dels;
+      part.ids.push(batch.ids[i]);
+      part.ops.push(batch.ops[i]);
+    }
+    this.sendPart(dels);
+    this.sendPart(sets);
+  }
+
+  /** Sends writes of one kind (all SETs or all DELs). Settles once every request has. */
+  private sendPart(batch: WriteBatch): void {
     this.inFlight++;
     const started = performance.now();
     if (this.scripted) {
@@ -507,6 +531,7 @@ export class RedisRegistry implements SessionRegistry {
       this.counts.written += batch.ids.length;
     } else {
       this.counts.failedFlushes++;
+      this.observer.failed?.(batch.ops[0] === OP_SET ? 'set' : 'del', batch.ids.length);
       this.retryAt = Date.now() + FLUSH_RETRY_MS;
       this.requeue(batch);
       const now = Date.now();
@@ -524,18 +549,22 @@ export class RedisRegistry implements SessionRegistry {
   }
 
   /**
-   * Writes of a failed pipeline go back, unless overtaken: a SET only for a session still live here,
-   * a DEL only for one not registered again; a newer queued write for the id always wins.
+   * Writes of a failed request go back, unless overtaken: a SET only for a session still live here,
+   * a DEL only for one not registered again; a newer queued write for the id always wins. DELs go back
+   * to the front; SETs to the back, so that SETs Redis keeps refusing (maxmemory) never stand in front
+   * of the DELs queued after them.
    */
   private requeue(batch: WriteBatch): void {
+    if (batch.ops[0] === OP_SET) {
+      for (const id of batch.ids) if (this.created.has(id) && !this.queue.has(id)) this.queue.push(id, OP_SET);
+      return;
+    }
     const ids: string[] = [];
     const ops: WriteOp[] = [];
-    for (let i = 0; i < batch.ids.length; i++) {
-      const id = batch.ids[i];
-      const live = this.created.has(id);
-      if ((batch.ops[i] === OP_SET) === live) {
+    for (const id of batch.ids) {
+      if (!this.created.has(id)) {
         ids.push(id);
-        ops.push(batch.ops[i]);
+        ops.push(OP_DEL);
       }
     }
     this.queue.requeue(ids, ops);

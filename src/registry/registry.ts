@@ -25,6 +25,8 @@ export interface SessionRegistry {
    * node must then stay listed so that its peers reap them once it stops heart-beating).
    */
   close(): Promise<boolean>;
+  /** Writes every live local session's key again (their keys may have been removed by a peer). */
+  reassert?(): void;
 }
 
 export interface RegistryIdentity {
@@ -41,6 +43,8 @@ export interface RegistryObserver {
   dropped(count: number): void;
   /** A lookup could not reach the registry (answer degraded to local-only). */
   degraded(): void;
+  /** Writes Redis refused or did not acknowledge (re-queued), e.g. SETs refused with OOM at maxmemory. */
+  failed?(op: 'set' | 'del', count: number): void;
 }
 
 export interface RegistryHooks {

@@ -43,6 +43,8 @@ export interface Cluster {
   redisUrl: string;
   secret: string;
   nodes: ClusterNode[];
+  /** The redis-server process (fault tests stop and continue it). */
+  redis: ChildProcess;
   /** HAProxy's view: "backend/server" → UP, DOWN, ... */
   serverStates(): Promise<Record<string, string>>;
   /** Resolves when HAProxy sees every running node of the sticky backend UP (or `wanted` of them). */
@@ -130,6 +132,8 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
     const proc = nodes[i].proc;
     if (!proc) return null;
     proc.kill(signal);
+    // A stopped process (a fault test's SIGSTOP) acts on the signal only once it runs again.
+    if (signal !== 'SIGSTOP') proc.kill('SIGCONT');
     const code = await exitOf(proc);
     nodes[i].proc = null;
     return code;
@@ -160,6 +164,8 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
     await Promise.all(nodes.map((_, i) => stopNode(i, 'SIGTERM')));
     for (const p of [haproxy, ...procs]) {
       if (p && p.exitCode === null && p.signalCode === null) {
+        // A fault test may have left it stopped (SIGSTOP): it must run to act on SIGTERM.
+        p.kill('SIGCONT');
         p.kill('SIGTERM');
         await exitOf(p);
       }
@@ -189,5 +195,5 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
     await stop();
     throw err;
   }
-  return { lbUrl: `http://127.0.0.1:${o.lbPort}/mcp`, redisUrl, secret, nodes, serverStates, waitUp, startNode, stopNode, stop };
+  return { lbUrl: `http://127.0.0.1:${o.lbPort}/mcp`, redisUrl, secret, nodes, redis, serverStates, waitUp, startNode, stopNode, stop };
 }

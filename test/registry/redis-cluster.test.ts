@@ -5,6 +5,7 @@
  */
 import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sessionRef } from '../../src/log.js';
 import { RedisRegistry } from '../../src/registry/redis.js';
 import type { RegistryObserver } from '../../src/registry/registry.js';
 import { keySlot } from '../../src/registry/slot.js';
@@ -74,7 +75,7 @@ describe('Redis registry on a 3-master Redis Cluster', () => {
     const res = await rpc(b.url, sid, CALL);
     expect(res.status).toBe(404);
     expect((await res.json()).error.code).toBe(-32001);
-    await b.waitForLog((l) => l.msg === 'misrouted session' && l.session === sid && l.owner === 'a', 5000);
+    await b.waitForLog((l) => l.msg === 'misrouted session' && l.session === sessionRef(sid) && l.owner === 'a', 5000);
     await waitFor(async () => (await metricValue(b.base, 'mcp_session_misroutes_total')) >= 1, 5000, 'misroute counted');
     const unknown = await metricValue(b.base, 'mcp_session_unknown_total');
     expect((await rpc(b.url, 'nobody-has-this', CALL)).status).toBe(404);

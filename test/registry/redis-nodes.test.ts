@@ -5,6 +5,7 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sessionRef } from '../../src/log.js';
 import { initialize, metricValue, rpc, runServer, startServer, type TestServer } from '../helpers/server.js';
 import { startRedis, stopAllRedis, waitFor, type RedisServer } from '../helpers/redis.js';
 
@@ -69,8 +70,8 @@ describe('Redis registry: two nodes, one Redis', () => {
     expect(body.error.code).toBe(-32001);
     expect(body.error.message).toMatch(/initiali[sz]e/i);
 
-    const line = await b.waitForLog((l) => l.msg === 'misrouted session' && l.session === sid, 5000);
-    expect(line).toMatchObject({ level: 'warn', session: sid, node: 'b', owner: 'a', ownerAddress: `127.0.0.1:${a.port}` });
+    const line = await b.waitForLog((l) => l.msg === 'misrouted session' && l.session === sessionRef(sid), 5000);
+    expect(line).toMatchObject({ level: 'warn', session: sessionRef(sid), node: 'b', owner: 'a', ownerAddress: `127.0.0.1:${a.port}` });
     await waitFor(async () => (await metricValue(b.base, 'mcp_session_misroutes_total')) === misroutes + 1, 5000, 'misroute counted');
     expect(await metricValue(b.base, 'mcp_session_unknown_total')).toBe(unknown);
     // Node A still owns and serves it.
@@ -85,7 +86,7 @@ describe('Redis registry: two nodes, one Redis', () => {
     expect((await res.json()).error.code).toBe(-32001);
     await waitFor(async () => (await metricValue(b.base, 'mcp_session_unknown_total')) === unknown + 1, 5000, 'unknown counted');
     expect(await metricValue(b.base, 'mcp_session_misroutes_total')).toBe(misroutes);
-    expect(b.logs.some((l) => l.msg === 'misrouted session' && l.session === 'no-such-session-anywhere')).toBe(false);
+    expect(b.logs.some((l) => l.msg === 'misrouted session' && l.session === sessionRef('no-such-session-anywhere'))).toBe(false);
   });
 
   it('a GET stream for a misrouted session is a misroute too', async () => {
@@ -94,7 +95,7 @@ describe('Redis registry: two nodes, one Redis', () => {
     const res = await fetch(b.url, { headers: { accept: 'text/event-stream', 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' } });
     expect(res.status).toBe(404);
     await res.body?.cancel();
-    await b.waitForLog((l) => l.msg === 'misrouted session' && l.session === sid, 5000);
+    await b.waitForLog((l) => l.msg === 'misrouted session' && l.session === sessionRef(sid), 5000);
   });
 
   it('DELETE on the wrong node still deletes the key (ADR-0066: cleanup regardless)', async () => {

@@ -304,3 +304,33 @@ describe('MCP_MAX_SESSIONS', () => {
     expect(again.sid).toBeTruthy();
   });
 });
+
+describe('bodies that are costly to parse', () => {
+  let node: TestServer;
+  beforeAll(async () => {
+    node = await startServer({ env: { WORKERS: '1' } });
+  });
+  afterAll(async () => {
+    await node?.stop();
+  });
+
+  it('refuses deep nesting and huge object counts before parsing them (400, -32600), and serves on', async () => {
+    const { sid } = await initialize(node.url);
+    const half = 2 * 1024 * 1024 - 16;
+    const shapes = {
+      nested: '['.repeat(half) + ']'.repeat(half),
+      objects: `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"list":[${'{},'.repeat(200_000)}{}]}}}`,
+    };
+    for (const [name, body] of Object.entries(shapes)) {
+      const res = await rpc(node.url, sid, body);
+      expect(res.status, name).toBe(400);
+      const err = (await res.json()).error;
+      expect(err.code, name).toBe(-32600);
+      expect(err.message, name).toMatch(/nests deeper|objects, arrays and members/);
+    }
+    // A large body of ordinary shape still goes through (one 1 MiB string).
+    const big = await rpc(node.url, sid, { jsonrpc: '2.0', id: 2, method: 'ping', params: { _meta: { blob: 'x'.repeat(1024 * 1024) } } });
+    expect(big.status).toBe(200);
+    expect((await rpc(node.url, sid, { jsonrpc: '2.0', id: 3, method: 'ping' })).status).toBe(200);
+  });
+});

@@ -3,6 +3,7 @@
  * read the body with a cap, and hand each message to the worker that owns its session. They are
  * top-level functions over the front's state; the only per-request closures are the ones uWS needs.
  */
+import { jsonShapeTooLarge, SHAPE_SCAN_MIN_BYTES } from '../protocol/limits.js';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { log, sessionRef } from '../log.js';
 import { M_BATCH, M_DELETE, M_GET, M_INIT, M_NOTIFICATION, M_OTHER, M_RESPONSE, methodIndex } from '../metrics/metrics.js';
@@ -229,6 +230,8 @@ function answer(st: FrontState, res: HttpResponse, status: number, body: string,
 }
 
 function onPostBody(st: FrontState, res: HttpResponse, head: PostHead, raw: Buffer): void {
+  // Small bodies cannot be costly to parse; a large one could stall this thread for every session.
+  if (raw.length >= SHAPE_SCAN_MIN_BYTES && jsonShapeTooLarge(raw)) return answer(st, res, 400, Bodies.tooComplex, M_OTHER);
   const text = raw.toString('utf8');
   if (st.config.testFaults) textFault(text, 'body');
   let parsed: unknown;

@@ -1,6 +1,6 @@
 /** JSON-RPC 2.0 message classification and the error bodies the transport answers with. */
 import { RpcCodes } from '../errors.js';
-import { MAX_BATCH_MESSAGES } from './limits.js';
+import { MAX_BATCH_MESSAGES, MAX_JSON_DEPTH, MAX_JSON_NODES } from './limits.js';
 
 export const enum MsgKind {
   Invalid = 0,
@@ -43,6 +43,7 @@ export const Bodies = Object.freeze({
   notAcceptablePost: errorBody(null, RpcCodes.CONNECTION_CLOSED, 'Not Acceptable: Accept must list both application/json and text/event-stream'),
   notAcceptableGet: errorBody(null, RpcCodes.CONNECTION_CLOSED, 'Not Acceptable: Accept must list text/event-stream'),
   unsupportedMediaType: errorBody(null, RpcCodes.CONNECTION_CLOSED, 'Unsupported Media Type: Content-Type must be application/json'),
+  tooComplex: errorBody(null, RpcCodes.INVALID_REQUEST, `Invalid Request: the body nests deeper than ${MAX_JSON_DEPTH} levels or holds more than ${MAX_JSON_NODES} objects, arrays and members`),
   tooLarge: errorBody(null, RpcCodes.INVALID_REQUEST, 'Payload Too Large: the body exceeds the configured limit'),
   badVersion: errorBody(null, RpcCodes.INVALID_REQUEST, 'Bad Request: unsupported MCP-Protocol-Version'),
   forbiddenOrigin: errorBody(null, RpcCodes.CONNECTION_CLOSED, 'Forbidden: Origin not allowed'),

@@ -1,6 +1,6 @@
 /** In-process: the size check on initialize params and the subscription caps (src/protocol/limits.ts). */
 import { describe, expect, it } from 'vitest';
-import { jsonLargerThan, MAX_SUBSCRIPTION_URI_CHARS, MAX_SUBSCRIPTIONS } from '../../src/protocol/limits.js';
+import { jsonLargerThan, jsonShapeTooLarge, MAX_JSON_DEPTH, MAX_JSON_NODES, MAX_SUBSCRIPTION_URI_CHARS, MAX_SUBSCRIPTIONS } from '../../src/protocol/limits.js';
 import { subscriptionError } from '../../workers/limits.js';
 
 /** The smallest limit `v` fits in. */
@@ -40,5 +40,22 @@ describe('subscriptionError', () => {
     const full = new Set(Array.from({ length: MAX_SUBSCRIPTIONS }, (_, i) => `r://${i}`));
     expect(subscriptionError(full, 'r://new')).toContain(String(MAX_SUBSCRIPTIONS));
     expect(subscriptionError(full, 'r://7')).toBeNull();
+  });
+});
+
+describe('jsonShapeTooLarge', () => {
+  const scan = (text: string): boolean => jsonShapeTooLarge(Buffer.from(text));
+
+  it('counts nesting, objects, arrays and members, not strings or numbers', () => {
+    expect(scan('['.repeat(MAX_JSON_DEPTH) + ']'.repeat(MAX_JSON_DEPTH))).toBe(false);
+    expect(scan('['.repeat(MAX_JSON_DEPTH + 1) + ']'.repeat(MAX_JSON_DEPTH + 1))).toBe(true);
+    expect(scan(`[${'[],'.repeat(MAX_JSON_NODES - 2)}[]]`)).toBe(false);
+    expect(scan(`[${'[],'.repeat(MAX_JSON_NODES - 1)}[]]`)).toBe(true);
+    expect(scan(`[${'1,'.repeat(500_000)}1]`)).toBe(false);
+  });
+
+  it('skips brackets and colons inside strings, escaped quotes included', () => {
+    const deepString = JSON.stringify('['.repeat(10_000) + '\\"' + ':'.repeat(MAX_JSON_NODES + 1));
+    expect(scan(`{"a":${deepString}}`)).toBe(false);
   });
 });

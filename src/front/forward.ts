@@ -321,6 +321,9 @@ function onResponse(ex: Exchange, req: ClientRequest, ur: IncomingMessage): void
       st.metrics.sseBackpressure.inc();
       ur.pause();
       res.onWritable(() => {
+        // With a handler registered uWS leaves its own buffer in place until something writes; an
+        // empty cork's uncork flushes it, so a relayed stream's tail does not wait for the next chunk.
+        res.cork(() => {});
         ur.resume();
         return true;
       });

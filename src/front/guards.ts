@@ -43,9 +43,9 @@ export function createGuard(opts: GuardOptions): Guard {
       if (origin === '') return true;
       const o = origin.toLowerCase();
       if (origins.has(o) || origins.has('*')) return true;
-      // Same-origin requests: the Origin's authority is the Host the client addressed.
-      const slash = o.indexOf('//');
-      return slash >= 0 && host !== '' && o.slice(slash + 2) === host.toLowerCase();
+      // Same-origin requests: an http(s) Origin whose authority is the Host the client addressed.
+      const rest = o.startsWith('http://') ? o.slice(7) : o.startsWith('https://') ? o.slice(8) : null;
+      return rest !== null && host !== '' && rest === host.toLowerCase();
     },
   };
 }

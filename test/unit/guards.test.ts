@@ -35,6 +35,10 @@ describe('Origin guard', () => {
     expect(g.originAllowed('http://localhost:3001', 'localhost:3000')).toBe(false);
     expect(g.originAllowed('null', 'localhost:3000')).toBe(false);
     expect(g.originAllowed('http://', '')).toBe(false);
+    // Only an http(s) origin can be the same origin, whatever precedes "//".
+    expect(g.originAllowed('\x7fhttp://localhost:3000', 'localhost:3000')).toBe(false);
+    expect(g.originAllowed('ftp://localhost:3000', 'localhost:3000')).toBe(false);
+    expect(g.originAllowed('https://localhost:3000', 'localhost:3000')).toBe(true);
   });
 
   it('"*" allows every origin', () => {

@@ -119,11 +119,17 @@ describe('a node under hostile clients', () => {
       const res = await post(initBody(5, { capabilities: { experimental: wide } }));
       expect(res.status).toBe(400);
       expect(await res.json()).toMatchObject({ id: 5, error: { code: -32602, message: expect.stringContaining('capabilities') } });
-      // 100,000 levels (a recursive walk would overflow the stack): the size check is iterative.
-      const deep = `{"jsonrpc":"2.0","id":6,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{"experimental":${'['.repeat(1e5)}${']'.repeat(1e5)}}}}`;
+      // 30,000 levels (a recursive walk would overflow the stack) in a body under the 64 KiB the
+      // front scans for shape: parsed, then refused by the iterative size check.
+      const deep = `{"jsonrpc":"2.0","id":6,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{"experimental":${'['.repeat(3e4)}${']'.repeat(3e4)}}}}`;
       const res2 = await post(deep);
       expect(res2.status).toBe(400);
-      expect((await res2.json()).error.code).toBe(-32602);
+      expect(await res2.json()).toMatchObject({ id: 6, error: { code: -32602 } });
+      // 100,000 levels: refused by the shape scan before anything parses it.
+      const deeper = `{"jsonrpc":"2.0","id":8,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{"experimental":${'['.repeat(1e5)}${']'.repeat(1e5)}}}}`;
+      const res3 = await post(deeper);
+      expect(res3.status).toBe(400);
+      expect((await res3.json()).error).toMatchObject({ code: -32600, message: expect.stringContaining('nests deeper') });
       // 15,000 characters of clientInfo: within the 16 KiB cap.
       const ok = await post(initBody(7, { clientInfo: { name: 'n'.repeat(15_000), version: '1' } }));
       expect(ok.status).toBe(200);

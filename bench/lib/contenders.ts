@@ -27,7 +27,9 @@ export function contenderSpec(name: ContenderName, workers: number | null, root:
     cwd: root,
     args: [mainJs(root), '--port', '0', '--tools', join(BENCH, 'dist/tools.js'), ...(workers === null ? [] : ['--workers', String(workers)])],
     // "info" because the listening line (which carries the port) is logged at info.
-    env: { HOST: '127.0.0.1', LOG_LEVEL: 'info', MCP_METRICS: metrics },
+    // The initialize scenarios open hundreds of thousands of sessions: no session cap (an environment
+    // variable, so builds that predate the option run the same command).
+    env: { HOST: '127.0.0.1', LOG_LEVEL: 'info', MCP_METRICS: metrics, MCP_MAX_SESSIONS: '100000000' },
   });
   switch (name) {
     case 'ours':

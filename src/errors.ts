@@ -41,7 +41,6 @@ export const RpcCodes = {
   SESSION_NOT_FOUND: -32001,
   /** Server-side "connection closed" / request timeout as the SDK uses them. */
   CONNECTION_CLOSED: -32000,
-  REQUEST_TIMEOUT: -32001,
   RESOURCE_NOT_FOUND: -32002,
   REQUEST_CANCELLED: -32800,
 } as const;

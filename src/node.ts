@@ -8,7 +8,8 @@ import { ErrorCodes, McpRuntimeError } from './errors.js';
 import { buildApp, type UwsModule } from './front/app.js';
 import { dispatchWorkerMessage } from './front/fault.js';
 import { createGuard } from './front/guards.js';
-import { FrontState, VERSION_BITS } from './front/state.js';
+import { FrontState } from './front/state.js';
+import { routeSlot } from './front/route.js';
 import { endRelayedStreams, Forwarder } from './front/forward.js';
 import { W_DELETE } from './pool/messages.js';
 import { M_GET } from './metrics/metrics.js';
@@ -153,7 +154,7 @@ export async function startNode(config: Readonly<NodeOptions>): Promise<RunningN
 function endSession(st: FrontState, sid: string): void {
   const route = st.routes.get(sid);
   if (route === undefined) return;
-  const slot = st.pool.slots[Math.floor(route / VERSION_BITS)];
+  const slot = st.pool.slots[routeSlot(route)];
   st.dropRoute(sid, 'shutdown');
   if (slot) st.pool.send(slot, { k: W_DELETE, sid, reason: 'shutdown' });
 }

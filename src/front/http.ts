@@ -20,7 +20,6 @@ export const Status: Record<number, string> = {
 export const JSON_TYPE = 'application/json';
 export const SSE_TYPE = 'text/event-stream';
 export const SESSION_HEADER = 'mcp-session-id';
-export const VERSION_HEADER = 'mcp-protocol-version';
 export const ALLOW_MCP = 'GET, POST, DELETE';
 
 /** Writes a whole JSON reply. Call inside a cork when outside the synchronous handler. */
@@ -29,11 +28,6 @@ export function writeJson(res: HttpResponse, status: number, body: string, sessi
   res.writeHeader('content-type', JSON_TYPE);
   if (sessionId) res.writeHeader(SESSION_HEADER, sessionId);
   res.end(body, closeConnection);
-}
-
-export function writeEmpty(res: HttpResponse, status: number): void {
-  res.writeStatus(Status[status]);
-  res.endWithoutBody(0);
 }
 
 export function sseHeaders(res: HttpResponse): void {

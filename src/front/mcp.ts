@@ -9,18 +9,18 @@ import { log, sessionRef } from '../log.js';
 import { M_BATCH, M_DELETE, M_GET, M_INIT, M_NOTIFICATION, M_OTHER, M_RESPONSE, methodIndex } from '../metrics/metrics.js';
 import { W_DELETE, W_GET, W_INIT, W_POST } from '../pool/messages.js';
 import { Bodies, classify, MsgKind } from '../protocol/jsonrpc.js';
-import { allowsBatch, DEFAULT_HEADER_VERSION, negotiate, SUPPORTED_VERSIONS, versionIndex } from '../protocol/versions.js';
+import { allowsBatch, negotiate, SUPPORTED_VERSIONS, versionIndex } from '../protocol/versions.js';
 import { accepts, ALLOW_MCP, JSON_TYPE, SSE_TYPE, Status, writeJson } from './http.js';
 import { internalError } from './fault.js';
 import { forward, fromPeer, PASSED, type ForwardRequest } from './forward.js';
 import { admitInitParams, admitSession, batchTooLarge } from './limits.js';
 import { mintSessionId } from './session-id.js';
 import { textFault } from './test-faults.js';
-import { VERSION_BITS, type FrontState } from './state.js';
+import type { FrontState } from './state.js';
+import { routeRevision, routeSlot } from './route.js';
 
 interface PostHead {
   sid: string;
-  hv: string;
   aborted: boolean;
   started: number;
   /** Headers to forward with, captured only when this request may have to be forwarded. */
@@ -119,7 +119,6 @@ export function handlePost(st: FrontState, res: HttpResponse, req: HttpRequest):
   const sid = req.getHeader('mcp-session-id');
   const head: PostHead = {
     sid,
-    hv: req.getHeader('mcp-protocol-version'),
     aborted: false,
     started: performance.now(),
     // Only requests that are not local (or initializes while draining) may need forwarding.
@@ -284,13 +283,12 @@ function onPostBody(st: FrontState, res: HttpResponse, head: PostHead, raw: Buff
     answer(st, res, 404, Bodies.sessionNotFound, method);
     return unknownSession(st, sid);
   }
-  const slot = st.pool.slots[Math.floor(route / VERSION_BITS)];
-  if (isBatch && !allowsBatch(SUPPORTED_VERSIONS[route % VERSION_BITS])) return answer(st, res, 400, Bodies.batchNotAllowed, method);
-  const hv = head.hv || DEFAULT_HEADER_VERSION;
+  const slot = st.pool.slots[routeSlot(route)];
+  if (isBatch && !allowsBatch(SUPPORTED_VERSIONS[routeRevision(route)])) return answer(st, res, 400, Bodies.batchNotAllowed, method);
   if (requests === 0) {
     // "If the input consists solely of JSON-RPC responses or notifications ... the server MUST return
     // HTTP status code 202 Accepted with no body."
-    st.pool.send(slot, { k: W_POST, sid, c: 0, body: text, hv });
+    st.pool.send(slot, { k: W_POST, sid, c: 0, body: text });
     res.cork(() => {
       res.writeStatus(Status[202]).end();
     });
@@ -300,7 +298,7 @@ function onPostBody(st: FrontState, res: HttpResponse, head: PostHead, raw: Buff
   const conn = st.newConn(res, sid, slot, false, method, head.started);
   res.onAborted(() => st.aborted(conn));
   if (head.aborted) return st.aborted(conn);
-  st.pool.send(slot, { k: W_POST, sid, c: conn.c, body: text, hv });
+  st.pool.send(slot, { k: W_POST, sid, c: conn.c, body: text });
 }
 
 function startSession(st: FrontState, res: HttpResponse, head: PostHead, msg: { params?: { protocolVersion?: unknown } }, text: string): void {
@@ -353,7 +351,7 @@ export function handleGet(st: FrontState, res: HttpResponse, req: HttpRequest): 
     return unknownSession(st, sid);
   }
   const last = req.getHeader('last-event-id');
-  const slot = st.pool.slots[Math.floor(route / VERSION_BITS)];
+  const slot = st.pool.slots[routeSlot(route)];
   const conn = st.newConn(res, sid, slot, false, M_GET, performance.now());
   res.onAborted(() => st.aborted(conn));
   st.pool.send(slot, { k: W_GET, sid, c: conn.c, last: last === '' ? null : last });
@@ -373,7 +371,7 @@ export function handleDelete(st: FrontState, res: HttpResponse, req: HttpRequest
     reject(st, res, 404, Bodies.sessionNotFound);
     return unknownSession(st, sid);
   }
-  const slot = st.pool.slots[Math.floor(route / VERSION_BITS)];
+  const slot = st.pool.slots[routeSlot(route)];
   st.dropRoute(sid, 'delete');
   st.pool.send(slot, { k: W_DELETE, sid, reason: 'delete' });
   res.writeStatus(Status[200]).writeHeader('content-type', JSON_TYPE).end('{}');

@@ -9,7 +9,7 @@ import type { NodeOptions } from '../config.js';
 import { log, sessionRef } from '../log.js';
 import { LAG_RESOLUTION_MS, lagSeconds } from '../metrics/hot.js';
 import { M_GET, type Metrics } from '../metrics/metrics.js';
-import { F_CLOSE, F_EVENT, F_GONE, F_JSON, F_STATS, W_DETACH, type ToFront, type WorkerStats } from '../pool/messages.js';
+import { F_CLOSE, F_EVENT, F_GONE, F_JSON, F_STATS, W_DETACH, W_STATS, type ToFront, type WorkerStats } from '../pool/messages.js';
 import type { RestartReason, SessionPool, Slot } from '../pool/pool.js';
 import { Bodies } from '../protocol/jsonrpc.js';
 import type { SessionRegistry } from '../registry/registry.js';
@@ -17,6 +17,7 @@ import type { Guard } from './guards.js';
 import type { SessionTagger } from '../cluster/session-tag.js';
 import type { NodeDirectory } from '../cluster/directory.js';
 import type { Forwarder } from './forward.js';
+import { encodeRoute, routeSlot } from './route.js';
 import { HEARTBEAT, SESSION_HEADER, sseEvent, sseHeaders, writeJson } from './http.js';
 import { SSE_OVER, SSE_SENT, sseEnd, sseHeld, sseStalled, sseWrite, type SseBacklog } from './sse-writer.js';
 
@@ -41,8 +42,6 @@ export interface Conn {
 /** A node waits this long at most for its registry connection and first view of the peers before it reports ready. */
 const WARMUP_MS = 3000;
 
-/** Route value: slot index * 8 + protocol revision index. One number per session. */
-export const VERSION_BITS = 8;
 
 export class FrontState {
   readonly conns = new Map<number, Conn>();
@@ -117,7 +116,7 @@ export class FrontState {
   }
 
   addRoute(sid: string, slot: Slot, versionIdx: number): void {
-    this.routes.set(sid, slot.index * VERSION_BITS + versionIdx);
+    this.routes.set(sid, encodeRoute(slot.index, versionIdx));
     slot.sessions.add(sid);
     this.registry.register(sid);
     this.metrics.sessionsCreated.inc();
@@ -128,7 +127,7 @@ export class FrontState {
     const route = this.routes.get(sid);
     if (route !== undefined) {
       this.routes.delete(sid);
-      this.pool.slots[Math.floor(route / VERSION_BITS)]?.sessions.delete(sid);
+      this.pool.slots[routeSlot(route)]?.sessions.delete(sid);
       this.metrics.sessionClosed(reason);
     }
     this.registry.unregister(sid);
@@ -275,7 +274,7 @@ export class FrontState {
             clearTimeout(timer);
             resolve(s);
           });
-          this.pool.send(slot, { k: 6, c });
+          this.pool.send(slot, { k: W_STATS, c });
         });
       }),
     );

@@ -9,14 +9,14 @@ import type { LogLevel } from '../log.js';
 
 // front → worker
 export const W_INIT = 1; // { k, sid, c, body, v }       new session, body = initialize request text
-export const W_POST = 2; // { k, sid, c, body, hv }      POST body text for a live session
+export const W_POST = 2; // { k, sid, c, body }          POST body text for a live session
 export const W_GET = 3; // { k, sid, c, last }           open (or resume, last = Last-Event-ID) an SSE stream
 export const W_DETACH = 4; // { k, sid, c }              the client went away from exchange c
 export const W_DELETE = 5; // { k, sid, reason }         end the session
 export const W_STATS = 6; // { k, c }                    ask for counters (metrics)
 
 export interface InitMsg { k: 1; sid: string; c: number; body: string; v: string }
-export interface PostMsg { k: 2; sid: string; c: number; body: string; hv: string }
+export interface PostMsg { k: 2; sid: string; c: number; body: string }
 export interface GetMsg { k: 3; sid: string; c: number; last: string | null }
 export interface DetachMsg { k: 4; sid: string; c: number }
 export interface DeleteMsg { k: 5; sid: string; reason: string }

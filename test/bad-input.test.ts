@@ -1,4 +1,4 @@
-/** Issue 2, point 5: bad input gets the right status and body, and other sessions stay intact. */
+/** Bad input gets the right status and body, and other sessions stay intact. */
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initialize, POST_HEADERS, rpc, startServer, type TestServer } from './helpers/server.js';

@@ -1,5 +1,5 @@
 /**
- * Issue 4, points 3–5: node loss and rolling restarts on a real cluster, and MCP_FORWARD=0.
+ * Node loss and rolling restarts on a real cluster, and MCP_FORWARD=0.
  */
 import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
@@ -113,7 +113,7 @@ describe('node loss', () => {
 });
 
 describe('MCP_FORWARD=0', () => {
-  it('restores the ADR behaviour: 404 telling the client to re-initialize, a logged and counted misroute', async () => {
+  it('restores the plain sticky-session behaviour: 404 telling the client to re-initialize, a logged and counted misroute', async () => {
     const cluster = await startTestCluster({ MCP_FORWARD: '0' }, 2);
     try {
       const node1 = `http://127.0.0.1:${cluster.nodes[0].port}`;

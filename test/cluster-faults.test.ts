@@ -1,5 +1,5 @@
 /**
- * Issue 9, point 5 (and the forwarding half of point 2): cluster faults on real processes
+ * Cluster faults on real processes
  * (redis-server, nodes, HAProxy). Header values Node cannot send, forged and replayed node-to-node
  * markers, invalid peer addresses in Redis, a black-hole owner, relayed streams beside calls, Redis
  * stalled (SIGSTOP) for 6 s and 20 s, and Redis at maxmemory with noeviction.

@@ -1,5 +1,5 @@
 /**
- * Issue 4, point 5: a real cluster (redis-server + 3 nodes + HAProxy). Sticky cookie pinning, no
+ * A real cluster (redis-server + 3 nodes + HAProxy). Sticky cookie pinning, no
  * cookie outside /mcp, cookie-less forwarding (GET stream and server→client requests included), the
  * conformance suite and the SDK client through the load balancer without a cookie jar.
  */

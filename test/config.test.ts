@@ -1,4 +1,4 @@
-/** Issue 2, points 1 and 6: configuration errors, fallback refusal, structured logs. */
+/** Configuration errors, fallback refusal, structured logs. */
 import { describe, expect, it } from 'vitest';
 import { runServer, startServer } from './helpers/server.js';
 

@@ -1,4 +1,4 @@
-/** Issue 2, point 8: the MCP conformance suite, server mode, every scenario, against a node. */
+/** The MCP conformance suite, server mode, every scenario, against a node. */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';

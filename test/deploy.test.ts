@@ -1,5 +1,5 @@
 /**
- * Issue 4, point 2: the deployment files (deploy/) follow ADR-0066 and agree with each other and with
+ * The deployment files (deploy/) follow the sticky-session rules (ARCHITECTURE.md) and agree with each other and with
  * the node. No Traefik, Grafana or Docker engine can run here, so these files are parsed and checked;
  * the Prometheus files go through promtool (check config, check rules, test rules), and the node
  * environment of the compose file and the Kubernetes Deployment goes through the node's own config
@@ -207,7 +207,7 @@ describe('Dockerfile', () => {
 const traefikStatic = yamlFile('traefik/traefik.yml');
 const traefikDynamic = yamlFile('traefik/dynamic.yml');
 
-describe('Traefik static and dynamic configuration (ADR-0066)', () => {
+describe('Traefik static and dynamic configuration (ARCHITECTURE.md, sticky sessions)', () => {
   const routers = traefikDynamic.http.routers as Record<string, any>;
   const services = traefikDynamic.http.services as Record<string, any>;
   const mcpRouter = Object.values(routers).find((r) => pathPrefixes(r.rule).include.includes('/mcp'));

@@ -1,4 +1,4 @@
-/** Issue 4, point 4 (single node part): SIGTERM drains: readiness fails, no new sessions, streams closed with retry, spread over the window. */
+/** SIGTERM drains: readiness fails, no new sessions, streams closed with retry, spread over the window. */
 import { afterAll, describe, expect, it } from 'vitest';
 import { initialize, metricValue, POST_HEADERS, startServer } from './helpers/server.js';
 import { Redis } from 'ioredis';

@@ -1,5 +1,5 @@
 /**
- * Issue 9, points 2 and 7, on real nodes:
+ * Front faults and small leaks, on real nodes:
  * - the front's guard: an unexpected error in any handler entry (route handlers, the body callback,
  *   a worker message's dispatch, the /metrics continuation) answers 500 with a JSON-RPC -32603 body,
  *   is logged once with its stack and counted in mcp_internal_errors_total{where}; process-level

@@ -1,5 +1,5 @@
 /**
- * Issue 9, point 2: property-based fuzzing (fast-check) of a real node through raw sockets. Random
+ * Property-based fuzzing (fast-check) of a real node through raw sockets. Random
  * bytes (0x00-0xFF, 0x7F included) go into every header the node reads, on POST, GET and DELETE;
  * random JSON bodies (odd JSON-RPC shapes, batches, deep nesting, big numbers, lone surrogates, bytes
  * that are not UTF-8) go to live sessions. The same header fuzz runs through forwarding: requests for

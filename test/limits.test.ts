@@ -1,5 +1,5 @@
 /**
- * Issue 9 point 4: bounded memory under hostile clients. Real nodes over HTTP: capped initialize
+ * Bounded memory under hostile clients. Real nodes over HTTP: capped initialize
  * params, batch size, subscriptions and live sessions; a slow SSE reader fed by a fast producer is
  * dropped at MCP_SSE_MAX_BUFFERED (it can resume); the node's RSS stays within a stated bound. The SSE
  * writer's accounting against uWS's write semantics is proven in process in test/unit/sse-writer.test.ts.

@@ -1,5 +1,5 @@
 /**
- * Issue 5, point 3: a real Prometheus (Debian's package) scrapes a running node, configured with the
+ * A real Prometheus (Debian's package) scrapes a running node, configured with the
  * `mcp` job of deploy/prometheus/prometheus.yml (its relabelling included) and the alert rules of
  * deploy/prometheus/alerts.yml, while a small load runs: sessions, tool calls (ok and isError), 404s
  * for unknown and deleted sessions, GET SSE streams opened and closed, re-initialize after a 404.

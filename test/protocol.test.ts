@@ -1,4 +1,4 @@
-/** Issue 2, point 3: ids, versions, resumability, priming, heartbeats, idle expiry. */
+/** Ids, versions, resumability, priming, heartbeats, idle expiry. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initialize, POST_HEADERS, rpc, startServer, type TestServer } from './helpers/server.js';
 import { waitFor } from './helpers/wait.js';

@@ -1,4 +1,4 @@
-/** Issue 2, point 8: the official SDK client drives the node, including a dropped GET stream resumed. */
+/** The official SDK client drives the node, including a dropped GET stream resumed. */
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';

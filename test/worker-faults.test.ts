@@ -1,5 +1,5 @@
 /**
- * Issue 9, point 3: tool faults stay inside their request (or, at worst, their worker). Real nodes
+ * Tool faults stay inside their request (or, at worst, their worker). Real nodes
  * (WORKERS=2) run test/fixtures/faulty-tools.mjs; every check goes through HTTP, the registry check
  * through a real redis-server.
  */

@@ -1,4 +1,4 @@
-/** Issue 2, point 2: sessions live in one worker; tool errors and worker deaths stay contained. */
+/** Sessions live in one worker; tool errors and worker deaths stay contained. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initialize, rpc, startServer, type TestServer } from './helpers/server.js';
 import { waitFor } from './helpers/wait.js';

@@ -1,4 +1,4 @@
-/** What a session may make its worker keep from the client, beyond initialize (issue 9 point 4). */
+/** What a session may make its worker keep from the client, beyond initialize. */
 import { MAX_SUBSCRIPTION_URI_CHARS, MAX_SUBSCRIPTIONS } from '../src/protocol/limits.js';
 
 /** Why resources/subscribe for `uri` is refused (-32602 message), or null when it may be kept. */

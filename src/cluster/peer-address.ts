@@ -1,5 +1,5 @@
 /**
- * Peer addresses come from Redis, which others may be able to write (DESIGN, threat model): an
+ * Peer addresses come from Redis, which others may be able to write (ARCHITECTURE.md, threat model): an
  * address is used to forward a client's request, headers and body included, so it is checked before
  * use. The rule:
  *

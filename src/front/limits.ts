@@ -1,5 +1,5 @@
 /**
- * Admission checks of the front against hostile clients (issue 9 point 4): what an initialize may
+ * Admission checks of the front against hostile clients: what an initialize may
  * make a worker keep, how many sessions a node holds, how many messages a batch carries. Each runs
  * before anything reaches a worker and answers with a JSON-RPC error body.
  */

@@ -56,7 +56,7 @@ function ownerAddress(st: FrontState, sid: string): string | null | Promise<stri
   return cached === undefined ? st.directory!.lookup(owner) : cached;
 }
 
-/** Forwards when the owner is alive, otherwise answers the ADR's 404 (+ misroute bookkeeping). */
+/** Forwards when the owner is alive, otherwise answers the sticky-session design's 404 (+ misroute bookkeeping). */
 function forwardOr404(st: FrontState, res: HttpResponse, fr: Omit<ForwardRequest, 'address'>, sid: string, method: number, aborted: () => boolean, address: string | null | Promise<string | null>): void {
   if (address === null) {
     writeJson(res, 404, Bodies.sessionNotFound);
@@ -365,7 +365,7 @@ export function handleDelete(st: FrontState, res: HttpResponse, req: HttpRequest
   if (route === undefined) {
     const address = mayForward(st, req, 'DELETE', sid) ? ownerAddress(st, sid) : null;
     if (address !== null) return forwardOr404(st, res, { method: 'DELETE', headers: captureHeaders(req), body: null }, sid, M_DELETE, () => false, address);
-    // ADR-0066: clean the registry even though nothing closes here; the session may belong to
+    // Clean the registry even though nothing closes here; the session may belong to
     // another node or an earlier process.
     st.registry.unregister(sid);
     reject(st, res, 404, Bodies.sessionNotFound);

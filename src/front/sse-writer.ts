@@ -1,6 +1,6 @@
 /**
  * Writes to one SSE response under backpressure and counts what is really held in memory for it
- * (issue 9 point 4: "the slow-SSE-reader limit measures what uWS really buffers").
+ * (the limit measures what uWS really buffers, not a counter reset on every writable event).
  *
  * How uWS behaves (uWebSockets v20, src/AsyncSocket.h `write`/`uncork`, src/HttpResponse.h `write`,
  * src/HttpContext.h on_writable):

@@ -1,5 +1,5 @@
 /**
- * Fixed caps on what a client can make a node keep (issue 9 point 4). Shared by the front (checked
+ * Fixed caps on what a client can make a node keep. Shared by the front (checked
  * before anything reaches a worker) and the session workers (subscriptions). Not options: they bound
  * memory against hostile clients and are far above what any real client sends.
  */

@@ -1,12 +1,12 @@
 /**
- * Registry key names and constants, in one place (ADR-0066). Session keys carry no literal braces:
+ * Registry key names and constants, in one place (ARCHITECTURE.md, sticky sessions). Session keys carry no literal braces:
  * braces would make the id a Redis Cluster hash tag and pile sessions onto one slot.
  */
 
 /** `mcp:session:<id>` → JSON `{"node","address","createdAt"}`. */
 export const SESSION_PREFIX = 'mcp:session:';
 
-/** ADR-0066: "Redis tracks session existence (mcp:session:{id}, 30-day TTL)". */
+/** Redis records which sessions exist, for 30 days (ARCHITECTURE.md, sticky sessions). */
 export const SESSION_TTL_S = 30 * 24 * 60 * 60;
 
 export function sessionKey(sessionId: string): string {

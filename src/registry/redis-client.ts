@@ -1,6 +1,6 @@
 /**
  * The ioredis client the registry uses, configured so that nothing queues without bound and nothing
- * hangs (DESIGN "Known traps"): no offline queue (a command while disconnected fails at once), no
+ * hangs: no offline queue (a command while disconnected fails at once), no
  * per-request retries (the registry re-queues its own writes, bounded), a connect timeout, a silent
  * connection cut after SOCKET_TIMEOUT_MS (so a stalled Redis fails what is in flight instead of holding
  * it), and reconnection forever at most RECONNECT_MAX_MS apart so a restarted Redis is found quickly.

@@ -1,5 +1,5 @@
 /**
- * The Redis session registry of ADR-0066: batched, local-first, and calm when Redis is not.
+ * The Redis session registry of ARCHITECTURE.md, sticky sessions: batched, local-first, and calm when Redis is not.
  *
  * - Writes (a new session's `SET mcp:session:<id> … EX 30d`, a closed session's `DEL`) go into a
  *   bounded queue and leave in batches, by count (registryBatch) or after registryFlushMs; no request
@@ -153,7 +153,7 @@ export class RedisRegistry implements SessionRegistry {
     this.schedule();
   }
 
-  /** ADR-0066: cleaned "regardless of whether the local close succeeds", so always queued. */
+  /** Cleaned whether or not the local close succeeded (the session may be another node's), so always queued. */
   unregister(sessionId: string): void {
     this.created.delete(sessionId);
     this.queue.push(sessionId, OP_DEL);

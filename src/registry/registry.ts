@@ -1,5 +1,5 @@
 /**
- * Which sessions exist, across nodes (ADR-0066). Writes never block a request: implementations queue
+ * Which sessions exist, across nodes (ARCHITECTURE.md, sticky sessions). Writes never block a request: implementations queue
  * them and flush off the hot path. The registry never holds transport state; it only tells a misroute
  * (the session lives on another node) from a genuinely unknown session.
  */

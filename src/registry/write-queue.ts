@@ -2,10 +2,10 @@
  * The bounded registry write queue. One entry per session id (insertion-ordered Map): a later write
  * for the same id replaces the earlier one and moves to the back, so the queue never holds more than
  * one write per session. When full, the oldest entries are dropped and reported, never unbounded
- * memory (DESIGN "Known traps": ioredis would otherwise queue without bound while Redis is down).
+ * memory (ioredis would otherwise queue without bound while Redis is down).
  *
  * Full means too many entries or too many bytes: ids reach the queue from clients too (a DELETE for
- * an unknown id is still cleaned in Redis, ADR-0066), and a header may carry an id of many KiB, so a
+ * an unknown id is still cleaned in Redis), and a header may carry an id of many KiB, so a
  * count alone would not bound memory.
  */
 export const OP_DEL = 0;

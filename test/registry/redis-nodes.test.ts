@@ -1,5 +1,5 @@
 /**
- * Two real nodes sharing one real Redis (ADR-0066): what a session writes, the misroute path (a
+ * Two real nodes sharing one real Redis (ARCHITECTURE.md, sticky sessions): what a session writes, the misroute path (a
  * session that exists only in Redis) against a genuinely unknown one, and cleanup on every kind of
  * close. MCP_FORWARD=0: the plain 404 behaviour, whatever the cluster issue later adds.
  */
@@ -98,7 +98,7 @@ describe('Redis registry: two nodes, one Redis', () => {
     await b.waitForLog((l) => l.msg === 'misrouted session' && l.session === sessionRef(sid), 5000);
   });
 
-  it('DELETE on the wrong node still deletes the key (ADR-0066: cleanup regardless)', async () => {
+  it('DELETE on the wrong node still deletes the key (cleanup regardless of where the session lives)', async () => {
     const { sid } = await initialize(a.url);
     await waitFor(() => client.exists(`mcp:session:${sid}`), 5000, 'session key');
     const res = await fetch(b.url, { method: 'DELETE', headers: { 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' } });

@@ -1,5 +1,5 @@
 /**
- * Redis down, slow or restarted (issue 3, point 3): no request waits on Redis, the write queue stays
+ * Redis down, slow or restarted: no request waits on Redis, the write queue stays
  * bounded (drops counted), the misroute check degrades to local-only (counted), and when Redis comes
  * back empty every live local session is re-asserted within 10 s.
  */

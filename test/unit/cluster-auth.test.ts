@@ -1,4 +1,4 @@
-/** In-process: the peer address rule and the node-to-node forward HMAC (issue 9, point 5). */
+/** In-process: the peer address rule and the node-to-node forward HMAC. */
 import { describe, expect, it } from 'vitest';
 import { createPeerRule } from '../../src/cluster/peer-address.js';
 import { createForwardAuth, SKEW_MS, WINDOW_MS } from '../../src/cluster/forward-auth.js';

@@ -1,6 +1,6 @@
 /**
  * In-process: the SSE writer (src/front/sse-writer.ts) against a model of uWS's write semantics. The
- * property issue 9 point 4 asks for: the limit measures what uWS really buffers, across writable
+ * property that matters: the limit measures what uWS really buffers, across writable
  * events, not a counter reset on each of them.
  */
 import type { HttpResponse } from 'uWebSockets.js';

@@ -1,6 +1,6 @@
 /**
  * The local cluster's HAProxy configuration, with the same rules as the Traefik deployment in
- * deploy/ (ADR-0066): /mcp is pinned with the inserted cookie `_mcp_backend` (HttpOnly, Secure,
+ * deploy/ (ARCHITECTURE.md, sticky sessions): /mcp is pinned with the inserted cookie `_mcp_backend` (HttpOnly, Secure,
  * SameSite=Strict, Path=/mcp), nodes are health-checked on /readyz and a client pinned to a node that
  * is down is redispatched; every other path round-robins and sets no cookie.
  */

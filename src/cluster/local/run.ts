@@ -3,26 +3,45 @@
  * Redis, N nodes and HAProxy in the foreground; Ctrl-C or SIGTERM stops everything it started.
  * Other flags: --workers N (per node, default 1), --logs (print node logs).
  */
+import { parseArgs } from 'node:util';
 import { startCluster } from './cluster.js';
 
-function flag(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return fallback;
-  const v = Number(process.argv[i + 1]);
-  if (!Number.isInteger(v) || v < 0) {
-    process.stderr.write(`invalid --${name} ${process.argv[i + 1]}: expected an integer\n`);
+const INTEGER_FLAGS = { nodes: 3, 'base-port': 3001, 'lb-port': 8080, 'redis-port': 6380, workers: 1 } as const;
+type IntegerFlag = keyof typeof INTEGER_FLAGS;
+
+function readFlags(): { ints: Record<IntegerFlag, number>; logs: boolean } {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      options: { ...Object.fromEntries(Object.keys(INTEGER_FLAGS).map((k) => [k, { type: 'string' as const }])), logs: { type: 'boolean' } },
+      strict: true,
+    });
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\nusage: npm run cluster -- [--nodes N] [--base-port P] [--lb-port P] [--redis-port P] [--workers N] [--logs]\n`);
     process.exit(2);
   }
-  return v;
+  const ints = { ...INTEGER_FLAGS } as Record<IntegerFlag, number>;
+  for (const name of Object.keys(INTEGER_FLAGS) as IntegerFlag[]) {
+    const raw = (parsed.values as Record<string, string | boolean | undefined>)[name];
+    if (raw === undefined) continue;
+    const v = Number(raw);
+    if (typeof raw !== 'string' || !/^\d+$/.test(raw) || !Number.isSafeInteger(v)) {
+      process.stderr.write(`invalid --${name} ${String(raw)}: expected an integer\n`);
+      process.exit(2);
+    }
+    ints[name] = v;
+  }
+  return { ints, logs: parsed.values.logs === true };
 }
 
+const { ints, logs } = readFlags();
 const started = await startCluster({
-  nodes: flag('nodes', 3),
-  basePort: flag('base-port', 3001),
-  lbPort: flag('lb-port', 8080),
-  redisPort: flag('redis-port', 6380),
-  workers: flag('workers', 1),
-  nodeOutput: process.argv.includes('--logs') ? 'inherit' : 'ignore',
+  nodes: ints.nodes,
+  basePort: ints['base-port'],
+  lbPort: ints['lb-port'],
+  redisPort: ints['redis-port'],
+  workers: ints.workers,
+  nodeOutput: logs ? 'inherit' : 'ignore',
   say: (line) => process.stdout.write(`${line}\n`),
 }).catch((err: Error) => {
   process.stderr.write(`cluster failed to start: ${err.message}\n`);

@@ -2,8 +2,8 @@
  * redis-server processes for the registry benchmark: one server, or a Redis Cluster of N masters,
  * on loopback ports tried at random until one binds (never picked and released before use), data in a
  * temporary directory. Every process started here is stopped by stopAll() and, as a last resort,
- * killed when this process exits. (The tests have their own helper in test/helpers/redis.ts; the
- * benchmark does not compile test code.)
+ * killed when this process exits. The readiness wait (`redisReady`) is shared with the tests'
+ * helper, test/helpers/redis.ts; the benchmark does not compile test code.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -45,6 +45,32 @@ async function stopProc(p: Proc): Promise<void> {
   rmSync(p.dir, { recursive: true, force: true });
 }
 
+/**
+ * Resolves true once a just-spawned redis-server (stdout and stderr piped) says it accepts
+ * connections, false when it could not bind, exited, or stayed silent for `timeoutMs`. Shared with
+ * test/helpers/redis.ts. `onOutput` receives what the server printed, for error messages.
+ */
+export function redisReady(proc: ChildProcess, timeoutMs: number, onOutput: (text: string) => void = () => {}): Promise<boolean> {
+  let output = '';
+  return new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => resolve(false), timeoutMs);
+    const finish = (v: boolean): void => {
+      clearTimeout(timer);
+      resolve(v);
+    };
+    const onData = (d: Buffer): void => {
+      output += d.toString();
+      onOutput(output);
+      if (/Ready to accept connections/.test(output)) finish(true);
+      else if (/Address already in use|Could not create server TCP listening socket/i.test(output)) finish(false);
+    };
+    proc.stdout!.on('data', onData);
+    proc.stderr!.on('data', onData);
+    proc.once('exit', () => finish(false));
+    proc.once('error', () => finish(false));
+  });
+}
+
 /** Starts one redis-server; resolves once it accepts connections. */
 async function launch(cluster: boolean, live: Set<Proc>): Promise<{ port: number; p: Proc }> {
   let output = '';
@@ -58,21 +84,8 @@ async function launch(cluster: boolean, live: Set<Proc>): Promise<{ port: number
     const p: Proc = { proc, dir };
     live.add(p);
     output = '';
-    const ok = await new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => resolve(false), START_TIMEOUT_MS);
-      const finish = (v: boolean): void => {
-        clearTimeout(timer);
-        resolve(v);
-      };
-      const onData = (d: Buffer): void => {
-        output += d.toString();
-        if (/Ready to accept connections/.test(output)) finish(true);
-        else if (/Address already in use|Could not create server TCP listening socket/i.test(output)) finish(false);
-      };
-      proc.stdout!.on('data', onData);
-      proc.stderr!.on('data', onData);
-      proc.once('exit', () => finish(false));
-      proc.once('error', () => finish(false));
+    const ok = await redisReady(proc, START_TIMEOUT_MS, (text) => {
+      output = text;
     });
     if (ok) return { port, p };
     live.delete(p);

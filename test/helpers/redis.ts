@@ -1,5 +1,5 @@
 /**
- * Real redis-server processes for tests and the registry benchmark: one server, or a 3-master Redis
+ * Real redis-server processes for tests: one server, or a 3-master Redis
  * Cluster, on loopback. A port is never picked and released before use: a random port is tried and,
  * if redis-server cannot bind it, another one. Data dirs live in os.tmpdir() and are removed on stop;
  * every process started here is stopped by stopAllRedis() (call it in afterAll) and, as a last resort,
@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { redisReady } from '../../bench/lib/redis-servers.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -83,21 +84,8 @@ async function launch(port: number, dir: string, args: string[], cluster: boolea
   live.add(proc);
   proc.once('exit', () => live.delete(proc));
   let output = '';
-  const ok = await new Promise<boolean>((resolve) => {
-    const timer = setTimeout(() => resolve(false), 10_000);
-    const finish = (value: boolean): void => {
-      clearTimeout(timer);
-      resolve(value);
-    };
-    const onData = (d: Buffer): void => {
-      output += d.toString();
-      if (/Ready to accept connections/.test(output)) finish(true);
-      else if (/Address already in use|Could not create server TCP listening socket/i.test(output)) finish(false);
-    };
-    proc.stdout!.on('data', onData);
-    proc.stderr!.on('data', onData);
-    proc.once('exit', () => finish(false));
-    proc.once('error', () => finish(false));
+  const ok = await redisReady(proc, 10_000, (text) => {
+    output = text;
   });
   if (!ok && !exited(proc)) {
     const gone = once(proc, 'exit');

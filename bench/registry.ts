@@ -32,7 +32,17 @@ import { cpus } from 'node:os';
 import { resolve } from 'node:path';
 import { Cluster, Redis } from 'ioredis';
 import { checks, parseFlags, reportUsage } from './lib/args.js';
-import { importProduct, RESULTS, ROOT, type KeysModule, type LogModule, type RedisTarget, type RedisUrlModule, type RegistryModule, type RegistryObserver } from './lib/product.js';
+import {
+  importProduct,
+  RESULTS,
+  ROOT,
+  type KeysModule,
+  type LogModule,
+  type RedisTarget,
+  type RedisUrlModule,
+  type RegistryModule,
+  type RegistryObserver,
+} from './lib/product.js';
 import { describeProvenance, errorText, provenance, requireClean, type Provenance } from './lib/provenance.js';
 import { startRedis, type RedisProcs } from './lib/redis-servers.js';
 import { spread, type Spread } from './lib/stats.js';
@@ -205,7 +215,9 @@ interface ServerStats {
 async function serverStats(admin: Admin): Promise<ServerStats> {
   const s: ServerStats = { reads: 0, commands: 0, netInput: 0, cpuMs: 0, commandCalls: {}, connections: new Map() };
   for (const m of admin.masters) {
-    const [[, infoRaw], [, listRaw]] = (await m.multi().call('INFO', 'stats', 'cpu', 'commandstats').client('LIST').exec())! as Array<[unknown, string]>;
+    const [[, infoRaw], [, listRaw]] = (await m.multi().call('INFO', 'stats', 'cpu', 'commandstats').client('LIST').exec())! as Array<
+      [unknown, string]
+    >;
     const info = String(infoRaw);
     const num = (name: string): number => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? 0);
     s.reads += num('total_reads_processed');
@@ -214,7 +226,12 @@ async function serverStats(admin: Admin): Promise<ServerStats> {
     s.cpuMs += (num('used_cpu_user') + num('used_cpu_sys')) * 1000;
     for (const c of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) s.commandCalls[c[1]] = (s.commandCalls[c[1]] ?? 0) + Number(c[2]);
     for (const line of String(listRaw).split('\n')) {
-      const f = Object.fromEntries(line.trim().split(' ').map((kv) => kv.split('=', 2) as [string, string]));
+      const f = Object.fromEntries(
+        line
+          .trim()
+          .split(' ')
+          .map((kv) => kv.split('=', 2) as [string, string]),
+      );
       if (!f.id || admin.ids.has(f.id)) continue;
       const n = (k: string): number | null => (f[k] === undefined ? null : Number(f[k]));
       s.connections.set(`${m.options.port}/${f.id}`, [n('tot-net-in'), n('tot-cmds')]);
@@ -273,7 +290,15 @@ async function until(check: () => boolean, ms: number): Promise<void> {
  * Measures one phase with the same arithmetic for both clients: server snapshot, counted window
  * (the calls, then the wait for every acknowledgement), server snapshot.
  */
-async function measure(admin: Admin, writes: WriteCounter, n: number, rate: number, call: (i: number) => void, acked: () => boolean, ownRoundTrips: () => number | null): Promise<PhaseResult> {
+async function measure(
+  admin: Admin,
+  writes: WriteCounter,
+  n: number,
+  rate: number,
+  call: (i: number) => void,
+  acked: () => boolean,
+  ownRoundTrips: () => number | null,
+): Promise<PhaseResult> {
   const server0 = await serverStats(admin);
   const own0 = ownRoundTrips();
   const cpu0 = clientCpuUs();
@@ -319,9 +344,23 @@ interface Product {
   keys: KeysModule;
 }
 
-async function runBatched(p: Product, url: string, admin: Admin, writes: WriteCounter, o: Options, n: number, rate: number, tag: string): Promise<RunResult> {
+async function runBatched(
+  p: Product,
+  url: string,
+  admin: Admin,
+  writes: WriteCounter,
+  o: Options,
+  n: number,
+  rate: number,
+  tag: string,
+): Promise<RunResult> {
   const live = new Set<string>();
-  const reg = new p.registry.RedisRegistry(url, { nodeId: 'bench', address: '127.0.0.1:0' }, { registryBatch: o.batch, registryFlushMs: o.flushMs, registryQueueMax: Math.max(100_000, n), registryRefreshMs: 3_600_000 }, { liveSessions: () => live, observer: QUIET });
+  const reg = new p.registry.RedisRegistry(
+    url,
+    { nodeId: 'bench', address: '127.0.0.1:0' },
+    { registryBatch: o.batch, registryFlushMs: o.flushMs, registryQueueMax: Math.max(100_000, n), registryRefreshMs: 3_600_000 },
+    { liveSessions: () => live, observer: QUIET },
+  );
   try {
     await until(() => reg.stats().connected && reg.stats().resyncs > 0, 10_000);
     const out = {} as RunResult;
@@ -347,7 +386,10 @@ async function runBatched(p: Product, url: string, admin: Admin, writes: WriteCo
         () => reg.stats().roundTrips,
       );
       const after = reg.stats();
-      if (after.dropped !== before.dropped || after.failedFlushes !== before.failedFlushes) throw new Error(`batched ${phase} dropped ${after.dropped - before.dropped} writes, ${after.failedFlushes - before.failedFlushes} failed flushes`);
+      if (after.dropped !== before.dropped || after.failedFlushes !== before.failedFlushes)
+        throw new Error(
+          `batched ${phase} dropped ${after.dropped - before.dropped} writes, ${after.failedFlushes - before.failedFlushes} failed flushes`,
+        );
     }
     return out;
   } finally {
@@ -355,9 +397,20 @@ async function runBatched(p: Product, url: string, admin: Admin, writes: WriteCo
   }
 }
 
-async function runSimple(p: Product, target: RedisTarget, admin: Admin, writes: WriteCounter, n: number, rate: number, tag: string): Promise<RunResult> {
+async function runSimple(
+  p: Product,
+  target: RedisTarget,
+  admin: Admin,
+  writes: WriteCounter,
+  n: number,
+  rate: number,
+  tag: string,
+): Promise<RunResult> {
   const options = { enableAutoPipelining: true, enableOfflineQueue: false };
-  const client = target.mode === 'single' ? new Redis(target.url, options) : new Cluster(target.seeds, { ...options, redisOptions: { username: target.username, password: target.password } });
+  const client =
+    target.mode === 'single'
+      ? new Redis(target.url, options)
+      : new Cluster(target.seeds, { ...options, redisOptions: { username: target.username, password: target.password } });
   try {
     await new Promise<void>((res, rej) => {
       client.once('ready', () => res());
@@ -406,7 +459,8 @@ const FIELDS: readonly Field[] = [
 ];
 
 function fmt(s: Spread, digits: number): string {
-  const f = (x: number): string => (Number.isFinite(x) ? x.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }) : 'n/a');
+  const f = (x: number): string =>
+    Number.isFinite(x) ? x.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }) : 'n/a';
   return `${f(s.median)}  [${f(s.min)} .. ${f(s.max)}]`;
 }
 
@@ -424,13 +478,16 @@ function table(label: string, batched: RunResult[], simple: RunResult[], runs: n
   for (const phase of PHASES) {
     lines.push(`-- ${phase === 'register' ? 'register (batched SET+SADD script / SET … EX)' : 'unregister (batched DEL+SREM / DEL)'}`);
     lines.push(`${''.padEnd(42)}${'batched registry'.padEnd(36)}simple client (auto-pipelined)`);
-    for (const [key, name, digits] of FIELDS) lines.push(`${name.padEnd(42)}${fmt(spreadOf(batched, phase, key), digits).padEnd(36)}${fmt(spreadOf(simple, phase, key), digits)}`);
+    for (const [key, name, digits] of FIELDS)
+      lines.push(`${name.padEnd(42)}${fmt(spreadOf(batched, phase, key), digits).padEnd(36)}${fmt(spreadOf(simple, phase, key), digits)}`);
     const conn = (r: RunResult[]): string => {
       const v = r.map((x) => x[phase].connection.commands);
       return v.every((x) => x === null) ? 'not reported' : fmt(spread(v.map((x) => ((x ?? NaN) / r[0][phase].sessions) * 1000)), 0);
     };
     lines.push(`${'connection commands / 1k (CLIENT LIST)'.padEnd(42)}${conn(batched).padEnd(36)}${conn(simple)}`);
-    lines.push(`ratio simple / batched: round trips ${fmt(ratio(batched, simple, phase, 'roundTripsPer1k'), 1)}; server reads ${fmt(ratio(batched, simple, phase, 'serverReadsPer1k'), 1)}; Redis CPU ${fmt(ratio(batched, simple, phase, 'redisCpuMsPer1k'), 2)}; sessions/s ${fmt(ratio(batched, simple, phase, 'perSecond'), 2)}`);
+    lines.push(
+      `ratio simple / batched: round trips ${fmt(ratio(batched, simple, phase, 'roundTripsPer1k'), 1)}; server reads ${fmt(ratio(batched, simple, phase, 'serverReadsPer1k'), 1)}; Redis CPU ${fmt(ratio(batched, simple, phase, 'redisCpuMsPer1k'), 2)}; sessions/s ${fmt(ratio(batched, simple, phase, 'perSecond'), 2)}`,
+    );
   }
   return lines.join('\n');
 }
@@ -475,18 +532,24 @@ async function main(): Promise<number> {
     code,
     dirty: code.dirty,
     options: o,
-    redis: { url, mode: target.mode, version: ((await admin.masters[0].info('server')).match(/redis_version:(\S+)/) ?? [])[1] ?? 'unknown' },
+    redis: {
+      url,
+      mode: target.mode,
+      version: ((await admin.masters[0].info('server')).match(/redis_version:(\S+)/) ?? [])[1] ?? 'unknown',
+    },
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version },
     notes: [
       'batched: the product RedisRegistry (dist/src/registry/redis.js): one Lua script call per batch on one server (SET … EX + SADD to the node set per session; DEL + SREM on unregister), one pipeline per node in a cluster.',
       'simple: ioredis with enableAutoPipelining: true, one SET … EX per new session and one DEL per ended one; commands issued in one event-loop turn leave in one write.',
-      'roundTripsPer1k: socket writes this process made to the Redis port(s) during the phase (counted on node:net Socket.prototype.write); ownRoundTripsPer1k: the registry\'s own count.',
+      "roundTripsPer1k: socket writes this process made to the Redis port(s) during the phase (counted on node:net Socket.prototype.write); ownRoundTripsPer1k: the registry's own count.",
       'serverReadsPer1k / commandsPer1k / netInputBytesPerSession / redisCpuMsPer1k: INFO stats and cpu deltas over the phase, summed over masters; commandCalls: INFO commandstats deltas. connection: CLIENT LIST tot-net-in / tot-cmds of the client connections, null where this redis-server does not report them.',
       'Spreads are HDR-histogram percentiles (hdr-histogram-js, 3 significant digits): median of an even count is the lower middle value.',
     ],
     rates: [] as unknown[],
   };
-  process.stderr.write(`registry benchmark: ${o.cluster ? `${CLUSTER_MASTERS}-master cluster` : 'one redis-server'} at ${url}, batch ${o.batch}, flush ${o.flushMs} ms, ${o.runs} runs per rate; ${describeProvenance(code)}\n`);
+  process.stderr.write(
+    `registry benchmark: ${o.cluster ? `${CLUSTER_MASTERS}-master cluster` : 'one redis-server'} at ${url}, batch ${o.batch}, flush ${o.flushMs} ms, ${o.runs} runs per rate; ${describeProvenance(code)}\n`,
+  );
   try {
     for (const rate of o.rates) {
       const n = rate === 0 ? o.sessions : Math.min(o.sessions, rate * PACED_SECONDS);
@@ -505,11 +568,25 @@ async function main(): Promise<number> {
         }
         const b = batched[r].register;
         const s = simple[r].register;
-        process.stderr.write(`  rate ${rate || 'unpaced'} run ${r + 1}/${o.runs}: register batched ${Math.round(b.perSecond)}/s ${b.roundTripsPer1k.toFixed(1)} RT/1k ${b.serverReadsPer1k.toFixed(1)} reads/1k; simple ${Math.round(s.perSecond)}/s ${s.roundTripsPer1k.toFixed(1)} RT/1k ${s.serverReadsPer1k.toFixed(1)} reads/1k\n`);
+        process.stderr.write(
+          `  rate ${rate || 'unpaced'} run ${r + 1}/${o.runs}: register batched ${Math.round(b.perSecond)}/s ${b.roundTripsPer1k.toFixed(1)} RT/1k ${b.serverReadsPer1k.toFixed(1)} reads/1k; simple ${Math.round(s.perSecond)}/s ${s.roundTripsPer1k.toFixed(1)} RT/1k ${s.serverReadsPer1k.toFixed(1)} reads/1k\n`,
+        );
       }
-      const label = rate === 0 ? `unpaced storm, ${n.toLocaleString('en-US')} sessions per run` : `paced storm ${rate.toLocaleString('en-US')} sessions/s, ${n.toLocaleString('en-US')} sessions per run`;
+      const label =
+        rate === 0
+          ? `unpaced storm, ${n.toLocaleString('en-US')} sessions per run`
+          : `paced storm ${rate.toLocaleString('en-US')} sessions/s, ${n.toLocaleString('en-US')} sessions per run`;
       process.stdout.write(`${table(label, batched, simple, o.runs)}\n`);
-      const ratios = Object.fromEntries(PHASES.map((ph) => [ph, Object.fromEntries((['roundTripsPer1k', 'serverReadsPer1k', 'commandsPer1k', 'netInputBytesPerSession', 'redisCpuMsPer1k', 'perSecond'] as const).map((k) => [k, ratio(batched, simple, ph, k)]))]));
+      const ratios = Object.fromEntries(
+        PHASES.map((ph) => [
+          ph,
+          Object.fromEntries(
+            (
+              ['roundTripsPer1k', 'serverReadsPer1k', 'commandsPer1k', 'netInputBytesPerSession', 'redisCpuMsPer1k', 'perSecond'] as const
+            ).map((k) => [k, ratio(batched, simple, ph, k)]),
+          ),
+        ]),
+      );
       (report.rates as unknown[]).push({ rate, sessions: n, batched, simple, ratiosSimpleOverBatched: ratios });
     }
   } finally {

@@ -47,7 +47,9 @@ function headline(s: RunOutput['summary']): string {
   const lines = [
     `${s.name}: ${r.affected} affected clients, ${r.unrecovered} not recovered; recovery ms after notice p50/p95/p99/max ${q(r.fromNotice.p50)}/${q(r.fromNotice.p95)}/${q(r.fromNotice.p99)}/${q(r.fromNotice.max)}, after event p99/max ${q(r.fromEvent.p99)}/${q(r.fromEvent.max)}`,
     `  errors other than 404: ${s.errors.unexpected} (affected ${s.errors.affected}, others ${s.errors.unaffected}); tool calls ${s.calls.started} started, ${s.calls.ok} ok, ${s.calls.lost} lost, ${s.calls.inFlightAtStop} in flight at the end, ${s.calls.retried} retried`,
-    `  peak initialize rate per node: ${Object.entries(s.initRate.peakByNode).map(([n, v]) => `${n} ${q(v)}/s`).join(', ')}; Redis cmds/s steady ${q(s.redis.steadyPerS)}, peak ${q(s.redis.eventPeakPerS)}`,
+    `  peak initialize rate per node: ${Object.entries(s.initRate.peakByNode)
+      .map(([n, v]) => `${n} ${q(v)}/s`)
+      .join(', ')}; Redis cmds/s steady ${q(s.redis.steadyPerS)}, peak ${q(s.redis.eventPeakPerS)}`,
     `  tools/call request p99 steady ${q(s.latency.steady.request.p99)} ms, event window ${q(s.latency.event.request.p99)} ms; Redis ${s.endCheck.redisKeys} keys vs ${s.endCheck.activeSessions} live (${s.endCheck.converged ? `matched after ${(s.endCheck.afterMs / 1000).toFixed(1)} s` : 'NOT matched'})`,
     ...s.targets.map((t) => `  target ${t.name} ${t.target}: ${t.measured} -> ${t.met === null ? 'reported' : t.met ? 'MET' : 'MISSED'}`),
   ];

@@ -73,7 +73,8 @@ function describe(scenario: ScenarioName, r: ToolsRun | InitRun | RssRun): strin
   const x = r as ToolsRun & InitRun;
   const what = scenario === 'init' ? 'sessions/s' : 'req/s';
   let s = `${Math.round(x.rps).toLocaleString('en-US')} ${what}  p50 ${x.latencyMs.p50.toFixed(2)} ms  p99 ${x.latencyMs.p99.toFixed(2)} ms  errors ${x.errors}  cpu server ${x.serverCpuCores.toFixed(2)} autocannon ${x.loadgenCpuCores.toFixed(2)} other ${x.otherCpuCores.toFixed(2)}`;
-  if (x.wrk) s += `\n    wrk: ${Math.round(x.wrk.rps).toLocaleString('en-US')} ${what}  p50 ${x.wrk.latencyMs.p50.toFixed(2)} ms  p99 ${x.wrk.latencyMs.p99.toFixed(2)} ms  errors ${x.wrk.errors}  cpu server ${x.wrk.serverCpuCores.toFixed(2)} wrk ${x.wrk.wrkCpuCores.toFixed(2)} other ${x.wrk.otherCpuCores.toFixed(2)}`;
+  if (x.wrk)
+    s += `\n    wrk: ${Math.round(x.wrk.rps).toLocaleString('en-US')} ${what}  p50 ${x.wrk.latencyMs.p50.toFixed(2)} ms  p99 ${x.wrk.latencyMs.p99.toFixed(2)} ms  errors ${x.wrk.errors}  cpu server ${x.wrk.serverCpuCores.toFixed(2)} wrk ${x.wrk.wrkCpuCores.toFixed(2)} other ${x.wrk.otherCpuCores.toFixed(2)}`;
   return s;
 }
 
@@ -141,7 +142,9 @@ async function main(): Promise<void> {
   process.on('exit', () => product.remove());
   const specs = new Map<ContenderName, ContenderSpec>(o.contenders.map((c) => [c, contenderSpec(c, o.workers, product.root)]));
   const startedAt = new Date();
-  progress(`throughput benchmark: ${o.rounds} round(s), ${o.duration}s runs (+${o.warmup}s warm-up), ${o.connections} connections, ${o.sessions} idle sessions; contenders ${o.contenders.join(', ')} (order rotating per round); our workers ${o.workers ?? 'server default'}; ${describeProvenance(code)}`);
+  progress(
+    `throughput benchmark: ${o.rounds} round(s), ${o.duration}s runs (+${o.warmup}s warm-up), ${o.connections} connections, ${o.sessions} idle sessions; contenders ${o.contenders.join(', ')} (order rotating per round); our workers ${o.workers ?? 'server default'}; ${describeProvenance(code)}`,
+  );
 
   const rounds: RoundRecord[] = [];
   for (let round = 1; round <= o.rounds; round++) {

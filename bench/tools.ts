@@ -8,7 +8,11 @@ import { z } from 'zod';
 
 /** The one member of the product's tool-module API (workers/api.ts McpServerApi) used here. */
 interface ToolServer {
-  registerTool(name: string, config: { description?: string; inputSchema?: Record<string, unknown> }, handler: (args: { text: string }) => unknown): unknown;
+  registerTool(
+    name: string,
+    config: { description?: string; inputSchema?: Record<string, unknown> },
+    handler: (args: { text: string }) => unknown,
+  ): unknown;
 }
 
 /** Shared by both contenders: the SDK reference registers the same config and handler. */

@@ -16,7 +16,10 @@ export default function register(server) {
       for (let i = from; i > 0; i--) {
         if (extra.signal.aborted) break;
         if (token !== undefined) {
-          await extra.sendNotification({ method: 'notifications/progress', params: { progressToken: token, progress: from - i + 1, total: from } });
+          await extra.sendNotification({
+            method: 'notifications/progress',
+            params: { progressToken: token, progress: from - i + 1, total: from },
+          });
         }
         await new Promise((r) => setTimeout(r, 100));
       }
@@ -31,7 +34,10 @@ export default function register(server) {
     async (_args, extra) => {
       const answer = await extra.sendRequest({
         method: 'elicitation/create',
-        params: { message: 'Your name?', requestedSchema: { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] } },
+        params: {
+          message: 'Your name?',
+          requestedSchema: { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] },
+        },
       });
       return { content: [{ type: 'text', text: answer.action === 'accept' ? `hello ${answer.content.name}` : 'no name given' }] };
     },
@@ -43,7 +49,10 @@ export default function register(server) {
 
   server.registerResource(
     'user',
-    new ResourceTemplate('users://{id}', { list: undefined, complete: { id: (v) => ['ada', 'alan', 'grace'].filter((n) => n.startsWith(v)) } }),
+    new ResourceTemplate('users://{id}', {
+      list: undefined,
+      complete: { id: (v) => ['ada', 'alan', 'grace'].filter((n) => n.startsWith(v)) },
+    }),
     { mimeType: 'application/json' },
     async (uri, { id }) => ({ contents: [{ uri: uri.href, text: JSON.stringify({ id }) }] }),
   );

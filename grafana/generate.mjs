@@ -95,7 +95,14 @@ function fieldConfig(p) {
   const defaults = { unit: p.unit, min: p.min ?? 0 };
   if (p.max !== undefined) defaults.max = p.max;
   if (p.kind === 'timeseries') {
-    defaults.custom = { drawStyle: 'line', lineWidth: 1, fillOpacity: p.stack ? 60 : 10, showPoints: 'never', spanNulls: false, stacking: { mode: p.stack ? 'normal' : 'none', group: 'A' } };
+    defaults.custom = {
+      drawStyle: 'line',
+      lineWidth: 1,
+      fillOpacity: p.stack ? 60 : 10,
+      showPoints: 'never',
+      spanNulls: false,
+      stacking: { mode: p.stack ? 'normal' : 'none', group: 'A' },
+    };
   }
   defaults.color = { mode: p.kind === 'stat' ? 'thresholds' : 'palette-classic' };
   defaults.thresholds = { mode: 'absolute', steps: p.thresholds ?? [{ color: 'green', value: null }] };
@@ -104,7 +111,14 @@ function fieldConfig(p) {
 
 function options(p) {
   if (p.kind === 'stat') {
-    return { reduceOptions: { calcs: ['lastNotNull'], fields: '', values: false }, colorMode: 'value', graphMode: 'area', justifyMode: 'auto', orientation: 'auto', textMode: 'auto' };
+    return {
+      reduceOptions: { calcs: ['lastNotNull'], fields: '', values: false },
+      colorMode: 'value',
+      graphMode: 'area',
+      justifyMode: 'auto',
+      orientation: 'auto',
+      textMode: 'auto',
+    };
   }
   return {
     legend: { displayMode: 'table', placement: 'bottom', showLegend: true, calcs: ['mean', 'max', 'lastNotNull'] },
@@ -175,7 +189,20 @@ function dashboard({ uid, title, description, multi, refresh, from, specs }) {
     timezone: 'browser',
     weekStart: '',
     annotations: { list: [] },
-    links: [{ title: 'MCP dashboards', type: 'dashboards', tags: ['mcp-storm'], asDropdown: true, includeVars: true, keepTime: true, icon: 'external link', targetBlank: false, tooltip: '', url: '' }],
+    links: [
+      {
+        title: 'MCP dashboards',
+        type: 'dashboards',
+        tags: ['mcp-storm'],
+        asDropdown: true,
+        includeVars: true,
+        keepTime: true,
+        icon: 'external link',
+        targetBlank: false,
+        tooltip: '',
+        url: '',
+      },
+    ],
     templating: { list: [datasourceVariable(), labelVariable('job', 'Job', false), labelVariable('instance', 'Node', multi)] },
     panels: layout(specs),
   };
@@ -198,64 +225,131 @@ const overview = dashboard({
     stat('Sessions created/s', 'initialize answered with a new session.', 'ops', rate('mcp_sessions_created_total')),
     stat('Requests/s', 'Every request on /mcp (POST, GET, DELETE).', 'reqps', rate('mcp_requests_total')),
     stat('Open SSE streams', 'POST and GET streams currently open.', 'none', `sum(mcp_sse_streams_active{${I}})`),
-    stat('Worst event-loop lag', 'Highest mean event-loop delay of any thread (front or worker) since the last scrape.', LAT, `max(mcp_event_loop_lag_seconds{${I}})`, {
-      thresholds: [{ color: 'green', value: null }, { color: 'orange', value: 0.05 }, { color: 'red', value: 0.1 }],
-    }),
+    stat(
+      'Worst event-loop lag',
+      'Highest mean event-loop delay of any thread (front or worker) since the last scrape.',
+      LAT,
+      `max(mcp_event_loop_lag_seconds{${I}})`,
+      {
+        thresholds: [
+          { color: 'green', value: null },
+          { color: 'orange', value: 0.05 },
+          { color: 'red', value: 0.1 },
+        ],
+      },
+    ),
     row('Sessions'),
-    ts('Active sessions per node', 'Sum of live sessions over the workers of each node. Uneven lines mean the balancer is not spreading new sessions.', 'none', [
-      target(`sum by (instance) (mcp_sessions_active{${I}})`, '{{instance}}'),
-    ], 8),
-    ts('Session creation rate per node', 'Sessions created per second. A spike on all nodes at once is a reconnection storm (deploy, node loss).', 'ops', [
-      target(rate('mcp_sessions_created_total', 'instance'), '{{instance}}'),
-    ], 8),
-    ts('Session closes by reason', 'delete: client DELETE; idle: idle timeout; worker_died: a session worker crashed; shutdown: node drained.', 'ops', [
-      target(rate('mcp_sessions_closed_total', 'reason'), '{{reason}}'),
-    ], 8),
+    ts(
+      'Active sessions per node',
+      'Sum of live sessions over the workers of each node. Uneven lines mean the balancer is not spreading new sessions.',
+      'none',
+      [target(`sum by (instance) (mcp_sessions_active{${I}})`, '{{instance}}')],
+      8,
+    ),
+    ts(
+      'Session creation rate per node',
+      'Sessions created per second. A spike on all nodes at once is a reconnection storm (deploy, node loss).',
+      'ops',
+      [target(rate('mcp_sessions_created_total', 'instance'), '{{instance}}')],
+      8,
+    ),
+    ts(
+      'Session closes by reason',
+      'delete: client DELETE; idle: idle timeout; worker_died: a session worker crashed; shutdown: node drained.',
+      'ops',
+      [target(rate('mcp_sessions_closed_total', 'reason'), '{{reason}}')],
+      8,
+    ),
     row('Requests'),
-    ts('Request rate by method and status', 'Requests per second on /mcp by JSON-RPC method (get/delete for those HTTP methods) and HTTP status.', 'reqps', [
-      target(rate('mcp_requests_total', 'method, status'), '{{method}} {{status}}'),
-    ], 24),
+    ts(
+      'Request rate by method and status',
+      'Requests per second on /mcp by JSON-RPC method (get/delete for those HTTP methods) and HTTP status.',
+      'reqps',
+      [target(rate('mcp_requests_total', 'method, status'), '{{method}} {{status}}')],
+      24,
+    ),
     ts('Latency p50 by method', 'Median time from a request arriving to its answer (or its SSE stream ending).', LAT, [
       target(quantile(0.5, 'mcp_request_duration_seconds', 'method'), '{{method}}'),
     ]),
     ts('Latency p99 by method', '99th percentile time from a request arriving to its answer (or its SSE stream ending).', LAT, [
       target(quantile(0.99, 'mcp_request_duration_seconds', 'method'), '{{method}}'),
     ]),
-    ts('4xx / 5xx responses', '404 is the designed answer to unknown or misrouted sessions (the client re-initializes); 503 means no worker was ready or the node is draining.', 'reqps', [
-      target(rate('mcp_requests_total', 'status', 'status=~"4.."'), '{{status}}'),
-      target(`${rate('mcp_requests_total', '', 'status=~"5.."')} or vector(0)`, '5xx'),
-    ]),
+    ts(
+      '4xx / 5xx responses',
+      '404 is the designed answer to unknown or misrouted sessions (the client re-initializes); 503 means no worker was ready or the node is draining.',
+      'reqps',
+      [
+        target(rate('mcp_requests_total', 'status', 'status=~"4.."'), '{{status}}'),
+        target(`${rate('mcp_requests_total', '', 'status=~"5.."')} or vector(0)`, '5xx'),
+      ],
+    ),
     ts('Open SSE streams per node', 'POST response streams plus GET streams.', 'none', [
       target(`sum by (instance) (mcp_sse_streams_active{${I}})`, '{{instance}}'),
     ]),
     row('Threads'),
-    ts('Event-loop lag (worst thread per node)', 'Mean event-loop delay since the last scrape of the slowest thread of each node. Above 100 ms for a minute alerts.', LAT, [
-      target(`max by (instance) (mcp_event_loop_lag_seconds{${I}})`, '{{instance}}'),
-    ]),
-    ts('Worker pool utilization per node', 'Share of time the session workers were busy (event-loop utilization).', 'percentunit', [
-      target(`avg by (instance) (mcp_worker_pool_utilization{${I}})`, '{{instance}}'),
-    ], 12, { max: 1 }),
+    ts(
+      'Event-loop lag (worst thread per node)',
+      'Mean event-loop delay since the last scrape of the slowest thread of each node. Above 100 ms for a minute alerts.',
+      LAT,
+      [target(`max by (instance) (mcp_event_loop_lag_seconds{${I}})`, '{{instance}}')],
+    ),
+    ts(
+      'Worker pool utilization per node',
+      'Share of time the session workers were busy (event-loop utilization).',
+      'percentunit',
+      [target(`avg by (instance) (mcp_worker_pool_utilization{${I}})`, '{{instance}}')],
+      12,
+      { max: 1 },
+    ),
     row('Cluster routing and registry'),
-    ts('Misroutes and unknown sessions', 'misroute: the registry says the session lives on another node; unknown: no node knows it. Both are answered 404 (or forwarded).', 'reqps', [
-      target(rate('mcp_session_misroutes_total', 'instance'), 'misroute {{instance}}'),
-      target(rate('mcp_session_unknown_total', 'instance'), 'unknown {{instance}}'),
-    ], 8),
-    ts('Forwarded requests', 'Requests forwarded to the node that owns their session (cookie-less clients on the wrong node).', 'reqps', [
-      target(rate('mcp_forwarded_requests_total', 'instance'), '{{instance}}'),
-    ], 8),
-    ts('Registry drops and degraded lookups', 'dropped: registry writes lost because the bounded queue was full (Redis slow or down); degraded: misroute checks answered locally because Redis was unreachable.', 'ops', [
-      target(rate('mcp_registry_dropped_total', 'instance'), 'dropped {{instance}}'),
-      target(rate('mcp_registry_lookup_degraded_total', 'instance'), 'degraded {{instance}}'),
-    ], 8),
-    ts('Forwarding failures', 'Forwards not relayed, by reason: bad_header (400, header bytes Node cannot send), owner_busy (503, MCP_FORWARD_MAX_PER_OWNER / _STREAMS_PER_OWNER reached), connect_timeout / response_timeout / error (502), refused (404, the owner is gone); auth_rejected: node-to-node auth headers that did not verify (forged, stale, replayed).', 'ops', [
-      target(rate('mcp_forward_failures_total', 'reason'), '{{reason}}'),
-      target(rate('mcp_forward_auth_rejected_total'), 'auth_rejected'),
-    ], 12),
-    ts('Directory and registry faults', 'reaped: dead nodes whose session keys this node removed; invalid_address: directory entries whose address failed the peer rule (MCP_PEER_ALLOW); write failures: registry writes Redis refused (e.g. SETs at maxmemory with noeviction), re-queued.', 'ops', [
-      target(rate('mcp_cluster_nodes_reaped_total'), 'reaped'),
-      target(rate('mcp_cluster_peer_address_invalid_total'), 'invalid_address'),
-      target(rate('mcp_registry_write_failures_total', 'op'), 'write failures {{op}}'),
-    ], 12),
+    ts(
+      'Misroutes and unknown sessions',
+      'misroute: the registry says the session lives on another node; unknown: no node knows it. Both are answered 404 (or forwarded).',
+      'reqps',
+      [
+        target(rate('mcp_session_misroutes_total', 'instance'), 'misroute {{instance}}'),
+        target(rate('mcp_session_unknown_total', 'instance'), 'unknown {{instance}}'),
+      ],
+      8,
+    ),
+    ts(
+      'Forwarded requests',
+      'Requests forwarded to the node that owns their session (cookie-less clients on the wrong node).',
+      'reqps',
+      [target(rate('mcp_forwarded_requests_total', 'instance'), '{{instance}}')],
+      8,
+    ),
+    ts(
+      'Registry drops and degraded lookups',
+      'dropped: registry writes lost because the bounded queue was full (Redis slow or down); degraded: misroute checks answered locally because Redis was unreachable.',
+      'ops',
+      [
+        target(rate('mcp_registry_dropped_total', 'instance'), 'dropped {{instance}}'),
+        target(rate('mcp_registry_lookup_degraded_total', 'instance'), 'degraded {{instance}}'),
+      ],
+      8,
+    ),
+    ts(
+      'Forwarding failures',
+      'Forwards not relayed, by reason: bad_header (400, header bytes Node cannot send), owner_busy (503, MCP_FORWARD_MAX_PER_OWNER / _STREAMS_PER_OWNER reached), connect_timeout / response_timeout / error (502), refused (404, the owner is gone); auth_rejected: node-to-node auth headers that did not verify (forged, stale, replayed).',
+      'ops',
+      [
+        target(rate('mcp_forward_failures_total', 'reason'), '{{reason}}'),
+        target(rate('mcp_forward_auth_rejected_total'), 'auth_rejected'),
+      ],
+      12,
+    ),
+    ts(
+      'Directory and registry faults',
+      'reaped: dead nodes whose session keys this node removed; invalid_address: directory entries whose address failed the peer rule (MCP_PEER_ALLOW); write failures: registry writes Redis refused (e.g. SETs at maxmemory with noeviction), re-queued.',
+      'ops',
+      [
+        target(rate('mcp_cluster_nodes_reaped_total'), 'reaped'),
+        target(rate('mcp_cluster_peer_address_invalid_total'), 'invalid_address'),
+        target(rate('mcp_registry_write_failures_total', 'op'), 'write failures {{op}}'),
+      ],
+      12,
+    ),
   ],
 });
 
@@ -269,55 +363,111 @@ const node = dashboard({
   specs: [
     row('Node'),
     stat('Up', '1 when Prometheus scrapes the node.', 'none', `sum(up{${I}})`, {
-      thresholds: [{ color: 'red', value: null }, { color: 'green', value: 1 }],
+      thresholds: [
+        { color: 'red', value: null },
+        { color: 'green', value: 1 },
+      ],
     }),
     stat('Ready', '1 when /readyz answers 200; 0 while starting or draining.', 'none', `sum(mcp_node_ready{${I}})`, {
-      thresholds: [{ color: 'red', value: null }, { color: 'green', value: 1 }],
+      thresholds: [
+        { color: 'red', value: null },
+        { color: 'green', value: 1 },
+      ],
     }),
     stat('Node', 'NODE_ID and version of this node (mcp_node_info).', 'none', `max by (node, version) (mcp_node_info{${I}})`, {
       targets: [target(`max by (node, version) (mcp_node_info{${I}})`, '{{node}} {{version}}')],
     }),
     stat('Active sessions', 'Live MCP sessions on this node.', 'none', `sum(mcp_sessions_active{${I}})`),
     stat('Open SSE streams', 'POST and GET streams currently open.', 'none', `sum(mcp_sse_streams_active{${I}})`),
-    stat('Worker pool utilization', 'Share of time the session workers were busy.', 'percentunit', `avg(mcp_worker_pool_utilization{${I}})`, { max: 1 }),
+    stat(
+      'Worker pool utilization',
+      'Share of time the session workers were busy.',
+      'percentunit',
+      `avg(mcp_worker_pool_utilization{${I}})`,
+      { max: 1 },
+    ),
     stat('Resident memory', 'Process RSS (front and workers share one process).', 'bytes', `sum(process_resident_memory_bytes{${I}})`),
-    stat('File descriptors used', 'Open descriptors / limit. Every socket and SSE stream holds one.', 'percentunit', `sum(process_open_fds{${I}}) / sum(process_max_fds{${I}})`, {
-      max: 1,
-      thresholds: [{ color: 'green', value: null }, { color: 'orange', value: 0.7 }, { color: 'red', value: 0.85 }],
-    }),
+    stat(
+      'File descriptors used',
+      'Open descriptors / limit. Every socket and SSE stream holds one.',
+      'percentunit',
+      `sum(process_open_fds{${I}}) / sum(process_max_fds{${I}})`,
+      {
+        max: 1,
+        thresholds: [
+          { color: 'green', value: null },
+          { color: 'orange', value: 0.7 },
+          { color: 'red', value: 0.85 },
+        ],
+      },
+    ),
     row('Workers and threads'),
-    ts('Sessions per worker', 'Live sessions in each session worker. New sessions go to the least-loaded worker, so the lines should stay close.', 'none', [
-      target(`sum by (worker) (mcp_sessions_active{${I}})`, 'worker {{worker}}'),
-    ], 8),
-    ts('Worker pool utilization', 'Share of time the session workers were busy (event-loop utilization, 0..1).', 'percentunit', [
-      target(`avg(mcp_worker_pool_utilization{${I}})`, 'utilization'),
-    ], 8, { max: 1 }),
-    ts('Event-loop lag per thread', 'Mean event-loop delay since the last scrape: front (uWS, routing) and each worker.', LAT, [
-      target(`max by (thread) (mcp_event_loop_lag_seconds{${I}})`, '{{thread}}'),
-    ], 8),
-    ts('Worker faults', 'Contained in the worker: uncaught exceptions, unhandled rejections, handler timeouts (MCP_HANDLER_TIMEOUT_MS), unserializable results. Stalls: event loop blocked past MCP_WORKER_STALL_MS/2. Restarts: workers replaced (stall, heap_limit = MCP_WORKER_MAX_HEAP_MB, died); each costs that worker\'s sessions (404, clients re-initialize).', 'ops', [
-      target(rate('mcp_worker_errors_total', 'kind'), '{{kind}}'),
-      target(rate('mcp_worker_stalls_total'), 'stall'),
-      target(rate('mcp_worker_restarts_total', 'reason'), 'restart {{reason}}'),
-    ], 24),
+    ts(
+      'Sessions per worker',
+      'Live sessions in each session worker. New sessions go to the least-loaded worker, so the lines should stay close.',
+      'none',
+      [target(`sum by (worker) (mcp_sessions_active{${I}})`, 'worker {{worker}}')],
+      8,
+    ),
+    ts(
+      'Worker pool utilization',
+      'Share of time the session workers were busy (event-loop utilization, 0..1).',
+      'percentunit',
+      [target(`avg(mcp_worker_pool_utilization{${I}})`, 'utilization')],
+      8,
+      { max: 1 },
+    ),
+    ts(
+      'Event-loop lag per thread',
+      'Mean event-loop delay since the last scrape: front (uWS, routing) and each worker.',
+      LAT,
+      [target(`max by (thread) (mcp_event_loop_lag_seconds{${I}})`, '{{thread}}')],
+      8,
+    ),
+    ts(
+      'Worker faults',
+      "Contained in the worker: uncaught exceptions, unhandled rejections, handler timeouts (MCP_HANDLER_TIMEOUT_MS), unserializable results. Stalls: event loop blocked past MCP_WORKER_STALL_MS/2. Restarts: workers replaced (stall, heap_limit = MCP_WORKER_MAX_HEAP_MB, died); each costs that worker's sessions (404, clients re-initialize).",
+      'ops',
+      [
+        target(rate('mcp_worker_errors_total', 'kind'), '{{kind}}'),
+        target(rate('mcp_worker_stalls_total'), 'stall'),
+        target(rate('mcp_worker_restarts_total', 'reason'), 'restart {{reason}}'),
+      ],
+      24,
+    ),
     row('Tools'),
-    ts('Tool calls by tool and outcome', 'tools/call handled by the session workers; outcome=error counts isError results and thrown handlers.', 'ops', [
-      target(rate('mcp_tool_calls_total', 'tool, outcome'), '{{tool}} {{outcome}}'),
-    ]),
+    ts(
+      'Tool calls by tool and outcome',
+      'tools/call handled by the session workers; outcome=error counts isError results and thrown handlers.',
+      'ops',
+      [target(rate('mcp_tool_calls_total', 'tool, outcome'), '{{tool}} {{outcome}}')],
+    ),
     ts('Tool duration p50 / p99 by tool', 'Tool handler run time inside the session worker.', LAT, [
       target(quantile(0.5, 'mcp_tool_duration_seconds', 'tool'), 'p50 {{tool}}'),
       target(quantile(0.99, 'mcp_tool_duration_seconds', 'tool'), 'p99 {{tool}}'),
     ]),
     row('Requests'),
-    ts('Requests by method and status', 'Requests per second on /mcp on this node.', 'reqps', [
-      target(rate('mcp_requests_total', 'method, status'), '{{method}} {{status}}'),
-    ], 8),
-    ts('Latency p99 by method', '99th percentile time to answer, by JSON-RPC method.', LAT, [
-      target(quantile(0.99, 'mcp_request_duration_seconds', 'method'), '{{method}}'),
-    ], 8),
-    ts('Session closes by reason', 'Why sessions ended on this node.', 'ops', [
-      target(rate('mcp_sessions_closed_total', 'reason'), '{{reason}}'),
-    ], 8),
+    ts(
+      'Requests by method and status',
+      'Requests per second on /mcp on this node.',
+      'reqps',
+      [target(rate('mcp_requests_total', 'method, status'), '{{method}} {{status}}')],
+      8,
+    ),
+    ts(
+      'Latency p99 by method',
+      '99th percentile time to answer, by JSON-RPC method.',
+      LAT,
+      [target(quantile(0.99, 'mcp_request_duration_seconds', 'method'), '{{method}}')],
+      8,
+    ),
+    ts(
+      'Session closes by reason',
+      'Why sessions ended on this node.',
+      'ops',
+      [target(rate('mcp_sessions_closed_total', 'reason'), '{{reason}}')],
+      8,
+    ),
     row('SSE'),
     ts('Open SSE streams', 'POST response streams plus GET streams on this node.', 'none', [
       target(`sum(mcp_sse_streams_active{${I}})`, 'streams'),
@@ -325,35 +475,54 @@ const node = dashboard({
     ts('Requests in flight', 'POSTs waiting for their answer (a drain waits for them, up to MCP_DRAIN_WINDOW_MS).', 'none', [
       target(`sum(mcp_requests_in_flight{${I}})`, 'in flight'),
     ]),
-    ts('SSE backpressure and dropped streams', 'backpressure: writes that met a full socket buffer; dropped: streams closed because a slow reader exceeded MCP_SSE_MAX_BUFFERED (the client may resume).', 'ops', [
-      target(rate('mcp_sse_backpressure_total'), 'backpressure'),
-      target(rate('mcp_sse_dropped_total'), 'dropped'),
-    ]),
+    ts(
+      'SSE backpressure and dropped streams',
+      'backpressure: writes that met a full socket buffer; dropped: streams closed because a slow reader exceeded MCP_SSE_MAX_BUFFERED (the client may resume).',
+      'ops',
+      [target(rate('mcp_sse_backpressure_total'), 'backpressure'), target(rate('mcp_sse_dropped_total'), 'dropped')],
+    ),
     row('Process'),
-    ts('Memory', 'RSS covers the front and all worker threads; heap figures are the front thread only.', 'bytes', [
-      target(`sum(process_resident_memory_bytes{${I}})`, 'rss'),
-      target(`sum(nodejs_heap_size_used_bytes{${I}})`, 'front heap used'),
-      target(`sum(nodejs_heap_size_total_bytes{${I}})`, 'front heap total'),
-      target(`sum(nodejs_external_memory_bytes{${I}})`, 'front external'),
-    ], 8),
-    ts('CPU', 'CPU seconds per second of the whole process (1 = one core).', 'percentunit', [
-      target(rate('process_cpu_user_seconds_total'), 'user'),
-      target(rate('process_cpu_system_seconds_total'), 'system'),
-    ], 8, { stack: true }),
-    ts('File descriptors', 'Open descriptors against the limit: each socket and SSE stream holds one.', 'none', [
-      target(`sum(process_open_fds{${I}})`, 'open'),
-      target(`sum(process_max_fds{${I}})`, 'limit'),
-    ], 8),
-    ts('Internal errors by where', 'Unexpected errors the front caught: each failed only its own request (500) or was a process-level fault, and the node went on. Should stay 0; any rise is a bug: see the log lines "internal error".', 'ops', [
-      target(rate('mcp_internal_errors_total', 'where'), '{{where}}'),
-    ]),
+    ts(
+      'Memory',
+      'RSS covers the front and all worker threads; heap figures are the front thread only.',
+      'bytes',
+      [
+        target(`sum(process_resident_memory_bytes{${I}})`, 'rss'),
+        target(`sum(nodejs_heap_size_used_bytes{${I}})`, 'front heap used'),
+        target(`sum(nodejs_heap_size_total_bytes{${I}})`, 'front heap total'),
+        target(`sum(nodejs_external_memory_bytes{${I}})`, 'front external'),
+      ],
+      8,
+    ),
+    ts(
+      'CPU',
+      'CPU seconds per second of the whole process (1 = one core).',
+      'percentunit',
+      [target(rate('process_cpu_user_seconds_total'), 'user'), target(rate('process_cpu_system_seconds_total'), 'system')],
+      8,
+      { stack: true },
+    ),
+    ts(
+      'File descriptors',
+      'Open descriptors against the limit: each socket and SSE stream holds one.',
+      'none',
+      [target(`sum(process_open_fds{${I}})`, 'open'), target(`sum(process_max_fds{${I}})`, 'limit')],
+      8,
+    ),
+    ts(
+      'Internal errors by where',
+      'Unexpected errors the front caught: each failed only its own request (500) or was a process-level fault, and the node went on. Should stay 0; any rise is a bug: see the log lines "internal error".',
+      'ops',
+      [target(rate('mcp_internal_errors_total', 'where'), '{{where}}')],
+    ),
   ],
 });
 
 const storm = dashboard({
   uid: 'mcp-reconnect-storm',
   title: 'MCP / Reconnection storm',
-  description: 'What a deploy or a node loss looks like: clients get 404, re-initialize on another node, the registry absorbs a burst of writes.',
+  description:
+    'What a deploy or a node loss looks like: clients get 404, re-initialize on another node, the registry absorbs a burst of writes.',
   multi: true,
   refresh: '5s',
   from: 'now-15m',
@@ -376,43 +545,78 @@ const storm = dashboard({
       target(quantile(0.5, 'mcp_request_duration_seconds', '', 'method="initialize"'), 'p50'),
       target(quantile(0.99, 'mcp_request_duration_seconds', '', 'method="initialize"'), 'p99'),
     ]),
-    ts('404s, misroutes and unknown sessions', '404 per node, split by cause: misroute (session lives on another node) or unknown (no node knows it).', 'reqps', [
-      target(rate('mcp_requests_total', 'instance', 'status="404"'), '404 {{instance}}'),
-      target(rate('mcp_session_misroutes_total', 'instance'), 'misroute {{instance}}'),
-      target(rate('mcp_session_unknown_total', 'instance'), 'unknown {{instance}}'),
-    ]),
+    ts(
+      '404s, misroutes and unknown sessions',
+      '404 per node, split by cause: misroute (session lives on another node) or unknown (no node knows it).',
+      'reqps',
+      [
+        target(rate('mcp_requests_total', 'instance', 'status="404"'), '404 {{instance}}'),
+        target(rate('mcp_session_misroutes_total', 'instance'), 'misroute {{instance}}'),
+        target(rate('mcp_session_unknown_total', 'instance'), 'unknown {{instance}}'),
+      ],
+    ),
     ts('Forwarded requests', 'Requests forwarded to the node that owns their session.', 'reqps', [
       target(rate('mcp_forwarded_requests_total', 'instance'), '{{instance}}'),
     ]),
-    ts('Session closes by reason', 'shutdown and worker_died mark the start of a storm; delete and idle are normal churn.', 'ops', [
-      target(rate('mcp_sessions_closed_total', 'reason'), '{{reason}}'),
-    ], 8),
-    ts('Active sessions per node', 'Sessions move off a draining node and pile onto the others.', 'none', [
-      target(`sum by (instance) (mcp_sessions_active{${I}})`, '{{instance}}'),
-    ], 8),
-    ts('Open SSE streams per node', 'GET streams drop with their node and reopen after re-initialize.', 'none', [
-      target(`sum by (instance) (mcp_sse_streams_active{${I}})`, '{{instance}}'),
-    ], 8),
+    ts(
+      'Session closes by reason',
+      'shutdown and worker_died mark the start of a storm; delete and idle are normal churn.',
+      'ops',
+      [target(rate('mcp_sessions_closed_total', 'reason'), '{{reason}}')],
+      8,
+    ),
+    ts(
+      'Active sessions per node',
+      'Sessions move off a draining node and pile onto the others.',
+      'none',
+      [target(`sum by (instance) (mcp_sessions_active{${I}})`, '{{instance}}')],
+      8,
+    ),
+    ts(
+      'Open SSE streams per node',
+      'GET streams drop with their node and reopen after re-initialize.',
+      'none',
+      [target(`sum by (instance) (mcp_sse_streams_active{${I}})`, '{{instance}}')],
+      8,
+    ),
     row('Registry'),
-    ts('Registry batch size', 'Commands per registry pipeline flush: larger batches under a storm mean the batching is absorbing it. Empty with the in-memory registry.', 'none', [
-      target(quantile(0.5, 'mcp_registry_batch_size'), 'p50'),
-      target(quantile(0.99, 'mcp_registry_batch_size'), 'p99'),
-      target(`sum(rate(mcp_registry_batch_size_sum{${I}}[${RI}])) / sum(rate(mcp_registry_batch_size_count{${I}}[${RI}]))`, 'avg'),
-    ], 8),
-    ts('Registry flushes', 'Pipeline flushes per second.', 'ops', [
-      target(rate('mcp_registry_batch_size_count'), 'flushes'),
-    ], 8),
-    ts('Registry flush duration p50 / p99', 'Time for one pipeline flush to Redis.', LAT, [
-      target(quantile(0.5, 'mcp_registry_flush_duration_seconds'), 'p50'),
-      target(quantile(0.99, 'mcp_registry_flush_duration_seconds'), 'p99'),
-    ], 8),
-    ts('Registry queue depth', 'Writes waiting to be flushed, per node. It grows while Redis is slow or down and is bounded by MCP_REGISTRY_QUEUE_MAX.', 'none', [
-      target(`max by (instance) (mcp_registry_queue_depth{${I}})`, '{{instance}}'),
-    ]),
-    ts('Registry drops and degraded lookups', 'dropped: writes lost because the queue was full (oldest first; sessions keep working); degraded: misroute checks answered locally because Redis was unreachable.', 'ops', [
-      target(rate('mcp_registry_dropped_total', 'instance'), 'dropped {{instance}}'),
-      target(rate('mcp_registry_lookup_degraded_total', 'instance'), 'degraded {{instance}}'),
-    ]),
+    ts(
+      'Registry batch size',
+      'Commands per registry pipeline flush: larger batches under a storm mean the batching is absorbing it. Empty with the in-memory registry.',
+      'none',
+      [
+        target(quantile(0.5, 'mcp_registry_batch_size'), 'p50'),
+        target(quantile(0.99, 'mcp_registry_batch_size'), 'p99'),
+        target(`sum(rate(mcp_registry_batch_size_sum{${I}}[${RI}])) / sum(rate(mcp_registry_batch_size_count{${I}}[${RI}]))`, 'avg'),
+      ],
+      8,
+    ),
+    ts('Registry flushes', 'Pipeline flushes per second.', 'ops', [target(rate('mcp_registry_batch_size_count'), 'flushes')], 8),
+    ts(
+      'Registry flush duration p50 / p99',
+      'Time for one pipeline flush to Redis.',
+      LAT,
+      [
+        target(quantile(0.5, 'mcp_registry_flush_duration_seconds'), 'p50'),
+        target(quantile(0.99, 'mcp_registry_flush_duration_seconds'), 'p99'),
+      ],
+      8,
+    ),
+    ts(
+      'Registry queue depth',
+      'Writes waiting to be flushed, per node. It grows while Redis is slow or down and is bounded by MCP_REGISTRY_QUEUE_MAX.',
+      'none',
+      [target(`max by (instance) (mcp_registry_queue_depth{${I}})`, '{{instance}}')],
+    ),
+    ts(
+      'Registry drops and degraded lookups',
+      'dropped: writes lost because the queue was full (oldest first; sessions keep working); degraded: misroute checks answered locally because Redis was unreachable.',
+      'ops',
+      [
+        target(rate('mcp_registry_dropped_total', 'instance'), 'dropped {{instance}}'),
+        target(rate('mcp_registry_lookup_degraded_total', 'instance'), 'degraded {{instance}}'),
+      ],
+    ),
   ],
 });
 

@@ -191,7 +191,18 @@ function invalid(name: string, raw: string, expected: string): never {
 }
 
 const BYTES = /^(\d+)\s*(b|kb|kib|k|mb|mib|m|gb|gib|g)?$/i;
-const UNIT: Record<string, number> = { b: 1, k: 1024, kb: 1024, kib: 1024, m: 1 << 20, mb: 1 << 20, mib: 1 << 20, g: 1 << 30, gb: 1 << 30, gib: 1 << 30 };
+const UNIT: Record<string, number> = {
+  b: 1,
+  k: 1024,
+  kb: 1024,
+  kib: 1024,
+  m: 1 << 20,
+  mb: 1 << 20,
+  mib: 1 << 20,
+  g: 1 << 30,
+  gb: 1 << 30,
+  gib: 1 << 30,
+};
 
 function parseValue(name: string, raw: string, kind: Kind, min = 0): unknown {
   switch (kind) {
@@ -216,7 +227,12 @@ function parseValue(name: string, raw: string, kind: Kind, min = 0): unknown {
     case 'nullable':
       return raw.trim() === '' ? null : raw;
     case 'list':
-      return Object.freeze(raw.split(',').map((s) => s.trim()).filter(Boolean));
+      return Object.freeze(
+        raw
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+      );
     case 'bool':
       if (/^(1|true|yes|on)$/i.test(raw)) return true;
       if (/^(0|false|no|off)$/i.test(raw)) return false;
@@ -268,7 +284,8 @@ export function loadConfig(argv: readonly string[] = process.argv.slice(2), env:
     }
   }
   // Fault injection is a test hook: a node outside a test run refuses it rather than serve with it.
-  if (out.testFaults === true && env.NODE_ENV !== 'test') invalid('MCP_TEST_FAULTS', '1', '0 unless NODE_ENV=test (fault injection is for tests only)');
+  if (out.testFaults === true && env.NODE_ENV !== 'test')
+    invalid('MCP_TEST_FAULTS', '1', '0 unless NODE_ENV=test (fault injection is for tests only)');
   return Object.freeze(out) as unknown as Readonly<NodeOptions>;
 }
 

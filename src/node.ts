@@ -42,14 +42,23 @@ export async function loadUws(maxHeaderBytes: number): Promise<UwsModule> {
   const uws = mod.default;
   // The native addon exports SSLApp; the fallback does not.
   if (typeof (uws as { SSLApp?: unknown }).SSLApp !== 'function') {
-    throw new McpRuntimeError(ErrorCodes.MCP_ERR_UWS_FALLBACK, 'uWebSockets.js native binary did not load (pure-JS fallback active); refusing to start');
+    throw new McpRuntimeError(
+      ErrorCodes.MCP_ERR_UWS_FALLBACK,
+      'uWebSockets.js native binary did not load (pure-JS fallback active); refusing to start',
+    );
   }
   return uws;
 }
 
 export async function startNode(config: Readonly<NodeOptions>): Promise<RunningNode> {
   const uws = await loadUws(config.maxHeaderBytes);
-  const metrics = new Metrics(config.metrics, () => state?.streams.size ?? 0, () => state !== null && state.ready(), config.nodeId, VERSION);
+  const metrics = new Metrics(
+    config.metrics,
+    () => state?.streams.size ?? 0,
+    () => state !== null && state.ready(),
+    config.nodeId,
+    VERSION,
+  );
   // Until the listen port is known, sessions are recorded in memory; the real registry re-asserts
   // every live session when it connects.
   let registry: SessionRegistry = new MemoryRegistry({ nodeId: config.nodeId, address: `${config.host}:${config.port}` });
@@ -195,12 +204,19 @@ async function drainAndClose(st: FrontState, reason: string, stopServing: () => 
   st.draining = true;
   const window = st.config.drainWindowMs;
   const inFlight = st.requestsInFlight();
-  log.info('draining', { reason, sessions: st.routes.size, streams: st.streams.size, requestsInFlight: inFlight, windowMs: window, jitter: st.config.drainJitter });
+  log.info('draining', {
+    reason,
+    sessions: st.routes.size,
+    streams: st.streams.size,
+    requestsInFlight: inFlight,
+    windowMs: window,
+    jitter: st.config.drainJitter,
+  });
   await Promise.all([closeStreamsSpread(st, window), settleInFlight(st, Date.now() + window)]);
   const unanswered = st.endAllExchanges();
   if (unanswered > 0) log.warn('requests still in flight at the end of the drain window answered 503', { requests: unanswered });
   const relayed = endRelayedStreams(st);
-  if (relayed > 0) log.info('ended relayed streams of other nodes\' sessions', { streams: relayed });
+  if (relayed > 0) log.info("ended relayed streams of other nodes' sessions", { streams: relayed });
   // The registry forgets all of this node's sessions at once in close(); no per-session writes here.
   st.forgetAllRoutes('shutdown');
   st.stop();

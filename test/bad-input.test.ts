@@ -30,14 +30,22 @@ const PING = JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'ping' });
 
 describe('bad input', () => {
   it('406 when Accept does not list both media types', async () => {
-    const res = await fetch(srv.url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' }, body: PING });
+    const res = await fetch(srv.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json' },
+      body: PING,
+    });
     expect(res.status).toBe(406);
     const res2 = await fetch(srv.url, { method: 'GET', headers: { accept: 'application/json', 'mcp-session-id': other } });
     expect(res2.status).toBe(406);
   });
 
   it('415 for a non-JSON content type', async () => {
-    const res = await fetch(srv.url, { method: 'POST', headers: { 'content-type': 'text/plain', accept: POST_HEADERS.accept }, body: PING });
+    const res = await fetch(srv.url, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain', accept: POST_HEADERS.accept },
+      body: PING,
+    });
     expect(res.status).toBe(415);
   });
 
@@ -63,12 +71,20 @@ describe('bad input', () => {
         c.close();
       },
     });
-    const res2 = await fetch(srv.url, { method: 'POST', headers: { ...POST_HEADERS, 'mcp-session-id': other }, body: stream, duplex: 'half' } as RequestInit);
+    const res2 = await fetch(srv.url, {
+      method: 'POST',
+      headers: { ...POST_HEADERS, 'mcp-session-id': other },
+      body: stream,
+      duplex: 'half',
+    } as RequestInit);
     expect(res2.status).toBe(413);
   });
 
   it('400 for a batch where the revision forbids it, 200 where it allows it', async () => {
-    const batch = JSON.stringify([{ jsonrpc: '2.0', id: 1, method: 'ping' }, { jsonrpc: '2.0', id: 2, method: 'ping' }]);
+    const batch = JSON.stringify([
+      { jsonrpc: '2.0', id: 1, method: 'ping' },
+      { jsonrpc: '2.0', id: 2, method: 'ping' },
+    ]);
     const res = await post(batch, { 'mcp-session-id': other, 'mcp-protocol-version': '2025-11-25' });
     await expectRpcError(res, 400, -32600);
     const old = await initialize(srv.url, '2025-03-26');
@@ -128,14 +144,21 @@ describe('bad input', () => {
     // A client that sends half a request and stalls: the node keeps serving others meanwhile.
     const sock = connect(srv.port, '127.0.0.1');
     await new Promise((r) => sock.once('connect', r));
-    sock.write(`POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\ncontent-type: application/json\r\naccept: application/json, text/event-stream\r\ncontent-length: 1000\r\n\r\n{"jsonrpc":`);
+    sock.write(
+      `POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\ncontent-type: application/json\r\naccept: application/json, text/event-stream\r\ncontent-length: 1000\r\n\r\n{"jsonrpc":`,
+    );
     const res = await rpc(srv.url, other, JSON.parse(PING));
     expect(res.status).toBe(200);
     sock.destroy();
   });
 
   it('after all of that the first session still works', async () => {
-    const res = await rpc(srv.url, other, { jsonrpc: '2.0', id: 77, method: 'tools/call', params: { name: 'test_simple_text', arguments: {} } });
+    const res = await rpc(srv.url, other, {
+      jsonrpc: '2.0',
+      id: 77,
+      method: 'tools/call',
+      params: { name: 'test_simple_text', arguments: {} },
+    });
     expect(res.status).toBe(200);
     const body = await res.json();
     expect(body.id).toBe(77);

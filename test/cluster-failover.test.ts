@@ -104,7 +104,9 @@ describe('node loss', () => {
       expect(failed).toBe(0);
       expect(calls).toBeGreaterThan(100);
       // Sessions moved: every client re-initialized at least once as its node went away.
-      const stayed = clients.filter((c) => c.reinits === 0).map((c) => `${c.owner}/${c.keepCookies ? 'cookie' : 'no-cookie'}/${c.sid.slice(0, 8)}/first=${c.firstOwner}`);
+      const stayed = clients
+        .filter((c) => c.reinits === 0)
+        .map((c) => `${c.owner}/${c.keepCookies ? 'cookie' : 'no-cookie'}/${c.sid.slice(0, 8)}/first=${c.firstOwner}`);
       expect(stayed, `clients that never re-initialized: ${stayed.join(', ')}`).toEqual([]);
     } finally {
       await cluster.stop();
@@ -122,11 +124,16 @@ describe('MCP_FORWARD=0', () => {
       await owner.initialize();
       // Registry writes are batched off the hot path: wait for the key.
       const redis = new Redis(cluster.redisUrl);
-      await waitFor(async () => (await redis.exists(`mcp:session:${owner.sid}`)) === 1, 20_000, 'the owner\'s session key');
+      await waitFor(async () => (await redis.exists(`mcp:session:${owner.sid}`)) === 1, 20_000, "the owner's session key");
       redis.disconnect();
       const res = await fetch(`${node2}/mcp`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-session-id': owner.sid, 'mcp-protocol-version': '2025-11-25' },
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          'mcp-session-id': owner.sid,
+          'mcp-protocol-version': '2025-11-25',
+        },
         body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'test_simple_text', arguments: {} } }),
       });
       expect(res.status).toBe(404);
@@ -138,7 +145,11 @@ describe('MCP_FORWARD=0', () => {
       expect(await metricValue(node2, 'mcp_forwarded_requests_total')).toBe(0);
       const logLine = cluster.nodes[1].logs.map((l) => JSON.parse(l)).find((l: { msg: string }) => l.msg === 'misrouted session');
       // A session id is a bearer credential: logs name it by a short hash (src/log.ts sessionRef).
-      expect(logLine).toMatchObject({ session: createHash('sha256').update(owner.sid).digest('hex').slice(0, 12), node: 'node2', owner: 'node1' });
+      expect(logLine).toMatchObject({
+        session: createHash('sha256').update(owner.sid).digest('hex').slice(0, 12),
+        node: 'node2',
+        owner: 'node1',
+      });
       for (const node of cluster.nodes) expect(node.logs.join('\n')).not.toContain(owner.sid);
     } finally {
       await cluster.stop();
@@ -161,7 +172,7 @@ describe('restart under the same NODE_ID', () => {
       expect(await sessionKeysOf(redis, 'node1')).toEqual([]);
       const fresh = new WellBehavedClient(direct, false);
       await fresh.initialize();
-      await waitFor(async () => (await sessionKeysOf(redis, 'node1')).length >= 1, 20_000, 'the fresh session\'s key');
+      await waitFor(async () => (await sessionKeysOf(redis, 'node1')).length >= 1, 20_000, "the fresh session's key");
       expect(await sessionKeysOf(redis, 'node1')).toEqual([`mcp:session:${fresh.sid}`]);
     } finally {
       redis.disconnect();

@@ -26,11 +26,22 @@ function url(c: Cluster, i: number): string {
 }
 
 /** A tool call on `sid` through node `i`: the HTTP status and, on 200, whether a result came back. */
-async function call(c: Cluster, i: number, sid: string, extra: Record<string, string> = {}): Promise<{ status: number; ok: boolean; body: string }> {
+async function call(
+  c: Cluster,
+  i: number,
+  sid: string,
+  extra: Record<string, string> = {},
+): Promise<{ status: number; ok: boolean; body: string }> {
   const res = await rpc(url(c, i), sid, CALL, VERSION, extra);
   const body = await res.text();
   if (res.status !== 200) return { status: res.status, ok: false, body };
-  const json = res.headers.get('content-type')?.includes('text/event-stream') ? body.split('\n').filter((l) => l.startsWith('data: ') && l.length > 6).at(-1)!.slice(6) : body;
+  const json = res.headers.get('content-type')?.includes('text/event-stream')
+    ? body
+        .split('\n')
+        .filter((l) => l.startsWith('data: ') && l.length > 6)
+        .at(-1)!
+        .slice(6)
+    : body;
   return { status: 200, ok: Boolean(JSON.parse(json).result), body };
 }
 
@@ -109,10 +120,27 @@ describe('forwarding under hostile input and a stalled owner', () => {
     const port2 = cluster.nodes[1].port;
     const host = `Host: 127.0.0.1:${port2}`;
     const bad: Array<{ what: string; req: Buffer; body?: Buffer }> = [
-      { what: 'GET, Last-Event-ID with 0x7F', req: head(['GET /mcp HTTP/1.1', host, 'Accept: text/event-stream', `Mcp-Session-Id: ${sid}`, `Mcp-Protocol-Version: ${VERSION}`, 'Last-Event-ID: a\x7fb']) },
+      {
+        what: 'GET, Last-Event-ID with 0x7F',
+        req: head([
+          'GET /mcp HTTP/1.1',
+          host,
+          'Accept: text/event-stream',
+          `Mcp-Session-Id: ${sid}`,
+          `Mcp-Protocol-Version: ${VERSION}`,
+          'Last-Event-ID: a\x7fb',
+        ]),
+      },
       {
         what: 'POST, Accept with 0x7F',
-        req: head(['POST /mcp HTTP/1.1', host, 'Content-Type: application/json', 'Accept: application/json, text/event-stream\x7f', `Mcp-Session-Id: ${sid}`, `Content-Length: ${JSON.stringify(CALL).length}`]),
+        req: head([
+          'POST /mcp HTTP/1.1',
+          host,
+          'Content-Type: application/json',
+          'Accept: application/json, text/event-stream\x7f',
+          `Mcp-Session-Id: ${sid}`,
+          `Content-Length: ${JSON.stringify(CALL).length}`,
+        ]),
         body: Buffer.from(JSON.stringify(CALL)),
       },
       {
@@ -127,7 +155,10 @@ describe('forwarding under hostile input and a stalled owner', () => {
     }
     expect(await metricValue(base(cluster, 1), 'mcp_forward_failures_total', 'reason="bad_header"')).toBe(bad.length);
     // Bytes above 0x7F (here UTF-8) reach the front as Latin-1 characters and are relayed as they came.
-    const utf8 = Buffer.concat([head(['GET /mcp HTTP/1.1', host, 'Accept: text/event-stream', `Mcp-Session-Id: ${sid}`]).subarray(0, -2), Buffer.from('Last-Event-ID: x\u20acy\r\n\r\n', 'utf8')]);
+    const utf8 = Buffer.concat([
+      head(['GET /mcp HTTP/1.1', host, 'Accept: text/event-stream', `Mcp-Session-Id: ${sid}`]).subarray(0, -2),
+      Buffer.from('Last-Event-ID: x\u20acy\r\n\r\n', 'utf8'),
+    ]);
     expect((await rawRequest(port2, utf8)).status).toBe(200);
     // Both nodes live on, and the session is intact, directly and through forwarding.
     expect((await fetch(`${base(cluster, 1)}/healthz`)).status).toBe(200);
@@ -158,7 +189,17 @@ describe('forwarding under hostile input and a stalled owner', () => {
   });
 
   it('does not forward to an address from Redis that fails the peer rule (404, logged once)', async () => {
-    const invalid = ['10.1.2.3:3000', 'evil.example.com:80', '127.0.0.1:0', '127.0.0.1:99999', 'http://127.0.0.1:80/', '127.0.0.1', '0.0.0.0:3000', '[::]:3000', ' 127.0.0.1:80'];
+    const invalid = [
+      '10.1.2.3:3000',
+      'evil.example.com:80',
+      '127.0.0.1:0',
+      '127.0.0.1:99999',
+      'http://127.0.0.1:80/',
+      '127.0.0.1',
+      '0.0.0.0:3000',
+      '[::]:3000',
+      ' 127.0.0.1:80',
+    ];
     const forwardedBefore = await metricValue(base(cluster, 1), 'mcp_forwarded_requests_total');
     for (const [n, address] of invalid.entries()) {
       const node = `bogus${n}`;
@@ -183,7 +224,8 @@ describe('forwarding under hostile input and a stalled owner', () => {
     await new Promise<void>((r) => hole.listen(0, '127.0.0.1', r));
     const port = (hole.address() as { port: number }).port;
     let beat = 0;
-    const announce = (): Promise<unknown> => redis.hset('mcp:nodes', 'ghost', JSON.stringify({ address: `127.0.0.1:${port}`, beat: ++beat, seen: Date.now() }));
+    const announce = (): Promise<unknown> =>
+      redis.hset('mcp:nodes', 'ghost', JSON.stringify({ address: `127.0.0.1:${port}`, beat: ++beat, seen: Date.now() }));
     await announce();
     const beating = setInterval(() => void announce(), 500);
     try {
@@ -206,7 +248,9 @@ describe('forwarding under hostile input and a stalled owner', () => {
         expect(o.status).toBe(502);
         expect(JSON.parse(o.body).error.code).toBe(-32000);
       }
-      console.log(`[figure] black-hole owner: 4 calls answered 502 after ${elapsed} ms (MCP_FORWARD_RESPONSE_TIMEOUT_MS=1500), the 5th 503 at once`);
+      console.log(
+        `[figure] black-hole owner: 4 calls answered 502 after ${elapsed} ms (MCP_FORWARD_RESPONSE_TIMEOUT_MS=1500), the 5th 503 at once`,
+      );
       expect(await metricValue(base(cluster, 1), 'mcp_forward_failures_total', 'reason="response_timeout"')).toBeGreaterThanOrEqual(4);
       expect(await metricValue(base(cluster, 1), 'mcp_forward_failures_total', 'reason="owner_busy"')).toBeGreaterThanOrEqual(1);
       // The slots are free again: the next call is forwarded (and times out) rather than refused.
@@ -228,7 +272,10 @@ describe('forwarding under hostile input and a stalled owner', () => {
       for (const sid of sids.slice(0, 16)) {
         const ac = new AbortController();
         aborts.push(ac);
-        const res = await fetch(url(cluster, 1), { headers: { accept: 'text/event-stream', 'mcp-session-id': sid, 'mcp-protocol-version': VERSION }, signal: ac.signal });
+        const res = await fetch(url(cluster, 1), {
+          headers: { accept: 'text/event-stream', 'mcp-session-id': sid, 'mcp-protocol-version': VERSION },
+          signal: ac.signal,
+        });
         expect(res.status).toBe(200);
         expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
       }
@@ -238,7 +285,9 @@ describe('forwarding under hostile input and a stalled owner', () => {
         for (const o of outcomes) expect(o.ok, o.body).toBe(true);
       }
       // The 17th stream is beyond the streams limit: 503, at once.
-      const over = await fetch(url(cluster, 1), { headers: { accept: 'text/event-stream', 'mcp-session-id': sids[16], 'mcp-protocol-version': VERSION } });
+      const over = await fetch(url(cluster, 1), {
+        headers: { accept: 'text/event-stream', 'mcp-session-id': sids[16], 'mcp-protocol-version': VERSION },
+      });
       expect(over.status).toBe(503);
       expect(over.headers.get('retry-after')).toBe('1');
       await over.arrayBuffer();
@@ -246,12 +295,18 @@ describe('forwarding under hostile input and a stalled owner', () => {
       for (const ac of aborts) ac.abort();
     }
     // Closed streams free their slots (the client went away, the relay ends upstream).
-    await waitFor(async () => {
-      const res = await fetch(url(cluster, 1), { headers: { accept: 'text/event-stream', 'mcp-session-id': sids[16], 'mcp-protocol-version': VERSION } });
-      const ok = res.status === 200;
-      await res.body?.cancel();
-      return ok;
-    }, 10_000, 'a stream slot after the others closed');
+    await waitFor(
+      async () => {
+        const res = await fetch(url(cluster, 1), {
+          headers: { accept: 'text/event-stream', 'mcp-session-id': sids[16], 'mcp-protocol-version': VERSION },
+        });
+        const ok = res.status === 200;
+        await res.body?.cancel();
+        return ok;
+      },
+      10_000,
+      'a stream slot after the others closed',
+    );
   });
 });
 
@@ -261,12 +316,14 @@ async function sessionKeysExist(redis: Redis, sids: string[]): Promise<number> {
 
 /** Every session called through a node that does not own it; true when all answered. */
 async function crossNodeCallsOk(c: Cluster, owned: string[][]): Promise<boolean> {
-  const outcomes = await Promise.all(owned.flatMap((sids, i) => sids.map((sid) => call(c, (i + 1) % c.nodes.length, sid).catch(() => ({ ok: false })))));
+  const outcomes = await Promise.all(
+    owned.flatMap((sids, i) => sids.map((sid) => call(c, (i + 1) % c.nodes.length, sid).catch(() => ({ ok: false })))),
+  );
   return outcomes.every((o) => o.ok);
 }
 
 describe('Redis stalls (SIGSTOP/SIGCONT of a real redis-server)', () => {
-  it('loses no live node\'s keys after a 6 s and a 20 s stall; nodes rejoin; cross-node calls work again within 10 s', async () => {
+  it("loses no live node's keys after a 6 s and a 20 s stall; nodes rejoin; cross-node calls work again within 10 s", async () => {
     const cluster = await startTestCluster({}, 3);
     const redis = new Redis(cluster.redisUrl);
     try {
@@ -321,7 +378,9 @@ describe('Redis stalls (SIGSTOP/SIGCONT of a real redis-server)', () => {
         }
         expect(await sessionKeysExist(redis, all)).toBe(all.length);
         for (let i = 0; i < 3; i++) expect(await metricValue(base(cluster, i), 'mcp_cluster_nodes_reaped_total')).toBe(0);
-        console.log(`[figure] Redis stalled ${stallMs} ms: cross-node calls during the stall ${duringOk ? 'answered' : 'failed'}; working again ${backMs} ms after SIGCONT; session keys kept ${all.length}/${all.length}`);
+        console.log(
+          `[figure] Redis stalled ${stallMs} ms: cross-node calls during the stall ${duringOk ? 'answered' : 'failed'}; working again ${backMs} ms after SIGCONT; session keys kept ${all.length}/${all.length}`,
+        );
         expect(duringOk).toBe(true);
       }
       for (const n of cluster.nodes) expect(n.logs.filter((l) => l.includes('removed a dead node'))).toEqual([]);
@@ -337,7 +396,7 @@ describe('Redis stalls (SIGSTOP/SIGCONT of a real redis-server)', () => {
 });
 
 describe('Redis at maxmemory with noeviction', () => {
-  it('still deletes closed sessions\' keys, counts refused registrations, keeps serving, and catches up once memory frees', async () => {
+  it("still deletes closed sessions' keys, counts refused registrations, keeps serving, and catches up once memory frees", async () => {
     // A long flush interval puts the DELs and the refused SETs of this test into the same batches.
     const cluster = await startTestCluster({ MCP_REGISTRY_FLUSH_MS: '200' }, 2);
     const redis = new Redis(cluster.redisUrl);
@@ -361,14 +420,22 @@ describe('Redis at maxmemory with noeviction', () => {
       // Close half of the sessions while new ones are registered: their DELs share batches with refused SETs.
       const closing = old.slice(0, 4);
       const [deletes, fresh] = await Promise.all([
-        Promise.all(closing.map((sid) => fetch(url(cluster, 0), { method: 'DELETE', headers: { 'mcp-session-id': sid, 'mcp-protocol-version': VERSION } }))),
+        Promise.all(
+          closing.map((sid) =>
+            fetch(url(cluster, 0), { method: 'DELETE', headers: { 'mcp-session-id': sid, 'mcp-protocol-version': VERSION } }),
+          ),
+        ),
         Promise.all([0, 1, 2, 3].map(() => sessionOn(cluster, 0))),
       ]);
       for (const d of deletes) expect(d.status).toBe(200);
       const t0 = Date.now();
-      await waitFor(async () => (await sessionKeysExist(redis, closing)) === 0, 20_000, 'the closed sessions\' keys deleted at maxmemory');
+      await waitFor(async () => (await sessionKeysExist(redis, closing)) === 0, 20_000, "the closed sessions' keys deleted at maxmemory");
       const delMs = Date.now() - t0;
-      await waitFor(async () => (await metricValue(base(cluster, 0), 'mcp_registry_write_failures_total', 'op="set"')) >= 1, 20_000, 'refused registrations counted');
+      await waitFor(
+        async () => (await metricValue(base(cluster, 0), 'mcp_registry_write_failures_total', 'op="set"')) >= 1,
+        20_000,
+        'refused registrations counted',
+      );
       expect(await sessionKeysExist(redis, fresh)).toBe(0);
       // The node keeps serving: old, new and forwarded sessions all answer.
       for (const sid of [...old.slice(4), ...fresh]) expect((await call(cluster, 0, sid)).ok).toBe(true);
@@ -380,11 +447,17 @@ describe('Redis at maxmemory with noeviction', () => {
       // Memory frees: the refused registrations land (they stayed queued).
       await redis.config('SET', 'maxmemory', '0');
       const t1 = Date.now();
-      await waitFor(async () => (await sessionKeysExist(redis, [...fresh, own])) === fresh.length + 1, 20_000, 'the refused registrations written once memory freed');
+      await waitFor(
+        async () => (await sessionKeysExist(redis, [...fresh, own])) === fresh.length + 1,
+        20_000,
+        'the refused registrations written once memory freed',
+      );
       const catchUpMs = Date.now() - t1;
       expect(await sessionKeysExist(redis, old.slice(4))).toBe(4);
       for (let i = 0; i < 2; i++) expect(await metricValue(base(cluster, i), 'mcp_cluster_nodes_reaped_total')).toBe(0);
-      console.log(`[figure] maxmemory/noeviction: closed sessions' keys deleted within ${delMs} ms; new registrations refused and counted, written ${catchUpMs} ms after memory freed`);
+      console.log(
+        `[figure] maxmemory/noeviction: closed sessions' keys deleted within ${delMs} ms; new registrations refused and counted, written ${catchUpMs} ms after memory freed`,
+      );
     } finally {
       await redis.config('SET', 'maxmemory', '0').catch(() => {});
       redis.disconnect();

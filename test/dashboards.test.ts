@@ -33,7 +33,9 @@ interface AlertRule {
   record?: string;
   expr: string;
 }
-const alertRules: AlertRule[] = (parse(readFileSync(ALERTS_FILE, 'utf8')) as { groups: { rules: AlertRule[] }[] }).groups.flatMap((g) => g.rules);
+const alertRules: AlertRule[] = (parse(readFileSync(ALERTS_FILE, 'utf8')) as { groups: { rules: AlertRule[] }[] }).groups.flatMap(
+  (g) => g.rules,
+);
 
 let srv: TestServer;
 let exposition: Map<string, Set<string>>;
@@ -109,7 +111,9 @@ describe('dashboards match the metrics', () => {
   });
 
   it('selects only metrics and labels the node exports, in every panel query', () => {
-    const found = dashboards.flatMap((d) => dashboardTargets(d).flatMap((t) => problems(`${t.dashboard} / ${t.panel} / ${t.refId}`, t.expr)));
+    const found = dashboards.flatMap((d) =>
+      dashboardTargets(d).flatMap((t) => problems(`${t.dashboard} / ${t.panel} / ${t.refId}`, t.expr)),
+    );
     expect(found).toEqual([]);
   });
 
@@ -158,7 +162,10 @@ describe('dashboards import cleanly', () => {
       expect(job, d.file).toMatchObject({ type: 'query', definition: JOB_QUERY, datasource: { type: 'prometheus', uid: '${datasource}' } });
       for (const v of vars.filter((x) => x.type === 'query')) {
         const { metrics } = queryNames(v.definition.replace(/^label_values\((.*),\s*\w+\)$/, '$1'));
-        expect(metrics.every((m) => exposition.has(m)), `${d.file}: variable ${v.name}`).toBe(true);
+        expect(
+          metrics.every((m) => exposition.has(m)),
+          `${d.file}: variable ${v.name}`,
+        ).toBe(true);
       }
     }
   });
@@ -170,13 +177,17 @@ describe('dashboards import cleanly', () => {
       if (node === null || typeof node !== 'object') return;
       for (const [k, v] of Object.entries(node)) {
         if (k === 'datasource' && typeof v === 'string') bad.push(`${path}.datasource is a name: ${v}`);
-        if (k === 'datasource' && v && typeof v === 'object' && (v as { uid?: unknown }).uid !== '${datasource}') bad.push(`${path}.datasource.uid = ${JSON.stringify((v as { uid?: unknown }).uid)}`);
+        if (k === 'datasource' && v && typeof v === 'object' && (v as { uid?: unknown }).uid !== '${datasource}')
+          bad.push(`${path}.datasource.uid = ${JSON.stringify((v as { uid?: unknown }).uid)}`);
         walk(v, `${path}.${k}`);
       }
     };
     for (const d of dashboards) {
       walk(d.json.panels, `${d.file}:panels`);
-      walk(d.json.templating.list.filter((v: any) => v.type !== 'datasource'), `${d.file}:templating`);
+      walk(
+        d.json.templating.list.filter((v: any) => v.type !== 'datasource'),
+        `${d.file}:templating`,
+      );
       expect(JSON.stringify(d.json), d.file).not.toMatch(/"__inputs"|DS_PROMETHEUS/);
       for (const p of allPanels(d.json)) {
         if (p.type === 'row') continue;
@@ -216,10 +227,15 @@ describe('dashboards import cleanly', () => {
   });
 
   it('are exactly what grafana/generate.mjs renders', async () => {
-    const gen = (await import(pathToFileURL(join(ROOT, 'grafana', 'generate.mjs')).href)) as { DASHBOARDS: Record<string, unknown>; render(d: unknown): string };
+    const gen = (await import(pathToFileURL(join(ROOT, 'grafana', 'generate.mjs')).href)) as {
+      DASHBOARDS: Record<string, unknown>;
+      render(d: unknown): string;
+    };
     expect(Object.keys(gen.DASHBOARDS).sort()).toEqual(dashboards.map((d) => d.file));
     for (const [file, d] of Object.entries(gen.DASHBOARDS)) {
-      expect(readFileSync(join(ROOT, 'grafana', 'dashboards', file), 'utf8'), `${file} is stale: run node grafana/generate.mjs`).toBe(gen.render(d));
+      expect(readFileSync(join(ROOT, 'grafana', 'dashboards', file), 'utf8'), `${file} is stale: run node grafana/generate.mjs`).toBe(
+        gen.render(d),
+      );
     }
   });
 });

@@ -109,7 +109,13 @@ describe('docker-compose.yml', () => {
       expect(env.MCP_CLUSTER_SECRET, name).toMatch(/^\$\{MCP_CLUSTER_SECRET(:?\?[^}]*)?\}$/);
       ids.add(env.NODE_ID);
       const cfg = expectNodeAcceptsEnv(name, { ...env, MCP_CLUSTER_SECRET: 'x'.repeat(32) });
-      expect(cfg).toMatchObject({ port: NODE_PORT, host: '0.0.0.0', nodeId: name, redisUrl: 'redis://redis:6379', advertiseAddress: `${name}:${NODE_PORT}` });
+      expect(cfg).toMatchObject({
+        port: NODE_PORT,
+        host: '0.0.0.0',
+        nodeId: name,
+        redisUrl: 'redis://redis:6379',
+        advertiseAddress: `${name}:${NODE_PORT}`,
+      });
     }
     expect(ids.size).toBe(composeNodes.length);
     expect(compose.services.redis.healthcheck).toBeDefined();
@@ -322,7 +328,12 @@ describe('Kubernetes manifests', () => {
 
   it('passes the node config loader with the values Kubernetes fills in', () => {
     const cfg = expectNodeAcceptsEnv('Deployment', podEnv());
-    expect(cfg).toMatchObject({ port: NODE_PORT, host: '0.0.0.0', nodeId: 'mcp-storm-7d9f-abcde', advertiseAddress: `10.0.0.7:${NODE_PORT}` });
+    expect(cfg).toMatchObject({
+      port: NODE_PORT,
+      host: '0.0.0.0',
+      nodeId: 'mcp-storm-7d9f-abcde',
+      advertiseAddress: `10.0.0.7:${NODE_PORT}`,
+    });
   });
 
   it('names the Host values the pods accept (MCP_ALLOWED_HOSTS): bound to 0.0.0.0, a pod would accept any', () => {
@@ -336,7 +347,8 @@ describe('Kubernetes manifests', () => {
     expect(container.livenessProbe.httpGet.path).toBe('/healthz');
     expect(containerPort(container.livenessProbe.httpGet.port)).toBe(NODE_PORT);
     // Readiness reacts within seconds (draining: 503); liveness must not kill a busy node as fast.
-    const window = (p: { periodSeconds?: number; failureThreshold?: number }): number => (p.periodSeconds ?? 10) * (p.failureThreshold ?? 3);
+    const window = (p: { periodSeconds?: number; failureThreshold?: number }): number =>
+      (p.periodSeconds ?? 10) * (p.failureThreshold ?? 3);
     expect(window(container.readinessProbe)).toBeLessThanOrEqual(5);
     expect(window(container.livenessProbe)).toBeGreaterThan(window(container.readinessProbe));
   });
@@ -422,7 +434,9 @@ describe('Prometheus configuration and alert rules', () => {
     const job = prom.scrape_configs.find((j: { job_name: string }) => j.job_name === 'mcp');
     expect(durationMs(job.scrape_interval ?? prom.global.scrape_interval)).toBe(5000);
     expect(job.metrics_path ?? '/metrics').toBe('/metrics');
-    expect(job.static_configs.flatMap((c: { targets: string[] }) => c.targets).sort()).toEqual(composeNodes.map((n) => `${n}:${NODE_PORT}`));
+    expect(job.static_configs.flatMap((c: { targets: string[] }) => c.targets).sort()).toEqual(
+      composeNodes.map((n) => `${n}:${NODE_PORT}`),
+    );
   });
 
   it('tells Grafana the same scrape interval and the compose Prometheus address', () => {

@@ -10,7 +10,9 @@ async function openStreams(url: string, n: number): Promise<SseReader[]> {
   return Promise.all(
     Array.from({ length: n }, async () => {
       const { sid } = await initialize(url);
-      const res = await fetch(url, { headers: { accept: 'text/event-stream', 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' } });
+      const res = await fetch(url, {
+        headers: { accept: 'text/event-stream', 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' },
+      });
       const r = new SseReader(res);
       await r.next();
       return r;
@@ -40,7 +42,12 @@ describe('drain on SIGTERM', () => {
     const init = await fetch(srv.url, {
       method: 'POST',
       headers: POST_HEADERS,
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } }),
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } },
+      }),
     });
     expect(init.status).toBe(503);
     const closed = await closeTimes(readers, t0);
@@ -119,10 +126,13 @@ describe('drain on SIGTERM: past the window, and the registry', () => {
     const redis = await startRedis();
     const client = new Redis(redis.url);
     try {
-      const srv = await startServer({ env: { REDIS_URL: redis.url, NODE_ID: 'drainer', MCP_REGISTRY_QUEUE_MAX: '50', MCP_DRAIN_WINDOW_MS: '200' } });
+      const srv = await startServer({
+        env: { REDIS_URL: redis.url, NODE_ID: 'drainer', MCP_REGISTRY_QUEUE_MAX: '50', MCP_DRAIN_WINDOW_MS: '200' },
+      });
       const sids: string[] = [];
       // Bounded concurrency so the queue (50) keeps up while sessions are created.
-      for (let i = 0; i < 6; i++) sids.push(...(await Promise.all(Array.from({ length: 50 }, () => initialize(srv.url).then((r) => r.sid)))));
+      for (let i = 0; i < 6; i++)
+        sids.push(...(await Promise.all(Array.from({ length: 50 }, () => initialize(srv.url).then((r) => r.sid)))));
       await waitFor(async () => (await client.scard('mcp:node:drainer:sessions')) === 300, 20_000, '300 keys written');
       expect(await srv.stop('SIGTERM')).toBe(0);
       expect(await client.exists(...sids.map((s) => `mcp:session:${s}`))).toBe(0);

@@ -18,7 +18,9 @@ it('serves the README example module', async () => {
   await client.connect(new StreamableHTTPClientTransport(new URL(srv.url)));
   expect(client.getServerVersion()?.name).toBe('my-tools');
   const progress: number[] = [];
-  const r = await client.callTool({ name: 'countdown', arguments: { from: 3 } }, undefined, { onprogress: (p) => progress.push(p.progress) });
+  const r = await client.callTool({ name: 'countdown', arguments: { from: 3 } }, undefined, {
+    onprogress: (p) => progress.push(p.progress),
+  });
   expect(progress).toEqual([1, 2, 3]);
   expect(JSON.stringify(r.content)).toContain('lift-off');
   client.setRequestHandler(ElicitRequestSchema, async () => ({ action: 'accept', content: { name: 'Ada' } }));

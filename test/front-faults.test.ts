@@ -59,7 +59,8 @@ describe('the front guard (faults injected with MCP_TEST_FAULTS)', () => {
 
   it('exports every site of mcp_internal_errors_total at 0 from the start', async () => {
     const text = await (await fetch(`${srv.base}/metrics`)).text();
-    for (const where of ['post', 'get', 'delete', 'body', 'forward', 'worker_message', 'metrics', 'process']) expect(text).toContain(`mcp_internal_errors_total{where="${where}"} 0`);
+    for (const where of ['post', 'get', 'delete', 'body', 'forward', 'worker_message', 'metrics', 'process'])
+      expect(text).toContain(`mcp_internal_errors_total{where="${where}"} 0`);
   });
 
   it('a throwing route handler (POST, GET, DELETE on /mcp; /readyz): 500 with -32603, one log line with the stack, counted by where', async () => {
@@ -89,7 +90,7 @@ describe('the front guard (faults injected with MCP_TEST_FAULTS)', () => {
     await expectPing(srv, sid);
   });
 
-  it('a throw while a worker reply is dispatched: that request gets 500, the worker\'s other sessions and the session itself go on', async () => {
+  it("a throw while a worker reply is dispatched: that request gets 500, the worker's other sessions and the session itself go on", async () => {
     const sid = (await initialize(srv.url)).sid;
     await expectInternalError(await rpc(srv.url, sid, { jsonrpc: '2.0', id: 'mcp-test-fault:worker_message', method: 'ping' }));
     expect(await internalErrors(srv, 'worker_message')).toBe(1);
@@ -199,11 +200,14 @@ describe('a body over MAX_BODY', () => {
 
   it('5 MiB through node:http: the response is 413 with its body', async () => {
     const result = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = request({ port: srv.port, host: '127.0.0.1', method: 'POST', path: '/mcp', headers: { ...POST_HEADERS, 'content-length': FIVE_MIB } }, (res) => {
-        let body = '';
-        res.setEncoding('utf8').on('data', (d: string) => (body += d));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      });
+      const req = request(
+        { port: srv.port, host: '127.0.0.1', method: 'POST', path: '/mcp', headers: { ...POST_HEADERS, 'content-length': FIVE_MIB } },
+        (res) => {
+          let body = '';
+          res.setEncoding('utf8').on('data', (d: string) => (body += d));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        },
+      );
       req.on('error', reject);
       req.end(Buffer.alloc(FIVE_MIB, 0x20));
     });
@@ -226,7 +230,9 @@ describe('a body over MAX_BODY', () => {
       };
       s.on('connect', () => {
         // Just under 1e9: uWS's own parser closes on a Content-Length of ten digits or more.
-        s.write(`POST /mcp HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\naccept: ${POST_HEADERS.accept}\r\ncontent-length: 999999999\r\n\r\n`);
+        s.write(
+          `POST /mcp HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\naccept: ${POST_HEADERS.accept}\r\ncontent-length: 999999999\r\n\r\n`,
+        );
         pump();
       });
       s.on('data', (d) => (response += d.toString('latin1')));
@@ -248,7 +254,13 @@ describe('a body over MAX_BODY', () => {
 describe('no secrets and no session ids in logs', () => {
   it('a rejected REDIS_URL is reported without its password', async () => {
     const secret = 's3cr3t-P4ssw0rd';
-    for (const url of [`redis://user:${secret}@host:notaport`, `ftp://u:${secret}@h:1`, `redis+cluster://u:${secret}@h:1/2`, `redis://:${secret},x@`, `h1:1,redis://u:${secret}@h2:x`]) {
+    for (const url of [
+      `redis://user:${secret}@host:notaport`,
+      `ftp://u:${secret}@h:1`,
+      `redis+cluster://u:${secret}@h:1/2`,
+      `redis://:${secret},x@`,
+      `h1:1,redis://u:${secret}@h2:x`,
+    ]) {
       const { code, stdout, stderr } = await runServer(['--port', '0'], { REDIS_URL: url });
       expect(code, url).toBe(2);
       expect(stderr, url).toMatch(/invalid REDIS_URL/);

@@ -23,8 +23,35 @@ const RUNS = 500;
 /** One answer takes milliseconds; this only bounds a request that would hang. */
 const REQUEST_MS = Number(process.env.FUZZ_REQUEST_MS ?? 5000);
 const VERSIONS = ['2025-11-25', '2025-06-18', '2025-03-26', '2024-11-05', '1999-01-01'];
-const QUICK_TOOLS = ['test_simple_text', 'test_image_content', 'test_audio_content', 'test_embedded_resource', 'test_multiple_content_types', 'test_error_handling', 'test_tool_with_logging', 'no_such_tool'];
-const METHODS = ['ping', 'tools/list', 'tools/call', 'resources/list', 'resources/read', 'resources/templates/list', 'resources/subscribe', 'prompts/list', 'prompts/get', 'completion/complete', 'logging/setLevel', 'initialize', 'notifications/initialized', 'notifications/cancelled', 'notifications/roots/list_changed', 'x/unknown', ''];
+const QUICK_TOOLS = [
+  'test_simple_text',
+  'test_image_content',
+  'test_audio_content',
+  'test_embedded_resource',
+  'test_multiple_content_types',
+  'test_error_handling',
+  'test_tool_with_logging',
+  'no_such_tool',
+];
+const METHODS = [
+  'ping',
+  'tools/list',
+  'tools/call',
+  'resources/list',
+  'resources/read',
+  'resources/templates/list',
+  'resources/subscribe',
+  'prompts/list',
+  'prompts/get',
+  'completion/complete',
+  'logging/setLevel',
+  'initialize',
+  'notifications/initialized',
+  'notifications/cancelled',
+  'notifications/roots/list_changed',
+  'x/unknown',
+  '',
+];
 
 const bytes = (s: string): Buffer => Buffer.from(s, 'latin1');
 
@@ -39,7 +66,10 @@ interface FieldSpec {
 
 /** A value the node accepts, or none. */
 function plausible(f: FieldSpec): fc.Arbitrary<Buffer | null> {
-  return fc.oneof({ weight: 30, arbitrary: fc.constantFrom(...f.good).map(bytes) }, { weight: f.absent ?? 5, arbitrary: fc.constant(null) });
+  return fc.oneof(
+    { weight: 30, arbitrary: fc.constantFrom(...f.good).map(bytes) },
+    { weight: f.absent ?? 5, arbitrary: fc.constant(null) },
+  );
 }
 
 /** A hostile value: random bytes, a good one with a random byte (often 0x7F-0xFF) in it, a wrong one. */
@@ -88,7 +118,12 @@ const plausibleBody = fc.constantFrom(
   JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }),
   JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'test_simple_text', arguments: {} } }),
   JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }),
-  JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'fuzz', version: '1' } } }),
+  JSON.stringify({
+    jsonrpc: '2.0',
+    id: 3,
+    method: 'initialize',
+    params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'fuzz', version: '1' } },
+  }),
   '',
   '{',
 );
@@ -96,14 +131,24 @@ const plausibleBody = fc.constantFrom(
 /** Content-Length: the right one (most often), padded, smaller, larger, junk, or random bytes. */
 const contentLength = fc.oneof(
   { weight: 12, arbitrary: fc.constant('exact') },
-  { weight: 1, arbitrary: fc.constantFrom(' exact ', 'smaller', 'larger', '-1', '1e3', '0x10', '+5', '5,5', '99999999999999999999999', '') },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(' exact ', 'smaller', 'larger', '-1', '1e3', '0x10', '+5', '5,5', '99999999999999999999999', ''),
+  },
   { weight: 1, arbitrary: fc.uint8Array({ maxLength: 12 }).map((a) => Buffer.from(a).toString('latin1')) },
 );
 
 function headerCase(port: number, sessions: () => readonly string[]): fc.Arbitrary<Fuzzed> {
   // Live sessions (most often), one with its tag broken, and forged ids.
   const live = sessions();
-  const sessionIds = [...live, ...live, live[0].slice(0, -1) + (live[0].endsWith('A') ? 'B' : 'A'), 'x', 'a.b.c', 'AAAAAAAAAAAAAAAAAAAAAA.bm9kZTE.AAAAAAAAAAAAAAAA'];
+  const sessionIds = [
+    ...live,
+    ...live,
+    live[0].slice(0, -1) + (live[0].endsWith('A') ? 'B' : 'A'),
+    'x',
+    'a.b.c',
+    'AAAAAAAAAAAAAAAAAAAAAA.bm9kZTE.AAAAAAAAAAAAAAAA',
+  ];
   return fc
     .record({
       method: fc.constantFrom('POST', 'GET', 'DELETE'),
@@ -138,7 +183,16 @@ function headerCase(port: number, sessions: () => readonly string[]): fc.Arbitra
         add('content-type', h.contentType);
         body = Buffer.from(c.body);
         const n = body.length;
-        const cl = c.cl === 'exact' ? String(n) : c.cl === ' exact ' ? ` ${n} ` : c.cl === 'smaller' ? String(Math.max(0, n - 1)) : c.cl === 'larger' ? String(n + 10) : c.cl;
+        const cl =
+          c.cl === 'exact'
+            ? String(n)
+            : c.cl === ' exact '
+              ? ` ${n} `
+              : c.cl === 'smaller'
+                ? String(Math.max(0, n - 1))
+                : c.cl === 'larger'
+                  ? String(n + 10)
+                  : c.cl;
         headers.push(['content-length', bytes(cl)]);
         const t = cl.trim();
         framingOff = !/^\d+$/.test(t) || Number(t) !== n;
@@ -191,18 +245,52 @@ async function internalErrors(base: string): Promise<number> {
 const loneSurrogate = fc.constantFrom('\ud800', '\udfff', 'a\ud83d', '\ude00b', '\udbff\udbff');
 const odd = fc.oneof(fc.string({ unit: 'binary', maxLength: 20 }), loneSurrogate);
 const anyJson = fc.oneof(fc.jsonValue({ maxDepth: 4 }), odd);
-const ID_LITERALS = ['1e400', '-1e400', '123456789012345678901234567890', '-0', '0.5', '1E2', 'null', 'true', '{}', '[]', '"x"', '9007199254740993'];
+const ID_LITERALS = [
+  '1e400',
+  '-1e400',
+  '123456789012345678901234567890',
+  '-0',
+  '0.5',
+  '1E2',
+  'null',
+  'true',
+  '{}',
+  '[]',
+  '"x"',
+  '9007199254740993',
+];
 
 /** One JSON-RPC-ish object; `id` may become a raw literal (big numbers JSON.parse turns into Infinity). */
 const message = fc
   .record(
     {
       jsonrpc: fc.oneof({ weight: 5, arbitrary: fc.constant('2.0') }, { weight: 1, arbitrary: anyJson }),
-      id: fc.oneof({ weight: 6, arbitrary: fc.integer() }, { weight: 1, arbitrary: fc.string({ maxLength: 8 }) }, { weight: 2, arbitrary: fc.constant('__ID__') }, { weight: 1, arbitrary: anyJson }),
+      id: fc.oneof(
+        { weight: 6, arbitrary: fc.integer() },
+        { weight: 1, arbitrary: fc.string({ maxLength: 8 }) },
+        { weight: 2, arbitrary: fc.constant('__ID__') },
+        { weight: 1, arbitrary: anyJson },
+      ),
       method: fc.oneof({ weight: 5, arbitrary: fc.constantFrom(...METHODS) }, { weight: 1, arbitrary: odd }),
       params: fc.oneof(
-        { weight: 3, arbitrary: fc.record({ name: fc.constantFrom(...QUICK_TOOLS), arguments: fc.dictionary(fc.string({ maxLength: 6 }), anyJson, { maxKeys: 4 }) }) },
-        { weight: 2, arbitrary: fc.record({ uri: fc.oneof(fc.constantFrom('test://static-text', 'test://watched-resource', 'file:///etc/passwd'), odd), level: fc.constantFrom('debug', 'emergency', 'x'), protocolVersion: fc.constantFrom(...VERSIONS) }, { requiredKeys: [] }) },
+        {
+          weight: 3,
+          arbitrary: fc.record({
+            name: fc.constantFrom(...QUICK_TOOLS),
+            arguments: fc.dictionary(fc.string({ maxLength: 6 }), anyJson, { maxKeys: 4 }),
+          }),
+        },
+        {
+          weight: 2,
+          arbitrary: fc.record(
+            {
+              uri: fc.oneof(fc.constantFrom('test://static-text', 'test://watched-resource', 'file:///etc/passwd'), odd),
+              level: fc.constantFrom('debug', 'emergency', 'x'),
+              protocolVersion: fc.constantFrom(...VERSIONS),
+            },
+            { requiredKeys: [] },
+          ),
+        },
         { weight: 1, arbitrary: anyJson },
       ),
       result: anyJson,
@@ -220,7 +308,9 @@ const message = fc
 /** Nested arrays/objects deeper than any recursive walk should follow. */
 const deep = fc.tuple(fc.integer({ min: 500, max: 20_000 }), fc.boolean(), fc.boolean()).map(([n, objects, asParams]) => {
   const inner = objects ? '{"a":'.repeat(n) + '1' + '}'.repeat(n) : '['.repeat(n) + ']'.repeat(n);
-  return asParams ? `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"test_simple_text","arguments":{"x":${inner}}}}` : inner;
+  return asParams
+    ? `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"test_simple_text","arguments":{"x":${inner}}}}`
+    : inner;
 });
 
 const body = fc.oneof(
@@ -230,7 +320,18 @@ const body = fc.oneof(
   { weight: 1, arbitrary: deep.map((s) => Buffer.from(s)) },
   { weight: 1, arbitrary: fc.jsonValue().map((v) => Buffer.from(JSON.stringify(v) ?? 'null')) },
   // Bytes that are not UTF-8 inside a string literal, and random bytes.
-  { weight: 1, arbitrary: fc.uint8Array({ maxLength: 8 }).map((a) => Buffer.concat([Buffer.from('{"jsonrpc":"2.0","id":1,"method":"ping","params":{"s":"'), Buffer.from(a.map((b) => (b === 0x22 || b === 0x5c ? 0x80 : b))), Buffer.from('"}}')])) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .uint8Array({ maxLength: 8 })
+      .map((a) =>
+        Buffer.concat([
+          Buffer.from('{"jsonrpc":"2.0","id":1,"method":"ping","params":{"s":"'),
+          Buffer.from(a.map((b) => (b === 0x22 || b === 0x5c ? 0x80 : b))),
+          Buffer.from('"}}'),
+        ]),
+      ),
+  },
   { weight: 1, arbitrary: fc.uint8Array({ maxLength: 64 }).map((a) => Buffer.from(a)) },
 );
 
@@ -252,12 +353,15 @@ describe('fuzz: one node', () => {
   it('random bytes in every header the node reads, on POST, GET and DELETE', async () => {
     const seen = new Map<number, number>();
     await fc.assert(
-      fc.asyncProperty(headerCase(srv.port, () => targets), async (f) => {
-        const r = await rawRequest(srv.port, f.req, REQUEST_MS);
-        seen.set(r.status, (seen.get(r.status) ?? 0) + 1);
-        const p = problem(f, r);
-        if (p) throw new Error(`${p}\n${describeCase(f)}`);
-      }),
+      fc.asyncProperty(
+        headerCase(srv.port, () => targets),
+        async (f) => {
+          const r = await rawRequest(srv.port, f.req, REQUEST_MS);
+          seen.set(r.status, (seen.get(r.status) ?? 0) + 1);
+          const p = problem(f, r);
+          if (p) throw new Error(`${p}\n${describeCase(f)}`);
+        },
+      ),
       { numRuns: RUNS },
     );
     // The fuzz reached past the header checks, not only into them.
@@ -297,7 +401,7 @@ describe('fuzz: one node', () => {
   });
 });
 
-describe('fuzz through forwarding: requests for node1\'s sessions sent to node2', () => {
+describe("fuzz through forwarding: requests for node1's sessions sent to node2", () => {
   let cluster: Cluster;
   const witnesses: string[] = [];
   const targets: string[] = [];
@@ -332,16 +436,19 @@ describe('fuzz through forwarding: requests for node1\'s sessions sent to node2'
   it('random bytes in every forwarded header, on POST, GET and DELETE', async () => {
     const port = cluster.nodes[1].port;
     await fc.assert(
-      fc.asyncProperty(headerCase(port, () => targets), async (f) => {
-        const r = await rawRequest(port, f.req, REQUEST_MS);
-        const p = problem(f, r);
-        if (p) throw new Error(`${p}\n${describeCase(f)}`);
-      }),
+      fc.asyncProperty(
+        headerCase(port, () => targets),
+        async (f) => {
+          const r = await rawRequest(port, f.req, REQUEST_MS);
+          const p = problem(f, r);
+          if (p) throw new Error(`${p}\n${describeCase(f)}`);
+        },
+      ),
       { numRuns: 200 },
     );
   }, 60_000);
 
-  it('afterwards: both nodes are alive and node1\'s earlier sessions answer, directly and through node2', async () => {
+  it("afterwards: both nodes are alive and node1's earlier sessions answer, directly and through node2", async () => {
     for (const n of cluster.nodes) expect(n.proc?.exitCode ?? null).toBeNull();
     for (const sid of witnesses) {
       await expectToolsCall(`${node(0)}/mcp`, sid);

@@ -52,11 +52,21 @@ async function post(body: string | Buffer, headers: Record<string, string> = {})
 }
 
 function initBody(id: number, params: Record<string, unknown>): string {
-  return JSON.stringify({ jsonrpc: '2.0', id, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' }, ...params } });
+  return JSON.stringify({
+    jsonrpc: '2.0',
+    id,
+    method: 'initialize',
+    params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' }, ...params },
+  });
 }
 
 async function expectAlive(sid: string): Promise<void> {
-  const res = await rpc(srv.url, sid, { jsonrpc: '2.0', id: 77, method: 'tools/call', params: { name: 'echo', arguments: { text: 'still here' } } });
+  const res = await rpc(srv.url, sid, {
+    jsonrpc: '2.0',
+    id: 77,
+    method: 'tools/call',
+    params: { name: 'echo', arguments: { text: 'still here' } },
+  });
   expect(res.status).toBe(200);
   expect((await res.json()).result.content[0].text).toBe('still here');
 }
@@ -64,9 +74,11 @@ async function expectAlive(sid: string): Promise<void> {
 /** Runs `n` jobs, `width` at a time. */
 async function pool(n: number, width: number, job: (i: number) => Promise<void>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: width }, async () => {
-    while (next < n) await job(next++);
-  }));
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (next < n) await job(next++);
+    }),
+  );
 }
 
 /** A POST whose SSE answer is read through a raw socket at a rate the test controls. */
@@ -81,7 +93,10 @@ function rawPost(port: number, sid: string, body: string): Socket {
 
 describe('a node under hostile clients', () => {
   beforeAll(async () => {
-    srv = await startServer({ args: ['--tools', 'test/fixtures/flood-tools.mjs'], env: { MCP_SSE_MAX_BUFFERED: '64kb', MCP_REPLAY_EVENTS: '3', WORKERS: '2' } });
+    srv = await startServer({
+      args: ['--tools', 'test/fixtures/flood-tools.mjs'],
+      env: { MCP_SSE_MAX_BUFFERED: '64kb', MCP_REPLAY_EVENTS: '3', WORKERS: '2' },
+    });
     early = (await initialize(srv.url)).sid;
     await expectAlive(early);
     baselineMb = rssMb(srv.proc.pid!);
@@ -110,7 +125,9 @@ describe('a node under hostile clients', () => {
       expect(await metricValue(srv.base, 'mcp_sessions_rejected_total', 'reason="client_state_too_large"')).toBe(before + 300);
       expect(await metricValue(srv.base, 'mcp_sessions_created_total')).toBe(created0);
       const after = await settledRss(srv.proc.pid!, baselineMb + RSS_GROWTH_BOUND_MB);
-      console.log(`[limits] RSS after 300 x 4 MB initializes: peak seen ${peakMb.toFixed(1)} MB, settled ${after.toFixed(1)} MB (baseline ${baselineMb.toFixed(1)} MB)`);
+      console.log(
+        `[limits] RSS after 300 x 4 MB initializes: peak seen ${peakMb.toFixed(1)} MB, settled ${after.toFixed(1)} MB (baseline ${baselineMb.toFixed(1)} MB)`,
+      );
       expect(after).toBeLessThanOrEqual(baselineMb + RSS_GROWTH_BOUND_MB);
       expect(peakMb).toBeLessThanOrEqual(baselineMb + RSS_PEAK_BOUND_MB);
       await expectAlive(early);
@@ -146,7 +163,11 @@ describe('a node under hostile clients', () => {
       const batch = (n: number) => Array.from({ length: n }, (_, i) => ({ jsonrpc: '2.0', id: i + 1, method: 'ping' }));
       const over = await rpc(srv.url, sid, batch(65), '2025-03-26');
       expect(over.status).toBe(400);
-      expect(await over.json()).toMatchObject({ jsonrpc: '2.0', id: null, error: { code: -32600, message: expect.stringContaining('64') } });
+      expect(await over.json()).toMatchObject({
+        jsonrpc: '2.0',
+        id: null,
+        error: { code: -32600, message: expect.stringContaining('64') },
+      });
       const full = await rpc(srv.url, sid, batch(64), '2025-03-26');
       expect(full.status).toBe(200);
       expect((await full.json()).length).toBe(64);
@@ -184,7 +205,16 @@ describe('a node under hostile clients', () => {
       const dropped0 = await metricValue(srv.base, 'mcp_sse_dropped_total');
       const EVENT = 16 * 1024;
       const COUNT = 4000;
-      const sock = rawPost(srv.port, sid, JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'flood', arguments: { count: COUNT, size: EVENT } } }));
+      const sock = rawPost(
+        srv.port,
+        sid,
+        JSON.stringify({
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'tools/call',
+          params: { name: 'flood', arguments: { count: COUNT, size: EVENT } },
+        }),
+      );
       // Reads one chunk (at most 64 KiB) every 50 ms, at most 1.3 MB/s: far below what the tool produces.
       let received = '';
       sock.setEncoding('latin1');
@@ -213,13 +243,21 @@ describe('a node under hostile clients', () => {
 
       // The tool runs to its end with no reader attached (the worker keeps the stream's last 3 events).
       const deadline = Date.now() + 30_000;
-      while ((await metricValue(srv.base, 'mcp_tool_calls_total', 'tool="flood"')) < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      while ((await metricValue(srv.base, 'mcp_tool_calls_total', 'tool="flood"')) < 1 && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 100));
       // The client resumes from the last event it saw and gets what the worker kept, the result last.
       // (Replayed after the flood, within the limit: a resumed stream fed faster than it is read would be
       // dropped the same way.)
       const ids = [...received.matchAll(/id: (\d+_\d+)\n/g)].map((m) => m[1]);
       expect(ids.length).toBeGreaterThan(0);
-      const resumed = await fetch(srv.url, { headers: { accept: 'text/event-stream', 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25', 'last-event-id': ids[ids.length - 1] } });
+      const resumed = await fetch(srv.url, {
+        headers: {
+          accept: 'text/event-stream',
+          'mcp-session-id': sid,
+          'mcp-protocol-version': '2025-11-25',
+          'last-event-id': ids[ids.length - 1],
+        },
+      });
       expect(resumed.status).toBe(200);
       const events = await new SseReader(resumed).rest(30_000);
       const last = JSON.parse(events[events.length - 1].data);
@@ -227,13 +265,20 @@ describe('a node under hostile clients', () => {
 
       // Another session's stream is served in full (50 events of 1000 B stay under the limit however
       // slowly they are read).
-      const res = await rpc(srv.url, other, { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'flood', arguments: { count: 50, size: 1000 } } });
+      const res = await rpc(srv.url, other, {
+        jsonrpc: '2.0',
+        id: 2,
+        method: 'tools/call',
+        params: { name: 'flood', arguments: { count: 50, size: 1000 } },
+      });
       const all = await new SseReader(res).rest(30_000);
       expect(all.filter((e) => e.data.includes('notifications/message')).length).toBe(50);
       expect(JSON.parse(all[all.length - 1].data).result.content[0].text).toBe('50');
 
       const after = await settledRss(srv.proc.pid!, beforeMb + RSS_GROWTH_BOUND_MB);
-      console.log(`[limits] RSS after the slow reader (${COUNT} x ${EVENT} B produced): ${after.toFixed(1)} MB (before it ${beforeMb.toFixed(1)} MB, baseline ${baselineMb.toFixed(1)} MB)`);
+      console.log(
+        `[limits] RSS after the slow reader (${COUNT} x ${EVENT} B produced): ${after.toFixed(1)} MB (before it ${beforeMb.toFixed(1)} MB, baseline ${baselineMb.toFixed(1)} MB)`,
+      );
       expect(after).toBeLessThanOrEqual(beforeMb + RSS_GROWTH_BOUND_MB);
     }, 120_000);
   });
@@ -251,7 +296,16 @@ describe('SSE backpressure within the limit', () => {
   it('queues behind a paused reader and, once it reads, delivers every event in order and ends the stream', async () => {
     const { sid } = await initialize(big.url);
     const COUNT = 2000;
-    const sock = rawPost(big.port, sid, JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'flood', arguments: { count: COUNT, size: 16 * 1024 } } }));
+    const sock = rawPost(
+      big.port,
+      sid,
+      JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'tools/call',
+        params: { name: 'flood', arguments: { count: COUNT, size: 16 * 1024 } },
+      }),
+    );
     const chunks: Buffer[] = [];
     sock.on('data', (d: Buffer) => chunks.push(d));
     sock.on('error', () => {});
@@ -259,7 +313,8 @@ describe('SSE backpressure within the limit', () => {
     try {
       // Paused until the node has met backpressure many times: events wait in the stream's queue.
       const deadline = Date.now() + 30_000;
-      while ((await metricValue(big.base, 'mcp_sse_backpressure_total')) < 100 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      while ((await metricValue(big.base, 'mcp_sse_backpressure_total')) < 100 && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 100));
       expect(await metricValue(big.base, 'mcp_sse_backpressure_total')).toBeGreaterThanOrEqual(100);
       sock.resume();
       // The chunked response ends with its zero-length chunk once everything queued went out.

@@ -91,7 +91,7 @@ describe('Prometheus scraping a loaded node', () => {
     expect(load!.stats.streams).toBeGreaterThan(0);
   });
 
-  it('fills the dashboards\' job and instance variables (label_values) with the node', async () => {
+  it("fills the dashboards' job and instance variables (label_values) with the node", async () => {
     for (const d of loadDashboards()) {
       for (const v of d.json.templating.list.filter((x: { type: string }) => x.type === 'query')) {
         const m = /^label_values\((\w+),\s*(\w+)\)$/.exec(v.definition);
@@ -133,14 +133,21 @@ describe('Prometheus scraping a loaded node', () => {
     expect(failures).toEqual([]);
     // A quantile or average over a histogram that never observed anything is NaN: with the in-memory
     // registry that is the registry's flush histograms only. Anything else NaN is a broken query.
-    const unexpectedNaN = nanOnly.filter((n) => !queryNames(n.slice(n.lastIndexOf(': ') + 2)).metrics.every((m) => m.startsWith('mcp_registry_')));
+    const unexpectedNaN = nanOnly.filter(
+      (n) => !queryNames(n.slice(n.lastIndexOf(': ') + 2)).metrics.every((m) => m.startsWith('mcp_registry_')),
+    );
     expect(unexpectedNaN).toEqual([]);
   });
 
   it('loads every alert rule and evaluates it with health ok', async () => {
     const file = parse(readFileSync(ALERTS_FILE, 'utf8')) as { groups: { name: string; rules: { alert: string; expr: string }[] }[] };
     const expected = file.groups.flatMap((g) => g.rules.map((r) => `${g.name}/${r.alert}`)).sort();
-    type RulesAnswer = { status: string; data: { groups: { name: string; rules: { name: string; type: string; health: string; lastError?: string; lastEvaluation: string }[] }[] } };
+    type RulesAnswer = {
+      status: string;
+      data: {
+        groups: { name: string; rules: { name: string; type: string; health: string; lastError?: string; lastEvaluation: string }[] }[];
+      };
+    };
     let answer: RulesAnswer | undefined;
     await waitFor(
       async () => {
@@ -152,7 +159,9 @@ describe('Prometheus scraping a loaded node', () => {
       'every alert rule evaluated once',
     );
     expect(answer!.status).toBe('success');
-    const loaded = answer!.data.groups.flatMap((g) => g.rules.map((r) => ({ id: `${g.name}/${r.name}`, type: r.type, health: r.health, lastError: r.lastError ?? '' })));
+    const loaded = answer!.data.groups.flatMap((g) =>
+      g.rules.map((r) => ({ id: `${g.name}/${r.name}`, type: r.type, health: r.health, lastError: r.lastError ?? '' })),
+    );
     expect(loaded.map((r) => r.id).sort()).toEqual(expected);
     for (const r of loaded) expect(r, r.id).toMatchObject({ type: 'alerting', health: 'ok', lastError: '' });
     for (const rule of file.groups.flatMap((g) => g.rules)) {

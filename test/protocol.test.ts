@@ -22,7 +22,12 @@ afterAll(async () => {
 
 function getStream(sid: string, lastEventId?: string): Promise<Response> {
   return fetch(srv.url, {
-    headers: { accept: 'text/event-stream', 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25', ...(lastEventId ? { 'last-event-id': lastEventId } : {}) },
+    headers: {
+      accept: 'text/event-stream',
+      'mcp-session-id': sid,
+      'mcp-protocol-version': '2025-11-25',
+      ...(lastEventId ? { 'last-event-id': lastEventId } : {}),
+    },
   });
 }
 
@@ -59,7 +64,11 @@ describe('sessions and versions', () => {
 
   it('assumes 2025-03-26 when the header is absent', async () => {
     const { sid } = await initialize(srv.url, '2025-03-26');
-    const res = await fetch(srv.url, { method: 'POST', headers: { ...POST_HEADERS, 'mcp-session-id': sid }, body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'ping' }) });
+    const res = await fetch(srv.url, {
+      method: 'POST',
+      headers: { ...POST_HEADERS, 'mcp-session-id': sid },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'ping' }),
+    });
     expect(res.status).toBe(200);
     expect((await res.json()).result).toEqual({});
   });
@@ -91,7 +100,12 @@ describe('SSE streams', () => {
     const res = await fetch(demo.url, {
       method: 'POST',
       headers: { ...POST_HEADERS, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 4, method: 'tools/call', params: { name: 'test_tool_with_progress', arguments: {}, _meta: { progressToken: 'p1' } } }),
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 4,
+        method: 'tools/call',
+        params: { name: 'test_tool_with_progress', arguments: {}, _meta: { progressToken: 'p1' } },
+      }),
     });
     expect(res.headers.get('content-type')).toContain('text/event-stream');
     const events = await new SseReader(res).rest();
@@ -185,7 +199,12 @@ describe('SSE streams', () => {
       expect(events.some((e) => e.retry !== undefined)).toBe(true);
       expect(events.some((e) => e.data.includes('"id":42'))).toBe(false);
       const resumed = await fetch(demo.url, {
-        headers: { accept: 'text/event-stream', 'mcp-session-id': init.sid, 'mcp-protocol-version': '2025-11-25', 'last-event-id': primingId },
+        headers: {
+          accept: 'text/event-stream',
+          'mcp-session-id': init.sid,
+          'mcp-protocol-version': '2025-11-25',
+          'last-event-id': primingId,
+        },
       });
       const rest = await new SseReader(resumed).rest();
       const answer = rest.find((e) => e.data.includes('"id":42'));

@@ -3,8 +3,12 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import {
-  CreateMessageRequestSchema, ElicitRequestSchema, ListRootsRequestSchema, LoggingMessageNotificationSchema,
-  ResourceUpdatedNotificationSchema, ToolListChangedNotificationSchema,
+  CreateMessageRequestSchema,
+  ElicitRequestSchema,
+  ListRootsRequestSchema,
+  LoggingMessageNotificationSchema,
+  ResourceUpdatedNotificationSchema,
+  ToolListChangedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { metricValue, startServer, type TestServer } from './helpers/server.js';
@@ -20,12 +24,21 @@ afterAll(async () => {
   await Promise.all([demo?.stop(), fixture?.stop()]);
 });
 
-async function connectClient(url: string, capabilities: Record<string, unknown> = {}, reconnectDelay = 50): Promise<{ client: Client; transport: StreamableHTTPClientTransport; getStream: () => Promise<void> }> {
+async function connectClient(
+  url: string,
+  capabilities: Record<string, unknown> = {},
+  reconnectDelay = 50,
+): Promise<{ client: Client; transport: StreamableHTTPClientTransport; getStream: () => Promise<void> }> {
   const client = new Client({ name: 'sdk-test', version: '1.0.0' }, { capabilities });
   const streams = watchGetStreams();
   const transport = new StreamableHTTPClientTransport(new URL(url), {
     fetch: streams.fetch,
-    reconnectionOptions: { initialReconnectionDelay: reconnectDelay, maxReconnectionDelay: reconnectDelay * 4, reconnectionDelayGrowFactor: 1.5, maxRetries: 20 },
+    reconnectionOptions: {
+      initialReconnectionDelay: reconnectDelay,
+      maxReconnectionDelay: reconnectDelay * 4,
+      reconnectionDelayGrowFactor: 1.5,
+      maxRetries: 20,
+    },
   });
   await client.connect(transport);
   return { client, transport, getStream: streams.opened };
@@ -84,7 +97,10 @@ describe('official SDK client against the everything demo', () => {
       role: 'assistant',
       content: { type: 'text', text: 'sampled answer' },
     }));
-    client.setRequestHandler(ElicitRequestSchema, async () => ({ action: 'accept', content: { username: 'ada', email: 'ada@example.com' } }));
+    client.setRequestHandler(ElicitRequestSchema, async () => ({
+      action: 'accept',
+      content: { username: 'ada', email: 'ada@example.com' },
+    }));
     const s = await client.callTool({ name: 'test_sampling', arguments: { prompt: 'hi' } });
     expect(JSON.stringify(s.content)).toContain('sampled answer');
     const e = await client.callTool({ name: 'test_elicitation', arguments: { message: 'who?' } });
@@ -174,7 +190,11 @@ describe('official SDK client against a user tool module', () => {
       // reconnects; the three updates sent meanwhile exist only in the session's replay buffer.
       for (const s of [...sockets]) s.destroy();
       // The node has seen the GET stream go (it stays attached to the session until then).
-      await waitFor(async () => (await metricValue(fixture.base, 'mcp_sse_streams_active')) === streamsBefore, 10_000, 'the cut stream to be detached');
+      await waitFor(
+        async () => (await metricValue(fixture.base, 'mcp_sse_streams_active')) === streamsBefore,
+        10_000,
+        'the cut stream to be detached',
+      );
       const cutAt = Date.now();
       for (let i = 0; i < 3; i++) await client.callTool({ name: 'touch', arguments: { uri: 'note://one' } });
       expect(Date.now() - cutAt).toBeLessThan(2500);

@@ -65,7 +65,11 @@ describe('faults contained in their request', () => {
   }
 
   it('answers a result JSON cannot encode (BigInt, cycle, throwing toJSON) with -32603 for that request only', async () => {
-    for (const [tool, why] of [['bigint', /BigInt/], ['cycle', /circular/i], ['badjson', /toJSON refuses/]] as const) {
+    for (const [tool, why] of [
+      ['bigint', /BigInt/],
+      ['cycle', /circular/i],
+      ['badjson', /toJSON refuses/],
+    ] as const) {
       const res = await call(srv, a, tool, {}, `req-${tool}`);
       expect(res.status).toBe(200);
       const body = await res.json();
@@ -75,7 +79,11 @@ describe('faults contained in their request', () => {
       expect(body.error.message).toMatch(why);
       await othersFine();
     }
-    await waitFor(async () => (await metricValue(srv.base, 'mcp_worker_errors_total', 'kind="unserializable"')) >= 3, 10_000, 'unserializable counted');
+    await waitFor(
+      async () => (await metricValue(srv.base, 'mcp_worker_errors_total', 'kind="unserializable"')) >= 3,
+      10_000,
+      'unserializable counted',
+    );
   });
 
   it('rejects a notification JSON cannot encode; the tool and its session go on', async () => {
@@ -89,10 +97,20 @@ describe('faults contained in their request', () => {
     const beforeRej = await metricValue(srv.base, 'mcp_worker_errors_total', 'kind="unhandled_rejection"');
     expect((await (await call(srv, a, 'throwtimer')).json()).result.content[0].text).toBe('scheduled');
     expect((await (await call(srv, a, 'rejectlater')).json()).result.content[0].text).toBe('left');
-    await waitFor(async () => (await metricValue(srv.base, 'mcp_worker_errors_total', 'kind="uncaught_exception"')) === before + 1, 10_000, 'uncaught exception counted');
-    await waitFor(async () => (await metricValue(srv.base, 'mcp_worker_errors_total', 'kind="unhandled_rejection"')) === beforeRej + 1, 10_000, 'unhandled rejection counted');
+    await waitFor(
+      async () => (await metricValue(srv.base, 'mcp_worker_errors_total', 'kind="uncaught_exception"')) === before + 1,
+      10_000,
+      'uncaught exception counted',
+    );
+    await waitFor(
+      async () => (await metricValue(srv.base, 'mcp_worker_errors_total', 'kind="unhandled_rejection"')) === beforeRej + 1,
+      10_000,
+      'unhandled rejection counted',
+    );
     await srv.waitForLog((l) => l.msg === 'uncaught exception in session worker (contained)' && String(l.err).includes('timer boom'));
-    await srv.waitForLog((l) => l.msg === 'unhandled rejection in session worker (contained)' && String(l.err).includes('nobody awaits me'));
+    await srv.waitForLog(
+      (l) => l.msg === 'unhandled rejection in session worker (contained)' && String(l.err).includes('nobody awaits me'),
+    );
     await othersFine();
     expect((await readyz(srv)).body.workerRestarts).toEqual([]);
   });
@@ -104,7 +122,11 @@ describe('faults contained in their request', () => {
     expect((await (await call(srv, a, 'manythrows', { n: 1000 })).json()).result.content[0].text).toBe('scheduled');
     const calls = await Promise.all(Array.from({ length: 50 }, (_, i) => threadOf(srv, [a, b, other][i % 3])));
     expect(calls.filter((t) => t === thread).length).toBe(34);
-    await waitFor(async () => (await metricValue(srv.base, 'mcp_worker_errors_total', 'kind="uncaught_exception"')) === before + 1000, 10_000, '1000 exceptions counted');
+    await waitFor(
+      async () => (await metricValue(srv.base, 'mcp_worker_errors_total', 'kind="uncaught_exception"')) === before + 1000,
+      10_000,
+      '1000 exceptions counted',
+    );
     await othersFine();
     // At most 10 lines a second are written (the rest counted as `suppressed`).
     expect(logged() - loggedBefore).toBeLessThan(100);
@@ -120,7 +142,11 @@ describe('faults contained in their request', () => {
     // A result that comes after the timeout is dropped: the answer is the timeout error.
     const late = await (await call(srv, a, 'late', {}, 'l1')).json();
     expect(late).toMatchObject({ id: 'l1', error: { code: -32603, message: 'Handler timed out after 200 ms' } });
-    await waitFor(async () => (await metricValue(srv.base, 'mcp_worker_errors_total', 'kind="handler_timeout"')) >= 2, 10_000, 'timeouts counted');
+    await waitFor(
+      async () => (await metricValue(srv.base, 'mcp_worker_errors_total', 'kind="handler_timeout"')) >= 2,
+      10_000,
+      'timeouts counted',
+    );
     await othersFine();
   });
 });
@@ -153,7 +179,9 @@ describe('stalled worker (watchdog)', () => {
     redis = await startRedis();
     client = new Redis(redis.url);
     // 2 s rather than less: a healthy worker on a busy 2-core machine must never look stalled.
-    srv = await startServer({ env: { MCP_TOOLS: TOOLS, WORKERS: '2', MCP_WORKER_STALL_MS: '2000', REDIS_URL: redis.url, NODE_ID: 'stall' } });
+    srv = await startServer({
+      env: { MCP_TOOLS: TOOLS, WORKERS: '2', MCP_WORKER_STALL_MS: '2000', REDIS_URL: redis.url, NODE_ID: 'stall' },
+    });
   });
   afterAll(async () => {
     await srv?.stop();
@@ -165,7 +193,11 @@ describe('stalled worker (watchdog)', () => {
     const by = await sessionsByThread(srv, 3);
     const [[stuckThread, victims], [healthyThread, survivors]] = [...by.entries()];
     const keys = (sids: string[]): string[] => sids.map((s) => `mcp:session:${s}`);
-    await waitFor(async () => (await client.exists(...keys([...victims, ...survivors]))) === victims.length + survivors.length, 10_000, 'registry keys written');
+    await waitFor(
+      async () => (await client.exists(...keys([...victims, ...survivors]))) === victims.length + survivors.length,
+      10_000,
+      'registry keys written',
+    );
 
     const spin = call(srv, victims[0], 'spin');
     // The other worker serves throughout; keep calling it until the stuck worker is replaced.
@@ -247,7 +279,8 @@ describe('worker heap cap', () => {
   for (const [tool, how, ended] of cases) {
     it(`a worker that exhausts its heap ${how} costs only its own sessions; the node serves on`, async () => {
       const restartsBefore = await metricValue(srv.base, 'mcp_worker_restarts_total', 'reason="heap_limit"');
-      const deaths = (): LogLine[] => srv.logs.filter((l) => l.msg === 'session worker died; its sessions are gone' && l.reason === 'heap_limit');
+      const deaths = (): LogLine[] =>
+        srv.logs.filter((l) => l.msg === 'session worker died; its sessions are gone' && l.reason === 'heap_limit');
       const deathsBefore = deaths().length;
       await waitFor(async () => (await readyz(srv)).body.workers === 2, 15_000, 'both workers up');
       const by = await sessionsByThread(srv, 2);

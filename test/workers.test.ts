@@ -63,12 +63,21 @@ describe('session workers', () => {
     });
     // A cancellation that reaches the worker before the request is ignored: repeat it (bounded) until
     // the request ends, rather than guessing how long the request takes to start.
-    await waitFor(async () => {
-      if (settled) return true;
-      const note = await rpc(srv.url, sid, { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 'w1', reason: 'user' } });
-      expect(note.status).toBe(202);
-      return settled;
-    }, 20_000, 'the cancelled call to be answered', 50);
+    await waitFor(
+      async () => {
+        if (settled) return true;
+        const note = await rpc(srv.url, sid, {
+          jsonrpc: '2.0',
+          method: 'notifications/cancelled',
+          params: { requestId: 'w1', reason: 'user' },
+        });
+        expect(note.status).toBe(202);
+        return settled;
+      },
+      20_000,
+      'the cancelled call to be answered',
+      50,
+    );
     const body = await (await pending).json();
     expect(body.error.code).toBe(-32800);
   });
@@ -76,7 +85,7 @@ describe('session workers', () => {
   it('a worker that dies takes only its own sessions (404 afterwards) and is replaced', async () => {
     // New sessions go to the least-loaded worker: create until both workers hold at least three.
     const byThread = new Map<number, string[]>();
-    for (let i = 0; i < 200 && ([...byThread.values()].filter((v) => v.length >= 3).length < 2); i++) {
+    for (let i = 0; i < 200 && [...byThread.values()].filter((v) => v.length >= 3).length < 2; i++) {
       const { sid } = await initialize(srv.url);
       const t = await threadOf(sid);
       byThread.set(t, [...(byThread.get(t) ?? []), sid]);

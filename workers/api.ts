@@ -101,7 +101,9 @@ export type TemplateResourceHandler = (
 export interface ResourceTemplateLike {
   uriTemplate: { toString(): string; match(uri: string): Record<string, string | string[]> | null };
   listCallback?: (extra: HandlerExtra) => unknown;
-  completeCallback(variable: string): ((value: string, context?: { arguments?: Record<string, string> }) => string[] | Promise<string[]>) | undefined;
+  completeCallback(
+    variable: string,
+  ): ((value: string, context?: { arguments?: Record<string, string> }) => string[] | Promise<string[]>) | undefined;
 }
 
 export interface PromptConfig {

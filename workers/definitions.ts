@@ -2,24 +2,59 @@
  * Tool, resource and prompt definitions of one worker, registered once and shared by all of its
  * sessions. List results never change after start-up, so they are serialised once.
  */
-import { normalizeObjectSchema, safeParseAsync, getParseErrorMessage, getObjectShape } from '@modelcontextprotocol/sdk/server/zod-compat.js';
+import {
+  normalizeObjectSchema,
+  safeParseAsync,
+  getParseErrorMessage,
+  getObjectShape,
+} from '@modelcontextprotocol/sdk/server/zod-compat.js';
 import { toJsonSchemaCompat } from '@modelcontextprotocol/sdk/server/zod-json-schema-compat.js';
 import { getCompleter, isCompletable } from '@modelcontextprotocol/sdk/server/completable.js';
 import { RpcCodes } from '../src/errors.js';
 import { RpcError } from './rpc-error.js';
 import type {
-  FixedResourceHandler, HandlerExtra, InputSchema, McpServerApi, PromptConfig, PromptHandler, ResourceMetadata,
-  ResourceTemplateLike, TemplateResourceHandler, ToolConfig, ToolHandler, ToolResult,
+  FixedResourceHandler,
+  HandlerExtra,
+  InputSchema,
+  McpServerApi,
+  PromptConfig,
+  PromptHandler,
+  ResourceMetadata,
+  ResourceTemplateLike,
+  TemplateResourceHandler,
+  ToolConfig,
+  ToolHandler,
+  ToolResult,
 } from './api.js';
 
 const EMPTY_OBJECT_SCHEMA = Object.freeze({ type: 'object', properties: {} });
 const EMPTY_COMPLETION = Object.freeze({ completion: { values: [], total: 0, hasMore: false } });
 const MAX_COMPLETIONS = 100;
 
-interface Tool { name: string; config: ToolConfig; zod: unknown; handler: ToolHandler }
-interface FixedResource { name: string; uri: string; metadata: ResourceMetadata; handler: FixedResourceHandler }
-interface TemplateResource { name: string; template: ResourceTemplateLike; metadata: ResourceMetadata; handler: TemplateResourceHandler }
-interface Prompt { name: string; config: PromptConfig; zod: unknown; handler: PromptHandler }
+interface Tool {
+  name: string;
+  config: ToolConfig;
+  zod: unknown;
+  handler: ToolHandler;
+}
+interface FixedResource {
+  name: string;
+  uri: string;
+  metadata: ResourceMetadata;
+  handler: FixedResourceHandler;
+}
+interface TemplateResource {
+  name: string;
+  template: ResourceTemplateLike;
+  metadata: ResourceMetadata;
+  handler: TemplateResourceHandler;
+}
+interface Prompt {
+  name: string;
+  config: PromptConfig;
+  zod: unknown;
+  handler: PromptHandler;
+}
 
 function isZodLike(v: unknown): boolean {
   return typeof v === 'object' && v !== null && typeof (v as { safeParse?: unknown }).safeParse === 'function';
@@ -69,7 +104,12 @@ export class Definitions implements McpServerApi {
     this.cache.clear();
   }
 
-  registerResource(name: string, uri: string | ResourceTemplateLike, metadata: ResourceMetadata, handler: FixedResourceHandler | TemplateResourceHandler): void {
+  registerResource(
+    name: string,
+    uri: string | ResourceTemplateLike,
+    metadata: ResourceMetadata,
+    handler: FixedResourceHandler | TemplateResourceHandler,
+  ): void {
     if (typeof uri === 'string') {
       if (this.resources.has(uri)) throw new Error(`Resource ${uri} is already registered`);
       this.resources.set(uri, { name, uri, metadata, handler: handler as FixedResourceHandler });
@@ -154,7 +194,9 @@ export class Definitions implements McpServerApi {
   promptsListJson(): string {
     return this.cached('prompts', () => ({
       prompts: [...this.prompts.values()].map((p) => {
-        const shape = p.zod ? (getObjectShape(p.zod as never) as Record<string, { description?: string; isOptional?: () => boolean }>) : undefined;
+        const shape = p.zod
+          ? (getObjectShape(p.zod as never) as Record<string, { description?: string; isOptional?: () => boolean }>)
+          : undefined;
         return {
           name: p.name,
           title: p.config.title,
@@ -199,7 +241,8 @@ export class Definitions implements McpServerApi {
     if (tool.zod) {
       const parsed = (await safeParseAsync(tool.zod as never, args)) as { success: boolean; data?: unknown; error?: unknown };
       // 2025-11-25: input validation errors are tool execution errors, so the model can correct itself.
-      if (!parsed.success) return toolError(`Input validation error: Invalid arguments for tool ${tool.name}: ${getParseErrorMessage(parsed.error)}`);
+      if (!parsed.success)
+        return toolError(`Input validation error: Invalid arguments for tool ${tool.name}: ${getParseErrorMessage(parsed.error)}`);
       args = parsed.data;
     }
     try {
@@ -235,7 +278,8 @@ export class Definitions implements McpServerApi {
     let args: unknown = params.arguments ?? {};
     if (prompt.zod) {
       const parsed = (await safeParseAsync(prompt.zod as never, args)) as { success: boolean; data?: unknown; error?: unknown };
-      if (!parsed.success) throw new RpcError(RpcCodes.INVALID_PARAMS, `Invalid arguments for prompt ${prompt.name}: ${getParseErrorMessage(parsed.error)}`);
+      if (!parsed.success)
+        throw new RpcError(RpcCodes.INVALID_PARAMS, `Invalid arguments for prompt ${prompt.name}: ${getParseErrorMessage(parsed.error)}`);
       args = parsed.data;
     }
     return prompt.handler(args, extra);
@@ -244,7 +288,8 @@ export class Definitions implements McpServerApi {
   async complete(params: Record<string, unknown>): Promise<unknown> {
     const ref = params.ref as { type?: string; name?: string; uri?: string } | undefined;
     const argument = params.argument as { name?: string; value?: string } | undefined;
-    if (!ref || !argument || typeof argument.name !== 'string') throw new RpcError(RpcCodes.INVALID_PARAMS, 'completion/complete needs ref and argument');
+    if (!ref || !argument || typeof argument.name !== 'string')
+      throw new RpcError(RpcCodes.INVALID_PARAMS, 'completion/complete needs ref and argument');
     const context = params.context as { arguments?: Record<string, string> } | undefined;
     const value = typeof argument.value === 'string' ? argument.value : '';
     if (ref.type === 'ref/prompt') {

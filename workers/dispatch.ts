@@ -7,8 +7,20 @@ import { ErrorCodes, McpRuntimeError, RpcCodes } from '../src/errors.js';
 import { errorBody } from '../src/protocol/jsonrpc.js';
 import { subscriptionError } from './limits.js';
 import {
-  F_CLOSE, F_GONE, F_JSON, F_STATS, W_DELETE, W_DETACH, W_GET, W_INIT, W_POST, W_STATS,
-  type GetMsg, type InitMsg, type PostMsg, type ToWorker,
+  F_CLOSE,
+  F_GONE,
+  F_JSON,
+  F_STATS,
+  W_DELETE,
+  W_DETACH,
+  W_GET,
+  W_INIT,
+  W_POST,
+  W_STATS,
+  type GetMsg,
+  type InitMsg,
+  type PostMsg,
+  type ToWorker,
 } from '../src/pool/messages.js';
 import type { Definitions } from './definitions.js';
 import type { HandlerExtra, JsonRpcNotification, JsonRpcRequestOut, RequestOptions } from './api.js';
@@ -17,7 +29,20 @@ import { E_TIMEOUT, E_UNSERIALIZABLE, WorkerMetrics } from './metrics.js';
 import { FaultLog } from './faults.js';
 import { LAG_RESOLUTION_MS, lagSeconds } from '../src/metrics/hot.js';
 import { isRpcError } from './rpc-error.js';
-import { abortFlight, emit, newStream, openStream, replyJson, resume, Session, signalOf, type Exchange, type Inflight, type Stream, type StreamLimits } from './session.js';
+import {
+  abortFlight,
+  emit,
+  newStream,
+  openStream,
+  replyJson,
+  resume,
+  Session,
+  signalOf,
+  type Exchange,
+  type Inflight,
+  type Stream,
+  type StreamLimits,
+} from './session.js';
 
 const LOG_LEVELS = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'];
 const NOT_FOUND_BODY = errorBody(null, RpcCodes.SESSION_NOT_FOUND, 'Session not found: initialize a new session');
@@ -109,9 +134,12 @@ export class SessionWorker {
 
   private handle(m: ToWorker): void {
     switch (m.k) {
-      case W_INIT: return this.init(m);
-      case W_POST: return this.post(m);
-      case W_GET: return this.get(m);
+      case W_INIT:
+        return this.init(m);
+      case W_POST:
+        return this.post(m);
+      case W_GET:
+        return this.get(m);
       case W_DETACH: {
         const s = this.sessions.get(m.sid);
         if (s) this.detach(s, m.c);
@@ -334,7 +362,14 @@ export class SessionWorker {
    * a handler whose promise never settles thus costs nothing beyond its own closure. The continuations
    * never throw: a result JSON cannot encode becomes -32603 for this request alone.
    */
-  private run(s: Session, ex: Exchange | null, id: string | number, params: Json, timeoutMs: number, fn: (extra: HandlerExtra) => Promise<unknown>): void {
+  private run(
+    s: Session,
+    ex: Exchange | null,
+    id: string | number,
+    params: Json,
+    timeoutMs: number,
+    fn: (extra: HandlerExtra) => Promise<unknown>,
+  ): void {
     const flight: Inflight = { controller: null, exchange: ex, cancelled: false, abortReason: undefined, timer: null, settled: false };
     (s.inflight ??= new Map()).set(id, flight);
     flight.timer = setTimeout(handlerTimedOut, timeoutMs, this, s, ex, id, flight, timeoutMs);
@@ -385,7 +420,12 @@ export class SessionWorker {
     flight.timer = null;
     if (flight.settled) return;
     const message = `Handler timed out after ${ms} ms`;
-    this.faults.record(E_TIMEOUT, 'request handler timed out; answered -32603 and aborted its signal', `request ${JSON.stringify(id)}: ${message}`, 'warn');
+    this.faults.record(
+      E_TIMEOUT,
+      'request handler timed out; answered -32603 and aborted its signal',
+      `request ${JSON.stringify(id)}: ${message}`,
+      'warn',
+    );
     // Answered before the abort: whatever the handler makes of the abort comes too late to count.
     this.finish(s, ex, id, flight, errorBody(id, RpcCodes.INTERNAL_ERROR, message, { timeoutMs: ms }));
     abortFlight(flight, new McpRuntimeError(ErrorCodes.MCP_ERR_HANDLER_TIMEOUT, message));
@@ -442,7 +482,10 @@ export class SessionWorker {
         }
         const body = encode({ jsonrpc: '2.0', method: n.method, params: n.params });
         // Only this call fails: the request and the session go on.
-        if (body === null) return Promise.reject(new McpRuntimeError(ErrorCodes.MCP_ERR_UNSERIALIZABLE, `Notification ${String(n.method)} could not be serialized`));
+        if (body === null)
+          return Promise.reject(
+            new McpRuntimeError(ErrorCodes.MCP_ERR_UNSERIALIZABLE, `Notification ${String(n.method)} could not be serialized`),
+          );
         worker.send(s, ex, body);
         return Promise.resolve();
       },
@@ -460,26 +503,51 @@ export class SessionWorker {
     };
   }
 
-  private request2client(s: Session, ex: Exchange | null, r: JsonRpcRequestOut, schema: unknown, options: RequestOptions | undefined, parent: AbortSignal): Promise<unknown> {
+  private request2client(
+    s: Session,
+    ex: Exchange | null,
+    r: JsonRpcRequestOut,
+    schema: unknown,
+    options: RequestOptions | undefined,
+    parent: AbortSignal,
+  ): Promise<unknown> {
     if (s.closed) return Promise.reject(new McpRuntimeError(ErrorCodes.MCP_ERR_SESSION_CLOSED, 'session closed'));
-    const need = r.method === 'sampling/createMessage' ? 'sampling' : r.method === 'elicitation/create' ? 'elicitation' : r.method === 'roots/list' ? 'roots' : null;
+    const need =
+      r.method === 'sampling/createMessage'
+        ? 'sampling'
+        : r.method === 'elicitation/create'
+          ? 'elicitation'
+          : r.method === 'roots/list'
+            ? 'roots'
+            : null;
     if (need && !s.clientCapabilities[need]) {
-      return Promise.reject(new McpRuntimeError(ErrorCodes.MCP_ERR_CAPABILITY, `Client does not support ${need} (required for ${r.method})`));
+      return Promise.reject(
+        new McpRuntimeError(ErrorCodes.MCP_ERR_CAPABILITY, `Client does not support ${need} (required for ${r.method})`),
+      );
     }
     const id = s.nextOutId;
     // Encoded before anything is registered, so a request JSON cannot encode leaves nothing behind.
     const body = encode({ jsonrpc: '2.0', id, method: r.method, params: r.params });
-    if (body === null) return Promise.reject(new McpRuntimeError(ErrorCodes.MCP_ERR_UNSERIALIZABLE, `Request ${String(r.method)} could not be serialized`));
+    if (body === null)
+      return Promise.reject(new McpRuntimeError(ErrorCodes.MCP_ERR_UNSERIALIZABLE, `Request ${String(r.method)} could not be serialized`));
     s.nextOutId++;
     return new Promise((resolve, reject) => {
       const timeout = options?.timeout ?? this.opts.requestTimeoutMs;
       const cancel = (reason: unknown): void => {
         if (!s.outbound?.delete(id)) return;
         clearTimeout(timer);
-        if (!s.closed) this.send(s, ex, JSON.stringify({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: String(reason) } }));
+        if (!s.closed)
+          this.send(
+            s,
+            ex,
+            JSON.stringify({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: String(reason) } }),
+          );
         reject(reason);
       };
-      const timer = setTimeout(() => cancel(new McpRuntimeError(ErrorCodes.MCP_ERR_REQUEST_TIMEOUT, `Request ${r.method} timed out after ${timeout} ms`)), timeout);
+      const timer = setTimeout(
+        () => cancel(new McpRuntimeError(ErrorCodes.MCP_ERR_REQUEST_TIMEOUT, `Request ${r.method} timed out after ${timeout} ms`)),
+        timeout,
+      );
       const onAbort = (): void => cancel(parent.reason ?? new Error('aborted'));
       parent.addEventListener('abort', onAbort, { once: true });
       options?.signal?.addEventListener('abort', onAbort, { once: true });
@@ -526,7 +594,7 @@ export class SessionWorker {
     const match = m.last ? EVENT_ID.exec(m.last) : null;
     if (match) {
       const streamId = Number(match[1]);
-      const stream = streamId === 0 ? s.standalone : s.streams?.get(streamId) ?? this.exchangeStream(s, streamId);
+      const stream = streamId === 0 ? s.standalone : (s.streams?.get(streamId) ?? this.exchangeStream(s, streamId));
       if (stream) return resume(this.out, s, stream, m.c, Number(match[2]));
     }
     // "The server MUST either return Content-Type: text/event-stream ... or else return 405"; one

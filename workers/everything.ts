@@ -172,11 +172,9 @@ async function progress(extra: HandlerExtra, value: number, total: number, messa
 
 /** Sends `elicitation/create` (form mode) and describes the client's answer. */
 async function elicit(extra: HandlerExtra, message: string, requestedSchema: Record<string, unknown>) {
-  const result = await extra.sendRequest(
-    { method: 'elicitation/create', params: { message, requestedSchema } },
-    ElicitResultSchema,
-    { signal: extra.signal },
-  );
+  const result = await extra.sendRequest({ method: 'elicitation/create', params: { message, requestedSchema } }, ElicitResultSchema, {
+    signal: extra.signal,
+  });
   return `action=${String(result?.action)}, content=${JSON.stringify(result?.content ?? {})}`;
 }
 
@@ -322,16 +320,13 @@ function registerStreamingTools(server: McpServerApi): void {
     'test_reconnection',
     {
       title: 'SSE reconnection',
-      description:
-        'Closes the SSE stream mid-call (SEP-1699) and returns its result after the client reconnects with Last-Event-ID',
+      description: 'Closes the SSE stream mid-call (SEP-1699) and returns its result after the client reconnects with Last-Event-ID',
       inputSchema: NO_ARGS,
     },
     async (_args, extra) => {
       extra.closeSSEStream();
       await sleep(100, extra.signal);
-      return text(
-        'Reconnection test completed successfully. If you received this, the client resumed the stream after it was closed.',
-      );
+      return text('Reconnection test completed successfully. If you received this, the client resumed the stream after it was closed.');
     },
   );
 }
@@ -400,11 +395,7 @@ function registerClientRequestTools(server: McpServerApi): void {
     },
     async (_args, extra) => {
       try {
-        const answer = await elicit(
-          extra,
-          'Please review and update the form fields with defaults',
-          SEP1034_REQUESTED_SCHEMA,
-        );
+        const answer = await elicit(extra, 'Please review and update the form fields with defaults', SEP1034_REQUESTED_SCHEMA);
         return text(`Elicitation completed: ${answer}`);
       } catch (err) {
         return errorResult(`Elicitation failed: ${errorMessage(err)}`);

@@ -33,7 +33,10 @@ export class FaultLog {
   private inWindow = 0;
   private suppressed = 0;
 
-  constructor(private readonly slot: number, private readonly metrics: WorkerMetrics) {}
+  constructor(
+    private readonly slot: number,
+    private readonly metrics: WorkerMetrics,
+  ) {}
 
   record(kind: number, what: string, err: unknown, level: 'warn' | 'error' = 'error'): void {
     this.metrics.workerError(kind);

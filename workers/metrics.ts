@@ -22,11 +22,25 @@ export class WorkerMetrics {
   readonly errors: HotCounter;
   private elu = performance.eventLoopUtilization();
 
-  constructor(toolNames: readonly string[], readonly enabled: boolean) {
+  constructor(
+    toolNames: readonly string[],
+    readonly enabled: boolean,
+  ) {
     this.tools = [...toolNames, 'other'];
     this.toolIndex = new Map(this.tools.map((t, i) => [t, i]));
-    this.calls = new HotCounter('mcp_tool_calls_total', 'tools/call requests handled by session workers, by tool and outcome', ['tool', 'outcome'], [this.tools, OUTCOMES]);
-    this.duration = new HotHistogram('mcp_tool_duration_seconds', 'Tool handler run time in the session worker, by tool', BUCKETS, ['tool'], [this.tools]);
+    this.calls = new HotCounter(
+      'mcp_tool_calls_total',
+      'tools/call requests handled by session workers, by tool and outcome',
+      ['tool', 'outcome'],
+      [this.tools, OUTCOMES],
+    );
+    this.duration = new HotHistogram(
+      'mcp_tool_duration_seconds',
+      'Tool handler run time in the session worker, by tool',
+      BUCKETS,
+      ['tool'],
+      [this.tools],
+    );
     this.errors = new HotCounter(
       'mcp_worker_errors_total',
       'Faults contained inside session workers: uncaught exceptions, unhandled rejections, handler timeouts, unserializable results',

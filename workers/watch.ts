@@ -30,11 +30,15 @@ export function startWatch(hb: Int32Array, everyMs: number, maxHeapMb: number, s
     const cap = maxHeapMb * 1024 * 1024;
     observer = new PerformanceObserver((list) => {
       for (const entry of list.getEntries()) {
-        if (((entry as { detail?: { kind?: number } }).detail)?.kind !== constants.NODE_PERFORMANCE_GC_MAJOR) continue;
+        if ((entry as { detail?: { kind?: number } }).detail?.kind !== constants.NODE_PERFORMANCE_GC_MAJOR) continue;
         const used = getHeapStatistics().used_heap_size;
         if (used <= cap) continue;
         Atomics.store(hb, HB_EXIT, EXIT_HEAP);
-        log.error('session worker live heap past MCP_WORKER_MAX_HEAP_MB; ending the worker', { slot, heapMb: Math.round(used / 1048576), capMb: maxHeapMb });
+        log.error('session worker live heap past MCP_WORKER_MAX_HEAP_MB; ending the worker', {
+          slot,
+          heapMb: Math.round(used / 1048576),
+          capMb: maxHeapMb,
+        });
         // Ends this thread only; the front sees its host task fail and replaces it.
         process.exit(1);
       }

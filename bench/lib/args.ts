@@ -7,7 +7,10 @@ import { parseArgs } from 'node:util';
 
 export class UsageError extends Error {
   readonly code = 'BENCH_ERR_USAGE';
-  constructor(message: string, readonly help = false) {
+  constructor(
+    message: string,
+    readonly help = false,
+  ) {
     super(message);
   }
 }
@@ -21,7 +24,12 @@ type Values<O extends Record<string, Flag>> = {
 export function parseFlags<O extends Record<string, Flag>>(argv: readonly string[], flags: O, usage: string): Values<O> {
   let values: Record<string, unknown>;
   try {
-    ({ values } = parseArgs({ args: [...argv], options: { ...flags, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false }));
+    ({ values } = parseArgs({
+      args: [...argv],
+      options: { ...flags, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+      allowPositionals: false,
+    }));
   } catch (err) {
     throw new UsageError(`${(err as Error).message}\n${usage}`);
   }
@@ -37,17 +45,22 @@ function bad(flag: string, raw: string | undefined, want: string, usage: string)
 export function checks(usage: string) {
   return {
     int(flag: string, raw: string | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number {
-      if (raw === undefined || !/^\d+$/.test(raw.trim()) || Number(raw) < min || Number(raw) > max) bad(flag, raw, `an integer in ${min}..${max}`, usage);
+      if (raw === undefined || !/^\d+$/.test(raw.trim()) || Number(raw) < min || Number(raw) > max)
+        bad(flag, raw, `an integer in ${min}..${max}`, usage);
       return Number(raw);
     },
     num(flag: string, raw: string | undefined, min: number, max = Number.MAX_VALUE): number {
       const v = Number(raw);
-      if (raw === undefined || raw.trim() === '' || !Number.isFinite(v) || v < min || v > max) bad(flag, raw, `a number in ${min}..${max}`, usage);
+      if (raw === undefined || raw.trim() === '' || !Number.isFinite(v) || v < min || v > max)
+        bad(flag, raw, `a number in ${min}..${max}`, usage);
       return v;
     },
     /** A comma list, each item one of `all` (kept in the order of `all`, duplicates dropped). */
     subset<T extends string>(flag: string, raw: string | undefined, all: readonly T[]): readonly T[] {
-      const items = (raw ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+      const items = (raw ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
       if (items.length === 0 || items.some((i) => !all.includes(i as T))) bad(flag, raw, `a comma list of ${all.join(', ')}`, usage);
       return Object.freeze(all.filter((a) => items.includes(a)));
     },

@@ -64,26 +64,68 @@ export function lineChartSpec(spec: ChartSpec): TopLevelSpec {
   }
   if (!Number.isFinite(xMin)) [xMin, xMax] = [0, 1];
   const x = { field: 'x', type: 'quantitative', title: spec.xLabel, scale: { domain: [xMin, xMax], nice: false } };
-  const y = { field: 'y', type: 'quantitative', title: spec.yLabel, scale: { zero: true, ...(spec.yMaxCap === undefined ? {} : { domainMax: spec.yMaxCap }) } };
-  const color = { field: 'series', type: 'nominal', title: null, scale: { domain: names, range: colors }, legend: { orient: 'top', columns: 4, symbolType: 'stroke', labelLimit: 260 } };
+  const y = {
+    field: 'y',
+    type: 'quantitative',
+    title: spec.yLabel,
+    scale: { zero: true, ...(spec.yMaxCap === undefined ? {} : { domainMax: spec.yMaxCap }) },
+  };
+  const color = {
+    field: 'series',
+    type: 'nominal',
+    title: null,
+    scale: { domain: names, range: colors },
+    legend: { orient: 'top', columns: 4, symbolType: 'stroke', labelLimit: 260 },
+  };
   // Same field as the colour: one legend whose symbols show both the colour and the dash.
-  const dash = { field: 'series', type: 'nominal', title: null, scale: { domain: names, range: spec.series.map((s) => (s.dashed ? DASH : SOLID)) } };
-  const bands = (spec.bands ?? []).filter((b) => b.to > xMin && b.from < xMax).map((b) => ({ from: Math.max(b.from, xMin), to: Math.min(b.to, xMax), label: b.label }));
+  const dash = {
+    field: 'series',
+    type: 'nominal',
+    title: null,
+    scale: { domain: names, range: spec.series.map((s) => (s.dashed ? DASH : SOLID)) },
+  };
+  const bands = (spec.bands ?? [])
+    .filter((b) => b.to > xMin && b.from < xMax)
+    .map((b) => ({ from: Math.max(b.from, xMin), to: Math.min(b.to, xMax), label: b.label }));
   // Labels of nearby markers would overlap: they go on three rows, 12 px apart.
   const markers = (spec.markers ?? []).filter((m) => m.x >= xMin && m.x <= xMax).map((m, i) => ({ ...m, top: (i % 3) * 12 + 2 }));
   const layer: unknown[] = [];
   if (bands.length) {
-    layer.push({ data: { values: bands }, mark: { type: 'rect', color: '#000000', opacity: 0.05 }, encoding: { x: { field: 'from', type: 'quantitative' }, x2: { field: 'to' } } });
-    layer.push({ data: { values: bands }, mark: { type: 'text', align: 'left', baseline: 'bottom', dx: 3, color: '#777777', y: { expr: 'height - 4' } }, encoding: { x: { field: 'from', type: 'quantitative' }, text: { field: 'label' } } });
+    layer.push({
+      data: { values: bands },
+      mark: { type: 'rect', color: '#000000', opacity: 0.05 },
+      encoding: { x: { field: 'from', type: 'quantitative' }, x2: { field: 'to' } },
+    });
+    layer.push({
+      data: { values: bands },
+      mark: { type: 'text', align: 'left', baseline: 'bottom', dx: 3, color: '#777777', y: { expr: 'height - 4' } },
+      encoding: { x: { field: 'from', type: 'quantitative' }, text: { field: 'label' } },
+    });
   }
   // A missing value (null) breaks the line instead of joining across it (vega-lite's default for lines).
   layer.push({ data: { values: rows }, mark: { type: 'line', strokeWidth: 1.6, clip: true }, encoding: { x, y, color, strokeDash: dash } });
   if (flagged.length) {
-    layer.push({ data: { values: flagged }, mark: { type: 'point', shape: 'circle', filled: false, size: 40, strokeWidth: 1.4, clip: true }, encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'y', type: 'quantitative' }, color } });
+    layer.push({
+      data: { values: flagged },
+      mark: { type: 'point', shape: 'circle', filled: false, size: 40, strokeWidth: 1.4, clip: true },
+      encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'y', type: 'quantitative' }, color },
+    });
   }
   if (markers.length) {
-    layer.push({ data: { values: markers }, mark: { type: 'rule', color: '#555555', strokeDash: [4, 3] }, encoding: { x: { field: 'x', type: 'quantitative' } } });
-    layer.push({ data: { values: markers }, mark: { type: 'text', align: 'left', baseline: 'top', dx: 3, color: '#555555' }, encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'top', type: 'quantitative', scale: null, axis: null }, text: { field: 'label' } } });
+    layer.push({
+      data: { values: markers },
+      mark: { type: 'rule', color: '#555555', strokeDash: [4, 3] },
+      encoding: { x: { field: 'x', type: 'quantitative' } },
+    });
+    layer.push({
+      data: { values: markers },
+      mark: { type: 'text', align: 'left', baseline: 'top', dx: 3, color: '#555555' },
+      encoding: {
+        x: { field: 'x', type: 'quantitative' },
+        y: { field: 'top', type: 'quantitative', scale: null, axis: null },
+        text: { field: 'label' },
+      },
+    });
   }
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
@@ -92,7 +134,12 @@ export function lineChartSpec(spec: ChartSpec): TopLevelSpec {
     height: spec.height ?? 240,
     background: '#ffffff',
     padding: 8,
-    config: { font: 'Helvetica, Arial, sans-serif', axis: { labelFontSize: 11, titleFontSize: 11, grid: true, gridColor: '#e5e5e5' }, legend: { labelFontSize: 11 }, view: { stroke: null } },
+    config: {
+      font: 'Helvetica, Arial, sans-serif',
+      axis: { labelFontSize: 11, titleFontSize: 11, grid: true, gridColor: '#e5e5e5' },
+      legend: { labelFontSize: 11 },
+      view: { stroke: null },
+    },
     layer,
   } as unknown as TopLevelSpec;
 }

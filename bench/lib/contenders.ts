@@ -25,7 +25,14 @@ export function contenderSpec(name: ContenderName, workers: number | null, root:
   const ours = (metrics: '1' | '0'): ContenderSpec => ({
     name,
     cwd: root,
-    args: [mainJs(root), '--port', '0', '--tools', join(BENCH, 'dist/tools.js'), ...(workers === null ? [] : ['--workers', String(workers)])],
+    args: [
+      mainJs(root),
+      '--port',
+      '0',
+      '--tools',
+      join(BENCH, 'dist/tools.js'),
+      ...(workers === null ? [] : ['--workers', String(workers)]),
+    ],
     // "info" because the listening line (which carries the port) is logged at info.
     // The initialize scenarios open hundreds of thousands of sessions: no session cap (an environment
     // variable, so builds that predate the option run the same command).

@@ -86,7 +86,14 @@ function errorCode(err: Error): string {
 }
 
 /** One request; resolves (never rejects) with the answer or the transport error. */
-export function send(agent: Agent, t: Target, method: 'POST' | 'DELETE', headers: Record<string, string>, body: string | null, timeoutMs = REQUEST_TIMEOUT_MS): Promise<HttpAnswer> {
+export function send(
+  agent: Agent,
+  t: Target,
+  method: 'POST' | 'DELETE',
+  headers: Record<string, string>,
+  body: string | null,
+  timeoutMs = REQUEST_TIMEOUT_MS,
+): Promise<HttpAnswer> {
   return new Promise((resolve) => {
     let settled = false;
     const done = (a: HttpAnswer): void => {
@@ -118,7 +125,12 @@ function collect(res: IncomingMessage, done: (a: HttpAnswer) => void): void {
   });
   res.on('end', () => {
     if (over) return done({ status: res.statusCode ?? 0, headers: res.headers, body: '', error: 'body-too-large' });
-    done({ status: res.statusCode ?? 0, headers: res.headers, body: chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks, size).toString('utf8'), error: '' });
+    done({
+      status: res.statusCode ?? 0,
+      headers: res.headers,
+      body: chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks, size).toString('utf8'),
+      error: '',
+    });
   });
   res.on('error', (err) => done({ status: 0, headers: {}, body: '', error: errorCode(err) }));
   res.on('aborted', () => done({ status: 0, headers: {}, body: '', error: 'aborted' }));
@@ -140,7 +152,8 @@ export function rpcMessage(a: Pick<HttpAnswer, 'headers' | 'body'>): RpcMessage 
     const type = String(a.headers['content-type'] ?? '');
     if (!type.includes('text/event-stream')) return a.body ? (JSON.parse(a.body) as RpcMessage) : null;
     let last = '';
-    for (const line of a.body.split('\n')) if (line.startsWith('data:') && line.length > 5) last = line.slice(line.charCodeAt(5) === 32 ? 6 : 5);
+    for (const line of a.body.split('\n'))
+      if (line.startsWith('data:') && line.length > 5) last = line.slice(line.charCodeAt(5) === 32 ? 6 : 5);
     return last ? (JSON.parse(last) as RpcMessage) : null;
   } catch {
     return null;
@@ -190,15 +203,24 @@ export async function openSession(agent: Agent, t: Target, clientName: string, c
   const sid = a.headers['mcp-session-id'];
   if (a.error !== '') throw new Error(`initialize: ${a.error}`);
   const msg = rpcMessage(a);
-  if (a.status !== 200 || typeof sid !== 'string' || msg?.result === undefined) throw new Error(`initialize answered ${a.status}: ${a.body.slice(0, 200)}`);
+  if (a.status !== 200 || typeof sid !== 'string' || msg?.result === undefined)
+    throw new Error(`initialize answered ${a.status}: ${a.body.slice(0, 200)}`);
   const got = cookieOf(a.headers) || cookie;
   const n = await send(agent, t, 'POST', requestHeaders(sid, got), INITIALIZED_BODY);
-  if (n.error !== '' || n.status !== 202) throw new Error(`notifications/initialized: ${n.error || `HTTP ${n.status}`}: ${n.body.slice(0, 200)}`);
+  if (n.error !== '' || n.status !== 202)
+    throw new Error(`notifications/initialized: ${n.error || `HTTP ${n.status}`}: ${n.body.slice(0, 200)}`);
   return { sid, cookie: got, result: msg.result };
 }
 
 /** Opens `count` sessions with at most `concurrency` in flight; returns their ids. */
-export async function openSessions(agent: Agent, t: Target, clientName: string, count: number, concurrency: number, onProgress?: (done: number) => void): Promise<string[]> {
+export async function openSessions(
+  agent: Agent,
+  t: Target,
+  clientName: string,
+  count: number,
+  concurrency: number,
+  onProgress?: (done: number) => void,
+): Promise<string[]> {
   const ids = new Array<string>(count);
   let next = 0;
   let done = 0;
@@ -217,7 +239,8 @@ export async function openSessions(agent: Agent, t: Target, clientName: string, 
 /** Calls the echo tool once and checks the answer carries `text` back. */
 export async function checkEcho(agent: Agent, t: Target, sid: string, text: string, id: number | string = 'check'): Promise<void> {
   const a = await send(agent, t, 'POST', requestHeaders(sid), toolsCallBody(id, 'echo', { text }));
-  if (a.error !== '' || a.status !== 200 || resultText(rpcMessage(a)) !== text) throw new Error(`echo check failed: ${a.error || `HTTP ${a.status}`}: ${a.body.slice(0, 300)}`);
+  if (a.error !== '' || a.status !== 200 || resultText(rpcMessage(a)) !== text)
+    throw new Error(`echo check failed: ${a.error || `HTTP ${a.status}`}: ${a.body.slice(0, 300)}`);
 }
 
 export interface CallOutcome {
@@ -263,7 +286,10 @@ export class McpClient {
   private sessionsStarted = 0;
   private nextId = 1;
 
-  constructor(readonly url: string, o: McpClientOptions = {}) {
+  constructor(
+    readonly url: string,
+    o: McpClientOptions = {},
+  ) {
     this.target = parseTarget(url);
     this.keepCookies = o.keepCookies ?? true;
     this.clientName = o.clientName ?? 'mcp-client';

@@ -76,7 +76,14 @@ export const DEFAULTS: Readonly<BenchOptions> = Object.freeze({
 });
 
 /** What `--quick` changes, unless the same flag is also given. */
-const QUICK: Readonly<Partial<BenchOptions>> = Object.freeze({ rounds: 1, duration: 2, warmup: 0.5, sessions: 500, settle: 0.5, quietWait: 5 });
+const QUICK: Readonly<Partial<BenchOptions>> = Object.freeze({
+  rounds: 1,
+  duration: 2,
+  warmup: 0.5,
+  sessions: 500,
+  settle: 0.5,
+  quietWait: 5,
+});
 
 const USAGE = `usage: npm run bench:throughput -- [flags]
   --rounds N            rounds; each runs every contender once per scenario, the order rotating per round (${DEFAULTS.rounds})

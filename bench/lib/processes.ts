@@ -117,7 +117,10 @@ export async function startProcess(spec: SpawnSpec): Promise<Spawned> {
         throw new Error(`${spec.name} exited (code ${proc.exitCode}, signal ${proc.signalCode}) before listening:\n${tail.join('\n')}`);
       }),
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`${spec.name} did not log "listening" within ${timeoutMs} ms:\n${tail.join('\n')}`)), timeoutMs);
+        timer = setTimeout(
+          () => reject(new Error(`${spec.name} did not log "listening" within ${timeoutMs} ms:\n${tail.join('\n')}`)),
+          timeoutMs,
+        );
       }),
     ]);
     return { name: spec.name, pid: proc.pid!, port, url: `http://127.0.0.1:${port}/mcp`, proc, tail, stop };

@@ -29,7 +29,8 @@ export function mainJs(root: string): string {
 }
 
 function requireBuilt(root: string): void {
-  if (!existsSync(mainJs(root))) throw new Error(`${mainJs(root)} is missing: run \`npm run build\` at the repository root first (the npm run bench:* scripts do)`);
+  if (!existsSync(mainJs(root)))
+    throw new Error(`${mainJs(root)} is missing: run \`npm run build\` at the repository root first (the npm run bench:* scripts do)`);
 }
 
 /**
@@ -136,7 +137,8 @@ export interface KeysModule {
 }
 
 /** dist/src/registry/redis-url.js */
-export type RedisTarget = { mode: 'single'; url: string } | { mode: 'cluster'; seeds: Array<{ host: string; port: number }>; username?: string; password?: string };
+export type RedisTarget =
+  { mode: 'single'; url: string } | { mode: 'cluster'; seeds: Array<{ host: string; port: number }>; username?: string; password?: string };
 
 export interface RedisUrlModule {
   parseRedisUrl(url: string): RedisTarget;

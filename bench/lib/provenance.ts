@@ -31,7 +31,13 @@ function git(args: string[]): string | null {
 export function provenance(allowDirty: boolean): Provenance {
   const commit = git(['rev-parse', 'HEAD'])?.trim() ?? 'unknown';
   const status = git(['status', '--porcelain', '--untracked-files=all']);
-  const changed = status === null ? [] : status.split('\n').filter(Boolean).map((l) => l.slice(3));
+  const changed =
+    status === null
+      ? []
+      : status
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => l.slice(3));
   // Outside git nothing can be checked: counted as dirty, so it needs --allow-dirty too.
   const dirty = status === null || changed.length > 0;
   return { commit, dirty, changed: changed.slice(0, LISTED), allowDirty };

@@ -78,7 +78,22 @@ async function launch(cluster: boolean, live: Set<Proc>): Promise<{ port: number
     // Below the ephemeral range (32768+); a cluster bus port is this + 10000, still below it.
     const port = 12000 + Math.floor(Math.random() * 10000);
     const dir = mkdtempSync(join(tmpdir(), 'mcp-bench-redis-'));
-    const argv = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--protected-mode', 'no', '--daemonize', 'no'];
+    const argv = [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      dir,
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--protected-mode',
+      'no',
+      '--daemonize',
+      'no',
+    ];
     if (cluster) argv.push('--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--cluster-node-timeout', '3000');
     const proc = spawn(REDIS_SERVER, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
     const p: Proc = { proc, dir };
@@ -113,7 +128,9 @@ export async function startRedis(masters = 0): Promise<RedisProcs> {
     }
     const ports: number[] = [];
     for (let i = 0; i < masters; i++) ports.push((await launch(true, live)).port);
-    await run(REDIS_CLI, ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'], { timeout: 30_000 });
+    await run(REDIS_CLI, ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'], {
+      timeout: 30_000,
+    });
     const deadline = Date.now() + 20_000;
     for (const port of ports) {
       for (;;) {

@@ -29,33 +29,180 @@ interface MetricDef {
 }
 
 const METRICS: readonly MetricDef[] = [
-  { key: 'tools.rps', label: 'tools/call req/s (1 session)', scenario: 'tools', unit: 'req/s', better: 'higher', get: (r: ToolsRun) => r.rps },
+  {
+    key: 'tools.rps',
+    label: 'tools/call req/s (1 session)',
+    scenario: 'tools',
+    unit: 'req/s',
+    better: 'higher',
+    get: (r: ToolsRun) => r.rps,
+  },
   { key: 'tools.p50', label: 'tools/call p50', scenario: 'tools', unit: 'ms', better: 'lower', get: (r: ToolsRun) => r.latencyMs.p50 },
   { key: 'tools.p99', label: 'tools/call p99', scenario: 'tools', unit: 'ms', better: 'lower', get: (r: ToolsRun) => r.latencyMs.p99 },
   { key: 'tools.errors', label: 'tools/call errors', scenario: 'tools', unit: 'count', better: 'info', get: (r: ToolsRun) => r.errors },
-  { key: 'tools.serverCpu', label: 'tools/call server CPU', scenario: 'tools', unit: 'cores', better: 'info', get: (r: ToolsRun) => r.serverCpuCores },
-  { key: 'tools.loadgenCpu', label: 'tools/call autocannon CPU', scenario: 'tools', unit: 'cores', better: 'info', get: (r: ToolsRun) => r.loadgenCpuCores },
-  { key: 'tools.otherCpu', label: 'tools/call other processes CPU', scenario: 'tools', unit: 'cores', better: 'info', get: (r: ToolsRun) => r.otherCpuCores },
-  { key: 'tools.wrk.rps', label: 'tools/call req/s (wrk)', scenario: 'tools', unit: 'req/s', better: 'higher', get: (r: ToolsRun) => r.wrk?.rps },
-  { key: 'tools.wrk.p99', label: 'tools/call p99 (wrk)', scenario: 'tools', unit: 'ms', better: 'lower', get: (r: ToolsRun) => r.wrk?.latencyMs.p99 },
-  { key: 'tools.wrk.serverCpu', label: 'tools/call server CPU (wrk)', scenario: 'tools', unit: 'cores', better: 'info', get: (r: ToolsRun) => r.wrk?.serverCpuCores },
-  { key: 'tools.wrk.otherCpu', label: 'tools/call other processes CPU (wrk)', scenario: 'tools', unit: 'cores', better: 'info', get: (r: ToolsRun) => r.wrk?.otherCpuCores },
-  { key: 'init.rps', label: 'initialize sessions/s', scenario: 'init', unit: 'sessions/s', better: 'higher', get: (r: LoadResult) => r.rps },
+  {
+    key: 'tools.serverCpu',
+    label: 'tools/call server CPU',
+    scenario: 'tools',
+    unit: 'cores',
+    better: 'info',
+    get: (r: ToolsRun) => r.serverCpuCores,
+  },
+  {
+    key: 'tools.loadgenCpu',
+    label: 'tools/call autocannon CPU',
+    scenario: 'tools',
+    unit: 'cores',
+    better: 'info',
+    get: (r: ToolsRun) => r.loadgenCpuCores,
+  },
+  {
+    key: 'tools.otherCpu',
+    label: 'tools/call other processes CPU',
+    scenario: 'tools',
+    unit: 'cores',
+    better: 'info',
+    get: (r: ToolsRun) => r.otherCpuCores,
+  },
+  {
+    key: 'tools.wrk.rps',
+    label: 'tools/call req/s (wrk)',
+    scenario: 'tools',
+    unit: 'req/s',
+    better: 'higher',
+    get: (r: ToolsRun) => r.wrk?.rps,
+  },
+  {
+    key: 'tools.wrk.p99',
+    label: 'tools/call p99 (wrk)',
+    scenario: 'tools',
+    unit: 'ms',
+    better: 'lower',
+    get: (r: ToolsRun) => r.wrk?.latencyMs.p99,
+  },
+  {
+    key: 'tools.wrk.serverCpu',
+    label: 'tools/call server CPU (wrk)',
+    scenario: 'tools',
+    unit: 'cores',
+    better: 'info',
+    get: (r: ToolsRun) => r.wrk?.serverCpuCores,
+  },
+  {
+    key: 'tools.wrk.otherCpu',
+    label: 'tools/call other processes CPU (wrk)',
+    scenario: 'tools',
+    unit: 'cores',
+    better: 'info',
+    get: (r: ToolsRun) => r.wrk?.otherCpuCores,
+  },
+  {
+    key: 'init.rps',
+    label: 'initialize sessions/s',
+    scenario: 'init',
+    unit: 'sessions/s',
+    better: 'higher',
+    get: (r: LoadResult) => r.rps,
+  },
   { key: 'init.p99', label: 'initialize p99', scenario: 'init', unit: 'ms', better: 'lower', get: (r: LoadResult) => r.latencyMs.p99 },
   { key: 'init.errors', label: 'initialize errors', scenario: 'init', unit: 'count', better: 'info', get: (r: LoadResult) => r.errors },
-  { key: 'init.serverCpu', label: 'initialize server CPU', scenario: 'init', unit: 'cores', better: 'info', get: (r: LoadResult) => r.serverCpuCores },
-  { key: 'init.wrk.rps', label: 'initialize sessions/s (wrk)', scenario: 'init', unit: 'sessions/s', better: 'higher', get: (r: InitRun) => r.wrk?.rps },
-  { key: 'init.wrk.serverCpu', label: 'initialize server CPU (wrk)', scenario: 'init', unit: 'cores', better: 'info', get: (r: InitRun) => r.wrk?.serverCpuCores },
-  { key: 'init.wrk.otherCpu', label: 'initialize other processes CPU (wrk)', scenario: 'init', unit: 'cores', better: 'info', get: (r: InitRun) => r.wrk?.otherCpuCores },
-  { key: 'init.otherCpu', label: 'initialize other processes CPU', scenario: 'init', unit: 'cores', better: 'info', get: (r: LoadResult) => r.otherCpuCores },
-  { key: 'tools.bodiesChecked', label: 'tools/call bodies checked during load', scenario: 'tools', unit: 'count', better: 'info', get: (r: ToolsRun) => r.bodies.checked },
-  { key: 'tools.bodiesFailed', label: 'tools/call bodies invalid during load', scenario: 'tools', unit: 'count', better: 'info', get: (r: ToolsRun) => r.bodies.failed },
-  { key: 'tools.wrk.bodiesFailed', label: 'tools/call bodies invalid during load (wrk)', scenario: 'tools', unit: 'count', better: 'info', get: (r: ToolsRun) => r.wrk?.bodies.failed },
-  { key: 'init.bodiesChecked', label: 'initialize bodies checked during load', scenario: 'init', unit: 'count', better: 'info', get: (r: InitRun) => r.bodies.checked },
-  { key: 'init.bodiesFailed', label: 'initialize bodies invalid during load', scenario: 'init', unit: 'count', better: 'info', get: (r: InitRun) => r.bodies.failed },
-  { key: 'init.wrk.bodiesFailed', label: 'initialize bodies invalid during load (wrk)', scenario: 'init', unit: 'count', better: 'info', get: (r: InitRun) => r.wrk?.bodies.failed },
+  {
+    key: 'init.serverCpu',
+    label: 'initialize server CPU',
+    scenario: 'init',
+    unit: 'cores',
+    better: 'info',
+    get: (r: LoadResult) => r.serverCpuCores,
+  },
+  {
+    key: 'init.wrk.rps',
+    label: 'initialize sessions/s (wrk)',
+    scenario: 'init',
+    unit: 'sessions/s',
+    better: 'higher',
+    get: (r: InitRun) => r.wrk?.rps,
+  },
+  {
+    key: 'init.wrk.serverCpu',
+    label: 'initialize server CPU (wrk)',
+    scenario: 'init',
+    unit: 'cores',
+    better: 'info',
+    get: (r: InitRun) => r.wrk?.serverCpuCores,
+  },
+  {
+    key: 'init.wrk.otherCpu',
+    label: 'initialize other processes CPU (wrk)',
+    scenario: 'init',
+    unit: 'cores',
+    better: 'info',
+    get: (r: InitRun) => r.wrk?.otherCpuCores,
+  },
+  {
+    key: 'init.otherCpu',
+    label: 'initialize other processes CPU',
+    scenario: 'init',
+    unit: 'cores',
+    better: 'info',
+    get: (r: LoadResult) => r.otherCpuCores,
+  },
+  {
+    key: 'tools.bodiesChecked',
+    label: 'tools/call bodies checked during load',
+    scenario: 'tools',
+    unit: 'count',
+    better: 'info',
+    get: (r: ToolsRun) => r.bodies.checked,
+  },
+  {
+    key: 'tools.bodiesFailed',
+    label: 'tools/call bodies invalid during load',
+    scenario: 'tools',
+    unit: 'count',
+    better: 'info',
+    get: (r: ToolsRun) => r.bodies.failed,
+  },
+  {
+    key: 'tools.wrk.bodiesFailed',
+    label: 'tools/call bodies invalid during load (wrk)',
+    scenario: 'tools',
+    unit: 'count',
+    better: 'info',
+    get: (r: ToolsRun) => r.wrk?.bodies.failed,
+  },
+  {
+    key: 'init.bodiesChecked',
+    label: 'initialize bodies checked during load',
+    scenario: 'init',
+    unit: 'count',
+    better: 'info',
+    get: (r: InitRun) => r.bodies.checked,
+  },
+  {
+    key: 'init.bodiesFailed',
+    label: 'initialize bodies invalid during load',
+    scenario: 'init',
+    unit: 'count',
+    better: 'info',
+    get: (r: InitRun) => r.bodies.failed,
+  },
+  {
+    key: 'init.wrk.bodiesFailed',
+    label: 'initialize bodies invalid during load (wrk)',
+    scenario: 'init',
+    unit: 'count',
+    better: 'info',
+    get: (r: InitRun) => r.wrk?.bodies.failed,
+  },
   { key: 'rss.kb', label: 'RSS per idle session', scenario: 'rss', unit: 'KiB', better: 'lower', get: (r: RssRun) => r.kbPerSession },
-  { key: 'rss.openRate', label: 'sessions opened/s (64 in flight)', scenario: 'rss', unit: 'sessions/s', better: 'info', get: (r: RssRun) => r.openRate },
+  {
+    key: 'rss.openRate',
+    label: 'sessions opened/s (64 in flight)',
+    scenario: 'rss',
+    unit: 'sessions/s',
+    better: 'info',
+    get: (r: RssRun) => r.openRate,
+  },
 ];
 
 export interface MetricSummary {
@@ -96,7 +243,12 @@ function withValues(values: number[]): Spread & { values: number[] } {
   return { ...spread(values), values };
 }
 
-function differences(rounds: readonly RoundRecord[], def: MetricDef, a: ContenderName, b: ContenderName): (Spread & { values: number[] }) | undefined {
+function differences(
+  rounds: readonly RoundRecord[],
+  def: MetricDef,
+  a: ContenderName,
+  b: ContenderName,
+): (Spread & { values: number[] }) | undefined {
   const values: number[] = [];
   for (const round of rounds) {
     const x = valueOf(round, def, a);
@@ -106,7 +258,12 @@ function differences(rounds: readonly RoundRecord[], def: MetricDef, a: Contende
   return values.length ? withValues(values) : undefined;
 }
 
-function ratios(rounds: readonly RoundRecord[], def: MetricDef, a: ContenderName, b: ContenderName): (Spread & { values: number[] }) | undefined {
+function ratios(
+  rounds: readonly RoundRecord[],
+  def: MetricDef,
+  a: ContenderName,
+  b: ContenderName,
+): (Spread & { values: number[] }) | undefined {
   const values: number[] = [];
   for (const round of rounds) {
     const x = valueOf(round, def, a);
@@ -205,19 +362,25 @@ export function formatTable(summary: Summary, contenders: readonly ContenderName
       const s = m.perContender[c];
       if (!s) continue;
       const label = first ? `${m.label} (${m.unit})` : '';
-      out.push(`${pad(label, w[0])}${pad(c, w[1])}${pad(fmt(s.min, m.unit), w[2], true)}${pad(fmt(s.median, m.unit), w[3], true)}${pad(fmt(s.max, m.unit), w[4], true)}`);
+      out.push(
+        `${pad(label, w[0])}${pad(c, w[1])}${pad(fmt(s.min, m.unit), w[2], true)}${pad(fmt(s.median, m.unit), w[3], true)}${pad(fmt(s.max, m.unit), w[4], true)}`,
+      );
       first = false;
     }
   }
   out.push('');
   out.push('per-round ratios: median [min..max]');
   const r = [32, 26, 26, 30];
-  out.push(`${pad('metric', r[0])}${pad('ours/sdk', r[1])}${pad('ours-nometrics/sdk', r[2])}${pad('metrics on vs off (ours vs nometrics)', r[3])}`);
+  out.push(
+    `${pad('metric', r[0])}${pad('ours/sdk', r[1])}${pad('ours-nometrics/sdk', r[2])}${pad('metrics on vs off (ours vs nometrics)', r[3])}`,
+  );
   out.push('-'.repeat(r.reduce((a, b) => a + b)));
   for (const m of Object.values(summary.metrics)) {
     if (m.better === 'info') continue;
     if (!m.oursOverSdk && !m.noMetricsOverSdk && !m.metricsOnOverOff) continue;
-    out.push(`${pad(m.label, r[0])}${pad(ratioCell(m.oursOverSdk), r[1])}${pad(ratioCell(m.noMetricsOverSdk), r[2])}${pad(onOffCell(m), r[3])}`);
+    out.push(
+      `${pad(m.label, r[0])}${pad(ratioCell(m.oursOverSdk), r[1])}${pad(ratioCell(m.noMetricsOverSdk), r[2])}${pad(onOffCell(m), r[3])}`,
+    );
   }
   if (summary.targets.length) {
     out.push('');

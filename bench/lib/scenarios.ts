@@ -5,7 +5,20 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startContender, type ContenderSpec } from './contenders.js';
 import { runLoad, type BodyValidator, type LoadResult } from './load.js';
-import { checkEcho, keepAliveAgent, openSession, openSessions, parseTarget, POST_HEADERS, PROTOCOL_VERSION, requestHeaders, resultText, initializeBody, toolsCallBody, type RpcMessage } from './mcp-client.js';
+import {
+  checkEcho,
+  keepAliveAgent,
+  openSession,
+  openSessions,
+  parseTarget,
+  POST_HEADERS,
+  PROTOCOL_VERSION,
+  requestHeaders,
+  resultText,
+  initializeBody,
+  toolsCallBody,
+  type RpcMessage,
+} from './mcp-client.js';
 import type { BenchOptions } from './options.js';
 import { rssKiB, type Spawned } from './processes.js';
 import { runWrk, type WrkResult } from './wrk.js';
@@ -44,7 +57,11 @@ function validator(check: (m: RpcMessage) => string | null): BodyValidator {
 }
 
 const ECHO_OK = validator((m) => (resultText(m) === ECHO_TEXT ? null : 'echo text missing'));
-const INIT_OK = validator((m) => (m.result?.protocolVersion === PROTOCOL_VERSION && typeof m.result?.serverInfo?.name === 'string' ? null : 'no protocolVersion or serverInfo'));
+const INIT_OK = validator((m) =>
+  m.result?.protocolVersion === PROTOCOL_VERSION && typeof m.result?.serverInfo?.name === 'string'
+    ? null
+    : 'no protocolVersion or serverInfo',
+);
 /** The same checks in wrk's Lua: fragments of the compact JSON both servers write. */
 const ECHO_FRAGMENTS = ['"jsonrpc":"2.0"', `"text":${JSON.stringify(ECHO_TEXT)}`];
 const INIT_FRAGMENTS = ['"jsonrpc":"2.0"', `"protocolVersion":"${PROTOCOL_VERSION}"`, '"serverInfo"'];

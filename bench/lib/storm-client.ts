@@ -11,7 +11,18 @@
  * closures per request); the Recorder sees every outcome.
  */
 import { request, type Agent, type ClientRequest, type IncomingMessage } from 'node:http';
-import { cookieOf, initializeBody, INITIALIZED_BODY, ownerOf, PROTOCOL_VERSION, requestHeaders, rpcMessage, send, type HttpAnswer, type Target } from './mcp-client.js';
+import {
+  cookieOf,
+  initializeBody,
+  INITIALIZED_BODY,
+  ownerOf,
+  PROTOCOL_VERSION,
+  requestHeaders,
+  rpcMessage,
+  send,
+  type HttpAnswer,
+  type Target,
+} from './mcp-client.js';
 import type { Pools } from './storm-fleet.js';
 import type { Recorder, Incident, StormEvent } from './storm-record.js';
 
@@ -58,7 +69,12 @@ export class StormClient {
   initializing: Promise<boolean> | null = null;
 
   /** `agent`: where this client's POSTs and DELETEs go (its own connection, or a pool shared by all). */
-  constructor(readonly index: number, readonly keepCookies: boolean, readonly ctx: FleetContext, readonly agent: Agent) {}
+  constructor(
+    readonly index: number,
+    readonly keepCookies: boolean,
+    readonly ctx: FleetContext,
+    readonly agent: Agent,
+  ) {}
 }
 
 function sleep(ms: number): Promise<void> {
@@ -309,7 +325,14 @@ export function openStream(c: StormClient): void {
   if (c.keepCookies && c.cookie) headers.cookie = c.cookie;
   // "the client MAY include a Last-Event-ID header to resume the stream"
   if (c.lastEventId) headers['last-event-id'] = c.lastEventId;
-  const req = request({ host: ctx.target.host, port: ctx.target.port, path: ctx.target.path, method: 'GET', headers, agent: ctx.pools.stream });
+  const req = request({
+    host: ctx.target.host,
+    port: ctx.target.port,
+    path: ctx.target.path,
+    method: 'GET',
+    headers,
+    agent: ctx.pools.stream,
+  });
   c.stream = req;
   c.streamOpen = false;
   c.sseTail = '';

@@ -4,7 +4,15 @@
  * during a long run (nodes restart mid-run in the rolling scenario) cannot change or half-write the
  * code under test.
  */
-import { codeRoot, importProduct, type Cluster, type ClusterModule, type ClusterOptions, type CodeRoot, type PortsModule } from './product.js';
+import {
+  codeRoot,
+  importProduct,
+  type Cluster,
+  type ClusterModule,
+  type ClusterOptions,
+  type CodeRoot,
+  type PortsModule,
+} from './product.js';
 
 export interface ClusterCode extends CodeRoot {
   startCluster: ClusterModule['startCluster'];

@@ -17,7 +17,10 @@ export interface Pools {
 
 function createPools(sharedSockets: number | null): Pools {
   return {
-    shared: sharedSockets === null ? null : new Agent({ keepAlive: true, maxSockets: sharedSockets, maxFreeSockets: sharedSockets, timeout: IDLE_MS, scheduling: 'lifo' }),
+    shared:
+      sharedSockets === null
+        ? null
+        : new Agent({ keepAlive: true, maxSockets: sharedSockets, maxFreeSockets: sharedSockets, timeout: IDLE_MS, scheduling: 'lifo' }),
     stream: new Agent({ keepAlive: false, maxSockets: Infinity }),
   };
 }
@@ -45,7 +48,14 @@ export class Fleet {
 
   constructor(readonly o: FleetOptions) {
     this.pools = createPools(o.postSockets);
-    this.ctx = { target: parseTarget(o.url), pools: this.pools, rec: this.rec, callBody: callBodyFactory(o.tool), intervalMs: o.callIntervalMs, stopping: false };
+    this.ctx = {
+      target: parseTarget(o.url),
+      pools: this.pools,
+      rec: this.rec,
+      callBody: callBodyFactory(o.tool),
+      intervalMs: o.callIntervalMs,
+      stopping: false,
+    };
     // Cookie-less clients are spread evenly through the fleet (every k-th client).
     const cookieless = Math.round(o.clients * o.cookieless);
     for (let i = 0; i < o.clients; i++) {
@@ -74,7 +84,10 @@ export class Fleet {
     // Failed set-ups are retried by the clients' calls; wait until every client holds a session and a stream.
     const deadline = Date.now() + timeoutMs;
     while (this.clients.some((c) => c.sid === '' || !c.streamOpen)) {
-      if (Date.now() > deadline) throw new Error(`set-up: ${this.clients.filter((c) => c.sid === '' || !c.streamOpen).length} clients without a session or stream after ${timeoutMs} ms`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `set-up: ${this.clients.filter((c) => c.sid === '' || !c.streamOpen).length} clients without a session or stream after ${timeoutMs} ms`,
+        );
       await new Promise((r) => setTimeout(r, 100));
     }
     this.rec.setupDone = true;

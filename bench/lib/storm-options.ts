@@ -198,11 +198,16 @@ export function parseStormArgs(argv: readonly string[]): StormOptions {
   if (v['allow-dirty']) given.allowDirty = true;
   const o: StormOptions = { ...STORM_DEFAULTS, ...given };
   if (o.killNode > o.nodes) c.fail('kill-node', String(o.killNode), `a node in 1..${o.nodes}`);
-  if (o.basePort !== null && o.basePort + o.nodes + 1 > 65535) c.fail('base-port', String(o.basePort), `a port leaving room for ${o.nodes + 2} ports`);
+  if (o.basePort !== null && o.basePort + o.nodes + 1 > 65535)
+    c.fail('base-port', String(o.basePort), `a port leaving room for ${o.nodes + 2} ports`);
   // Each stream and pooled socket is one HAProxy connection (two fds there); its maxconn is 8,000.
   const connections = o.clients + (o.postSockets ?? o.clients);
   if (connections > MAX_CONNECTIONS) {
-    c.fail(o.postSockets === null ? 'clients' : 'post-sockets', String(o.postSockets ?? o.clients), `streams + POST connections (${connections}) <= ${MAX_CONNECTIONS} (HAProxy maxconn 8000); with one connection per client, at most ${MAX_CONNECTIONS / 2} clients`);
+    c.fail(
+      o.postSockets === null ? 'clients' : 'post-sockets',
+      String(o.postSockets ?? o.clients),
+      `streams + POST connections (${connections}) <= ${MAX_CONNECTIONS} (HAProxy maxconn 8000); with one connection per client, at most ${MAX_CONNECTIONS / 2} clients`,
+    );
   }
   return o;
 }

@@ -39,10 +39,14 @@ export async function waitQuiet(threshold: number, maxWaitS: number, say: (line:
     const waitedS = (Date.now() - started) / 1000;
     if (busy === null || busy < threshold) return { busyCores: busy, waitedS, quiet: true };
     if (waitedS >= maxWaitS) {
-      say(`the machine is still busy (${busy.toFixed(2)} cores used by other processes) after ${Math.round(waitedS)} s: running anyway (see the report)`);
+      say(
+        `the machine is still busy (${busy.toFixed(2)} cores used by other processes) after ${Math.round(waitedS)} s: running anyway (see the report)`,
+      );
       return { busyCores: busy, waitedS, quiet: false };
     }
-    say(`waiting for the machine to be quiet: ${busy.toFixed(2)} cores busy (threshold ${threshold}), waited ${Math.round(waitedS)} s of ${maxWaitS}`);
+    say(
+      `waiting for the machine to be quiet: ${busy.toFixed(2)} cores busy (threshold ${threshold}), waited ${Math.round(waitedS)} s of ${maxWaitS}`,
+    );
     await new Promise((r) => setTimeout(r, 5000));
   }
 }

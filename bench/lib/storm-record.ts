@@ -24,7 +24,18 @@ export interface Second {
 }
 
 function newSecond(): Second {
-  return { callsOk: 0, callAttempts: 0, inits: 0, streamOpens: 0, notFound: 0, errors: 0, callsLost: 0, requestMs: [], callMs: [], initMs: [] };
+  return {
+    callsOk: 0,
+    callAttempts: 0,
+    inits: 0,
+    streamOpens: 0,
+    notFound: 0,
+    errors: 0,
+    callsLost: 0,
+    requestMs: [],
+    callMs: [],
+    initMs: [],
+  };
 }
 
 export interface StormEvent {
@@ -137,7 +148,18 @@ export class Recorder {
 
   openIncident(e: StormEvent | number, client: number, sid: string): Incident {
     const ev = typeof e === 'number' ? this.events[e] : e;
-    const inc: Incident = { event: ev.index, client, sid, openedAt: this.now(), noticedAt: 0, noticedBy: '', lostAt: 0, lostBy: '', reinitAt: 0, recoveredAt: 0 };
+    const inc: Incident = {
+      event: ev.index,
+      client,
+      sid,
+      openedAt: this.now(),
+      noticedAt: 0,
+      noticedBy: '',
+      lostAt: 0,
+      lostBy: '',
+      reinitAt: 0,
+      recoveredAt: 0,
+    };
     ev.affected++;
     this.open++;
     return inc;

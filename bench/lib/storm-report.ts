@@ -72,9 +72,18 @@ function chartsOf(r: RunOutput): Chart[] {
     lineChart({ title: `${title} (${r.summary.name})`, xLabel: x, yLabel, series, markers, bands, ...extra }),
   ];
   return [
-    chart('sessions', 'Active sessions per node', 'sessions', [...byNode(s.activeByNode), { name: 'held by clients', points: d.samples.map((p) => [p.t / 1000, p.clients.sessions]), color: '#7f7f7f', dashed: true }]),
-    chart('initializes', 'Initializes per second per node', 'sessions created / s', [...ratesByNode(s.initRateByNode), { name: 'clients (all nodes)', points: s.clientInits, color: '#7f7f7f', dashed: true }]),
-    chart('not-found', '404 answers per second per node', '404 / s', [...ratesByNode(s.notFoundRateByNode), { name: 'seen by clients', points: s.clientNotFound, color: '#7f7f7f', dashed: true }]),
+    chart('sessions', 'Active sessions per node', 'sessions', [
+      ...byNode(s.activeByNode),
+      { name: 'held by clients', points: d.samples.map((p) => [p.t / 1000, p.clients.sessions]), color: '#7f7f7f', dashed: true },
+    ]),
+    chart('initializes', 'Initializes per second per node', 'sessions created / s', [
+      ...ratesByNode(s.initRateByNode),
+      { name: 'clients (all nodes)', points: s.clientInits, color: '#7f7f7f', dashed: true },
+    ]),
+    chart('not-found', '404 answers per second per node', '404 / s', [
+      ...ratesByNode(s.notFoundRateByNode),
+      { name: 'seen by clients', points: s.clientNotFound, color: '#7f7f7f', dashed: true },
+    ]),
     chart('forwarded', 'Forwarded requests per second per node', 'forwarded / s', ratesByNode(s.forwardedRateByNode)),
     chart('latency', 'Latency seen by clients, per second', 'ms', [
       { name: 'request p50', points: s.requestP50 },
@@ -82,7 +91,9 @@ function chartsOf(r: RunOutput): Chart[] {
       { name: 'call p99 (retries, re-init)', points: s.callP99, dashed: true },
       { name: 'initialize p99', points: s.initP99 },
     ]),
-    chart('redis', 'Redis commands per second', 'commands / s', [{ name: 'total_commands_processed rate', points: s.redisCommandsRate.points, flagged: s.redisCommandsRate.flagged }]),
+    chart('redis', 'Redis commands per second', 'commands / s', [
+      { name: 'total_commands_processed rate', points: s.redisCommandsRate.points, flagged: s.redisCommandsRate.flagged },
+    ]),
     chart('clients', 'Clients: calls, errors, streams, recovering', 'per second / clients', [
       { name: 'tool calls ok / s', points: s.callsOk },
       { name: 'errors / s (not 404)', points: s.clientErrors },
@@ -108,69 +119,194 @@ function comparisonCharts(on: RunOutput, off: RunOutput): Chart[] {
     for (const [x, y] of p) if (x - t0(r) >= -3) out.push([x - t0(r), y]);
     return out;
   };
-  const total = (r: RunOutput): ChartSeries => ({ name: '', points: shift(r, r.series.initRateTotal.points), flagged: r.series.initRateTotal.flagged.map((x) => x - t0(r)) });
+  const total = (r: RunOutput): ChartSeries => ({
+    name: '',
+    points: shift(r, r.series.initRateTotal.points),
+    flagged: r.series.initRateTotal.flagged.map((x) => x - t0(r)),
+  });
   const markers = on.data.rec.events.map((e) => ({ x: (e.at - on.data.rec.events[0].at) / 1000, label: `${e.label} (jitter on)` }));
   const x = 'seconds since the first SIGTERM';
   return [
-    ['compare-initializes', 'Initializes per second, all nodes: drain jitter on vs off', lineChart({ title: 'Initializes per second, all nodes: drain jitter on vs off', xLabel: x, yLabel: 'sessions created / s', markers, series: [{ ...total(on), name: 'jitter on' }, { ...total(off), name: 'jitter off', color: '#d62728' }] })],
-    ['compare-latency', 'Tool-call request p99: drain jitter on vs off', lineChart({ title: 'Tool-call request p99 per second: drain jitter on vs off', xLabel: x, yLabel: 'ms', markers, series: [{ name: 'jitter on', points: shift(on, on.series.requestP99) }, { name: 'jitter off', points: shift(off, off.series.requestP99), color: '#d62728' }] })],
-    ['compare-streams', 'Streams (re)opened per second: drain jitter on vs off', lineChart({ title: 'GET streams (re)opened per second: drain jitter on vs off', xLabel: x, yLabel: 'streams / s', markers, series: [{ name: 'jitter on', points: shift(on, on.series.streamOpens) }, { name: 'jitter off', points: shift(off, off.series.streamOpens), color: '#d62728' }] })],
+    [
+      'compare-initializes',
+      'Initializes per second, all nodes: drain jitter on vs off',
+      lineChart({
+        title: 'Initializes per second, all nodes: drain jitter on vs off',
+        xLabel: x,
+        yLabel: 'sessions created / s',
+        markers,
+        series: [
+          { ...total(on), name: 'jitter on' },
+          { ...total(off), name: 'jitter off', color: '#d62728' },
+        ],
+      }),
+    ],
+    [
+      'compare-latency',
+      'Tool-call request p99: drain jitter on vs off',
+      lineChart({
+        title: 'Tool-call request p99 per second: drain jitter on vs off',
+        xLabel: x,
+        yLabel: 'ms',
+        markers,
+        series: [
+          { name: 'jitter on', points: shift(on, on.series.requestP99) },
+          { name: 'jitter off', points: shift(off, off.series.requestP99), color: '#d62728' },
+        ],
+      }),
+    ],
+    [
+      'compare-streams',
+      'Streams (re)opened per second: drain jitter on vs off',
+      lineChart({
+        title: 'GET streams (re)opened per second: drain jitter on vs off',
+        xLabel: x,
+        yLabel: 'streams / s',
+        markers,
+        series: [
+          { name: 'jitter on', points: shift(on, on.series.streamOpens) },
+          { name: 'jitter off', points: shift(off, off.series.streamOpens), color: '#d62728' },
+        ],
+      }),
+    ],
   ];
 }
 
 function figuresTable(s: RunSummary): string[] {
   const ec = s.endCheck;
   const st = s.recovery.stages;
-  const peaks = Object.entries(s.initRate.peakByNode).map(([n, v]) => `${n} ${n0(v)}/s`).join(', ');
-  const cmds = Object.entries(s.redis.commandsDuringRun).slice(0, 6).map(([c, v]) => `${c} ${n0(v)}`).join(', ');
+  const peaks = Object.entries(s.initRate.peakByNode)
+    .map(([n, v]) => `${n} ${n0(v)}/s`)
+    .join(', ');
+  const cmds = Object.entries(s.redis.commandsDuringRun)
+    .slice(0, 6)
+    .map(([c, v]) => `${c} ${n0(v)}`)
+    .join(', ');
   const rows: Array<[string, string]> = [
-    ['affected clients (session on a node the event took away)', `${n0(s.recovery.affected)}${s.events.length > 1 ? ` (${s.events.map((e) => `${e.label}: ${n0(e.recovery.affected)}`).join('; ')})` : ''}`],
+    [
+      'affected clients (session on a node the event took away)',
+      `${n0(s.recovery.affected)}${s.events.length > 1 ? ` (${s.events.map((e) => `${e.label}: ${n0(e.recovery.affected)}`).join('; ')})` : ''}`,
+    ],
     ['recovered / not recovered', `${n0(s.recovery.recovered)} / ${n0(s.recovery.unrecovered)}`],
     ['recovery after the client notices: p50 / p95 / p99 / max', q4(s.recovery.fromNotice)],
     ['recovery after the session is gone (first 404): p50 / p95 / p99 / max', q4(s.recovery.fromLoss)],
     ['recovery after the event: p50 / p95 / p99 / max', q4(s.recovery.fromEvent)],
-    ['stages, p50 / p99: event → first sign; first sign → 404; 404 → new session; new session → successful call', [st.eventToNotice, st.noticeToLoss, st.lossToReinit, st.reinitToCall].map((q) => (q.n ? `${ms(q.p50)} / ${ms(q.p99)}` : 'n/a')).join('; ')],
-    ['every affected client recovered after (from the first event)', s.allRecoveredAfterS === null ? 'never (see not recovered)' : `${s.allRecoveredAfterS.toFixed(2)} s`],
-    ['what clients noticed first', Object.entries(s.recovery.noticedBy).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${n0(v)}`).join(', ') || 'n/a'],
-    ['what told them the session was gone', Object.entries(s.recovery.lostBy).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${n0(v)}`).join(', ') || 'n/a'],
-    ['errors other than the expected 404 (affected / other clients)', `${n0(s.errors.unexpected)} (${n0(s.errors.affected)} / ${n0(s.errors.unaffected)})`],
+    [
+      'stages, p50 / p99: event → first sign; first sign → 404; 404 → new session; new session → successful call',
+      [st.eventToNotice, st.noticeToLoss, st.lossToReinit, st.reinitToCall]
+        .map((q) => (q.n ? `${ms(q.p50)} / ${ms(q.p99)}` : 'n/a'))
+        .join('; '),
+    ],
+    [
+      'every affected client recovered after (from the first event)',
+      s.allRecoveredAfterS === null ? 'never (see not recovered)' : `${s.allRecoveredAfterS.toFixed(2)} s`,
+    ],
+    [
+      'what clients noticed first',
+      Object.entries(s.recovery.noticedBy)
+        .sort((a, b) => b[1] - a[1])
+        .map(([k, v]) => `${k} ${n0(v)}`)
+        .join(', ') || 'n/a',
+    ],
+    [
+      'what told them the session was gone',
+      Object.entries(s.recovery.lostBy)
+        .sort((a, b) => b[1] - a[1])
+        .map(([k, v]) => `${k} ${n0(v)}`)
+        .join(', ') || 'n/a',
+    ],
+    [
+      'errors other than the expected 404 (affected / other clients)',
+      `${n0(s.errors.unexpected)} (${n0(s.errors.affected)} / ${n0(s.errors.unaffected)})`,
+    ],
     ['errors while the clients were being set up (not counted above)', n0(s.errors.setup)],
-    ['404s seen by affected clients (expected) / by other clients', `${n0(s.errors.notFoundAffected)} / ${n0(s.errors.notFoundUnaffected)}`],
-    ['tool calls started / ok / lost / retried', `${n0(s.calls.started)} / ${n0(s.calls.ok)} / ${n0(s.calls.lost)} / ${n0(s.calls.retried)}`],
-    ['tool calls still in flight when the clients stopped (no outcome; neither ok nor lost)', `${n0(s.calls.inFlightAtStop)}${s.calls.unaccounted !== 0 ? ` (and ${n0(s.calls.unaccounted)} unaccounted for)` : ''}`],
+    [
+      '404s seen by affected clients (expected) / by other clients',
+      `${n0(s.errors.notFoundAffected)} / ${n0(s.errors.notFoundUnaffected)}`,
+    ],
+    [
+      'tool calls started / ok / lost / retried',
+      `${n0(s.calls.started)} / ${n0(s.calls.ok)} / ${n0(s.calls.lost)} / ${n0(s.calls.retried)}`,
+    ],
+    [
+      'tool calls still in flight when the clients stopped (no outcome; neither ok nor lost)',
+      `${n0(s.calls.inFlightAtStop)}${s.calls.unaccounted !== 0 ? ` (and ${n0(s.calls.unaccounted)} unaccounted for)` : ''}`,
+    ],
     ['initializes (incl. set-up) / DELETEs', `${n0(s.calls.initializes)} / ${n0(s.calls.deletes)}`],
     ['peak initialize rate per node (1-s sampling intervals, event window)', peaks],
-    ['rates across a sampling gap in the event window, per node (averages, left out of the peaks)', Object.entries(s.initRate.gapRatesByNode).map(([n, v]) => `${n} ${v}`).join(', ')],
-    ['samples / late (> 1.5 s after the previous) / slow to read (> 250 ms) / missing node readings', `${n0(s.sampling.samples)} / ${n0(s.sampling.lateSamples)} / ${n0(s.sampling.slowReads)} / ${Object.entries(s.sampling.missingNodeReadings).map(([n, v]) => `${n} ${v}`).join(', ')}`],
+    [
+      'rates across a sampling gap in the event window, per node (averages, left out of the peaks)',
+      Object.entries(s.initRate.gapRatesByNode)
+        .map(([n, v]) => `${n} ${v}`)
+        .join(', '),
+    ],
+    [
+      'samples / late (> 1.5 s after the previous) / slow to read (> 250 ms) / missing node readings',
+      `${n0(s.sampling.samples)} / ${n0(s.sampling.lateSamples)} / ${n0(s.sampling.slowReads)} / ${Object.entries(
+        s.sampling.missingNodeReadings,
+      )
+        .map(([n, v]) => `${n} ${v}`)
+        .join(', ')}`,
+    ],
     ['peak initialize rate, surviving node / all nodes together', `${n0(s.initRate.peakSurviving)}/s / ${n0(s.initRate.peakTotal)}/s`],
     ['peak GET streams (re)opened per second', `${n0(s.streamOpensPeak)}/s`],
-    ['Redis commands/s: steady / mean in event window / peak', `${n0(s.redis.steadyPerS)} / ${n0(s.redis.eventMeanPerS)} / ${n0(s.redis.eventPeakPerS)}`],
+    [
+      'Redis commands/s: steady / mean in event window / peak',
+      `${n0(s.redis.steadyPerS)} / ${n0(s.redis.eventMeanPerS)} / ${n0(s.redis.eventPeakPerS)}`,
+    ],
     ['Redis commands from the event to the end check (top)', cmds || 'n/a'],
     ['tools/call request latency, steady: p50 / p95 / p99 / max', q4(s.latency.steady.request)],
     ['tools/call request latency, event window: p50 / p95 / p99 / max', q4(s.latency.event.request)],
     ['tool call incl. retries and re-init, event window: p50 / p95 / p99 / max', q4(s.latency.event.call)],
     ['initialize request latency, event window: p50 / p95 / p99 / max', q4(s.latency.event.initialize)],
     ['worst one-second request p99 in the event window', ms(s.latency.event.worstSecondRequestP99)],
-    ['end check: Redis keys / live sessions on nodes / sessions clients hold', `${n0(ec.redisKeys)} / ${n0(ec.activeSessions)} / ${n0(ec.clientSessions)} (client sessions without a key ${n0(ec.missing)}; live sessions no client holds ${n0(ec.orphans)})`],
-    ['Redis matched the live sessions', ec.converged ? `yes, ${(ec.afterMs / 1000).toFixed(1)} s after the last event` : `no (gave up ${(ec.afterMs / 1000).toFixed(1)} s after the last event)`],
-    ['node actions', s.actions.map((a) => `${a.node} ${a.action} ${(a.tookMs / 1000).toFixed(1)} s${a.exitCode !== undefined ? ` (exit ${a.exitCode})` : ''}`).join('; ')],
+    [
+      'end check: Redis keys / live sessions on nodes / sessions clients hold',
+      `${n0(ec.redisKeys)} / ${n0(ec.activeSessions)} / ${n0(ec.clientSessions)} (client sessions without a key ${n0(ec.missing)}; live sessions no client holds ${n0(ec.orphans)})`,
+    ],
+    [
+      'Redis matched the live sessions',
+      ec.converged
+        ? `yes, ${(ec.afterMs / 1000).toFixed(1)} s after the last event`
+        : `no (gave up ${(ec.afterMs / 1000).toFixed(1)} s after the last event)`,
+    ],
+    [
+      'node actions',
+      s.actions
+        .map((a) => `${a.node} ${a.action} ${(a.tookMs / 1000).toFixed(1)} s${a.exitCode !== undefined ? ` (exit ${a.exitCode})` : ''}`)
+        .join('; '),
+    ],
     ['load generator: worst 1-s event-loop delay p99 / max', `${ms(s.loadgen.lagP99MaxMs)} / ${ms(s.loadgen.lagMaxMs)}`],
-    ['machine CPU busy (all cores): steady / mean in event window / worst sample', `${pct(s.loadgen.machineBusyMeanPct)} / ${pct(s.loadgen.machineBusyEventPct)} / ${pct(s.loadgen.machineBusyPeakPct)}`],
-    ['other processes on the machine (not this benchmark): before the run / during it', `${s.loadgen.before.busyCores === null ? 'n/a' : `${s.loadgen.before.busyCores.toFixed(2)} cores${s.loadgen.before.waitedS >= 5 ? ` (after waiting ${Math.round(s.loadgen.before.waitedS)} s)` : ''}${s.loadgen.before.quiet ? '' : ' — NOT QUIET'}`} / ${pct(s.loadgen.othersMeanPct)} of a core`],
-    ['CPU in the event window, mean % of one core', Object.entries(s.loadgen.eventCpuPct).map(([k, v]) => `${k} ${pct(v)}`).join(', ')],
+    [
+      'machine CPU busy (all cores): steady / mean in event window / worst sample',
+      `${pct(s.loadgen.machineBusyMeanPct)} / ${pct(s.loadgen.machineBusyEventPct)} / ${pct(s.loadgen.machineBusyPeakPct)}`,
+    ],
+    [
+      'other processes on the machine (not this benchmark): before the run / during it',
+      `${s.loadgen.before.busyCores === null ? 'n/a' : `${s.loadgen.before.busyCores.toFixed(2)} cores${s.loadgen.before.waitedS >= 5 ? ` (after waiting ${Math.round(s.loadgen.before.waitedS)} s)` : ''}${s.loadgen.before.quiet ? '' : ' — NOT QUIET'}`} / ${pct(s.loadgen.othersMeanPct)} of a core`,
+    ],
+    [
+      'CPU in the event window, mean % of one core',
+      Object.entries(s.loadgen.eventCpuPct)
+        .map(([k, v]) => `${k} ${pct(v)}`)
+        .join(', '),
+    ],
   ];
   return ['| figure | measured |', '|---|---|', ...rows.map(([a, b]) => `| ${a} | ${b} |`)];
 }
 
 function targetsTable(runs: RunOutput[]): string[] {
   const lines = ['| run | target | goal | measured | |', '|---|---|---|---|---|'];
-  for (const r of runs) for (const t of r.summary.targets) lines.push(`| ${r.summary.name} | ${t.name} | ${t.target} | ${t.measured} | ${metCell(t.met)} |`);
+  for (const r of runs)
+    for (const t of r.summary.targets) lines.push(`| ${r.summary.name} | ${t.name} | ${t.target} | ${t.measured} | ${metCell(t.met)} |`);
   return lines;
 }
 
 function jitterTable(on: RunSummary, off: RunSummary): string[] {
-  const red = (a: number, b: number): string => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${Math.round((1 - a / b) * 100)} %` : 'n/a');
-  const row = (name: string, a: number, b: number, unit: (x: number) => string): string => `| ${name} | ${unit(a)} | ${unit(b)} | ${red(a, b)} |`;
+  const red = (a: number, b: number): string =>
+    Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${Math.round((1 - a / b) * 100)} %` : 'n/a';
+  const row = (name: string, a: number, b: number, unit: (x: number) => string): string =>
+    `| ${name} | ${unit(a)} | ${unit(b)} | ${red(a, b)} |`;
   const perS = (x: number): string => `${n0(x)}/s`;
   const drain = (r: RunSummary): string => {
     const t = r.actions.filter((a) => a.action === 'SIGTERM').map((a) => a.tookMs);
@@ -179,7 +315,12 @@ function jitterTable(on: RunSummary, off: RunSummary): string[] {
   return [
     '| figure | jitter on | jitter off | reduction with jitter |',
     '|---|---|---|---|',
-    row('peak initialize rate, busiest node', Math.max(...Object.values(on.initRate.peakByNode)), Math.max(...Object.values(off.initRate.peakByNode)), perS),
+    row(
+      'peak initialize rate, busiest node',
+      Math.max(...Object.values(on.initRate.peakByNode)),
+      Math.max(...Object.values(off.initRate.peakByNode)),
+      perS,
+    ),
     row('peak initialize rate, all nodes together', on.initRate.peakTotal, off.initRate.peakTotal, perS),
     row('peak GET streams (re)opened per second', on.streamOpensPeak, off.streamOpensPeak, perS),
     row('tools/call request p99, event window', on.latency.event.request.p99, off.latency.event.request.p99, ms),
@@ -235,23 +376,43 @@ export async function writeScenario(outRoot: string, o: ScenarioOutput, stamp: s
   const first = o.runs[0].data;
   md.push(`# Reconnection storm: ${o.title}`, '');
   md.push(
-    `${first.startedAt}: \`${o.command}\`. ${o.options.nodes} nodes × ${o.options.workers} session worker${o.options.workers > 1 ? 's' : ''} behind HAProxy (health checks ${o.options.checkMs === null ? 'at the cluster runner\'s default interval' : `every ${o.options.checkMs} ms`}, fall 2), one redis-server, ` +
+    `${first.startedAt}: \`${o.command}\`. ${o.options.nodes} nodes × ${o.options.workers} session worker${o.options.workers > 1 ? 's' : ''} behind HAProxy (health checks ${o.options.checkMs === null ? "at the cluster runner's default interval" : `every ${o.options.checkMs} ms`}, fall 2), one redis-server, ` +
       `${n0(o.options.clients)} clients (${o.options.cookieless > 0 ? `${Math.round(o.options.cookieless * 100)} % without cookies` : 'all keep the sticky cookie'}), each with a GET SSE stream and a \`${o.options.tool}\` call about every ${o.options.callIntervalMs} ms. ` +
-      `Drain window ${o.options.drainWindowMs} ms${Object.keys(o.options.nodeEnv).length ? `; node environment ${Object.entries(o.options.nodeEnv).map(([k, v]) => `\`${k}=${v}\``).join(', ')}` : ''}. Everything, load generator included, on one machine with ${cpus().length} cores. ` +
+      `Drain window ${o.options.drainWindowMs} ms${
+        Object.keys(o.options.nodeEnv).length
+          ? `; node environment ${Object.entries(o.options.nodeEnv)
+              .map(([k, v]) => `\`${k}=${v}\``)
+              .join(', ')}`
+          : ''
+      }. Everything, load generator included, on one machine with ${cpus().length} cores. ` +
       `Code: ${describeProvenance(o.code)}.`,
     '',
   );
-  if (o.code.dirty) md.push(`**Warning:** measured on a working tree that differs from commit ${o.code.commit} (\`--allow-dirty\`): nobody can reproduce these figures from the repository.`, '');
+  if (o.code.dirty)
+    md.push(
+      `**Warning:** measured on a working tree that differs from commit ${o.code.commit} (\`--allow-dirty\`): nobody can reproduce these figures from the repository.`,
+      '',
+    );
   for (const r of o.runs) {
     const l = r.summary.loadgen;
     if (!l.before.quiet || l.othersMeanPct > 30) {
-      md.push(`**Warning (${r.summary.name}):** other processes used ${pct(l.othersMeanPct)} of a core on average during this run${l.before.quiet ? '' : ' and the machine was not quiet when it started'}; its latency and recovery figures are skewed by them.`, '');
+      md.push(
+        `**Warning (${r.summary.name}):** other processes used ${pct(l.othersMeanPct)} of a core on average during this run${l.before.quiet ? '' : ' and the machine was not quiet when it started'}; its latency and recovery figures are skewed by them.`,
+        '',
+      );
     }
   }
   md.push('## Targets', '', ...targetsTable(o.runs), '');
   if (o.runs.length === 2 && o.scenario === 'rolling') {
     const [on, off] = o.runs;
-    md.push('## Drain jitter: on against off', '', `The same rolling restart twice in this invocation, fresh cluster each time, \`MCP_DRAIN_WINDOW_MS=${o.options.drainWindowMs}\`, \`MCP_DRAIN_JITTER=1\` then \`0\`.`, '', ...jitterTable(on.summary, off.summary), '');
+    md.push(
+      '## Drain jitter: on against off',
+      '',
+      `The same rolling restart twice in this invocation, fresh cluster each time, \`MCP_DRAIN_WINDOW_MS=${o.options.drainWindowMs}\`, \`MCP_DRAIN_JITTER=1\` then \`0\`.`,
+      '',
+      ...jitterTable(on.summary, off.summary),
+      '',
+    );
     for (const [file, title, svg] of comparisonCharts(on, off)) {
       writeFileSync(join(dir, `${file}.svg`), await svg);
       charts.push(join(dir, `${file}.svg`));
@@ -264,7 +425,10 @@ export async function writeScenario(outRoot: string, o: ScenarioOutput, stamp: s
     if (r.summary.events.length > 1) {
       md.push('Per event (recovery after the client notices / after the event, p50 / p95 / p99 / max):', '');
       md.push('| event | at | affected | after notice | after event |', '|---|---|---|---|---|');
-      for (const e of r.summary.events) md.push(`| ${e.label} | ${e.atS.toFixed(1)} s | ${n0(e.recovery.affected)} | ${q4(e.recovery.fromNotice)} | ${q4(e.recovery.fromEvent)} |`);
+      for (const e of r.summary.events)
+        md.push(
+          `| ${e.label} | ${e.atS.toFixed(1)} s | ${n0(e.recovery.affected)} | ${q4(e.recovery.fromNotice)} | ${q4(e.recovery.fromEvent)} |`,
+        );
       md.push('');
     }
     md.push('### Charts', '');
@@ -276,13 +440,15 @@ export async function writeScenario(outRoot: string, o: ScenarioOutput, stamp: s
     }
     const kinds = Object.entries(r.summary.errors.byKind);
     md.push('### Errors by kind', '');
-    if (kinds.length === 0) md.push('None: every answer was a success or an affected client\'s expected 404.', '');
+    if (kinds.length === 0) md.push("None: every answer was a success or an affected client's expected 404.", '');
     else {
       md.push('| clients | request | error | count | first seen | body of the first |', '|---|---|---|---|---|---|');
       for (const [k, v] of kinds) {
         const [scope, op, ...what] = k.split(' ');
         const body = v.detail ? `\`${v.detail.replace(/[|`\n]/g, ' ')}\`` : '';
-        md.push(`| ${scope} | ${op} | ${what.join(' ')} | ${n0(v.count)} | ${Number.isFinite(v.firstS) ? `${v.firstS.toFixed(3)} s` : ''} | ${body} |`);
+        md.push(
+          `| ${scope} | ${op} | ${what.join(' ')} | ${n0(v.count)} | ${Number.isFinite(v.firstS) ? `${v.firstS.toFixed(3)} s` : ''} | ${body} |`,
+        );
       }
       md.push('');
     }
@@ -310,7 +476,17 @@ export async function writeScenario(outRoot: string, o: ScenarioOutput, stamp: s
           events: r.data.rec.events,
           series: r.series,
           // [event, client, openedAt, noticedAt, lostAt, reinitAt, recoveredAt (ms since start; 0: never), noticedBy, lostBy]
-          incidents: r.data.rec.incidents.map((i) => [i.event, i.client, Math.round(i.openedAt), Math.round(i.noticedAt), Math.round(i.lostAt), Math.round(i.reinitAt), Math.round(i.recoveredAt), i.noticedBy, i.lostBy]),
+          incidents: r.data.rec.incidents.map((i) => [
+            i.event,
+            i.client,
+            Math.round(i.openedAt),
+            Math.round(i.noticedAt),
+            Math.round(i.lostAt),
+            Math.round(i.reinitAt),
+            Math.round(i.recoveredAt),
+            i.noticedBy,
+            i.lostBy,
+          ]),
           samples: r.data.samples,
           nodeLogTail: r.data.nodeLogs,
         })),

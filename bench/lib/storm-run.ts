@@ -134,7 +134,17 @@ async function endCheck(cluster: Cluster, redis: Redis, fleet: Fleet, since: num
     const converged = missing === 0 && keys.size === activeSessions && ids.size === fleet.clients.length;
     const now = rec.now();
     if (converged || now >= deadlineAt) {
-      return { converged, afterMs: now - since, redisKeys: keys.size, activeSessions, clientSessions: ids.size, missing, extra, orphans: activeSessions - ids.size, polls };
+      return {
+        converged,
+        afterMs: now - since,
+        redisKeys: keys.size,
+        activeSessions,
+        clientSessions: ids.size,
+        missing,
+        extra,
+        orphans: activeSessions - ids.size,
+        polls,
+      };
     }
     await sleep(500);
   }
@@ -144,7 +154,12 @@ class Progress {
   phase = 'start';
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly name: string, private readonly fleet: Fleet, private readonly sampler: Sampler, private readonly nodeNames: string[]) {}
+  constructor(
+    private readonly name: string,
+    private readonly fleet: Fleet,
+    private readonly sampler: Sampler,
+    private readonly nodeNames: string[],
+  ) {}
 
   start(): void {
     this.timer = setInterval(() => this.print(), 1000);
@@ -179,17 +194,31 @@ export async function runStorm(o: StormOptions, plan: RunPlan, code: ClusterCode
     MCP_DRAIN_JITTER: plan.drainJitter ? '1' : '0',
   };
   const quiet = o.quietWait > 0 ? await waitQuiet(o.quietCores, o.quietWait, say) : { busyCores: null, waitedS: 0, quiet: true };
-  say(`starting redis, ${o.nodes} nodes (${o.workers} worker${o.workers > 1 ? 's' : ''} each), haproxy; ${o.clients} clients${o.cookieless > 0 ? `, ${Math.round(o.cookieless * 100)}% cookie-less` : ''}`);
+  say(
+    `starting redis, ${o.nodes} nodes (${o.workers} worker${o.workers > 1 ? 's' : ''} each), haproxy; ${o.clients} clients${o.cookieless > 0 ? `, ${Math.round(o.cookieless * 100)}% cookie-less` : ''}`,
+  );
   const cluster = await startStormCluster({ code, nodes: o.nodes, workers: o.workers, basePort: o.basePort, checkMs: o.checkMs, env, say });
   const entry: { fleet: Fleet | null; cluster: Cluster } = { fleet: null, cluster };
   running.add(entry);
   const redis = new Redis(cluster.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 1 });
   redis.on('error', () => {});
-  const fleet = new Fleet({ url: cluster.lbUrl, clients: o.clients, cookieless: o.cookieless, callIntervalMs: o.callIntervalMs, tool: o.tool, postSockets: o.postSockets });
+  const fleet = new Fleet({
+    url: cluster.lbUrl,
+    clients: o.clients,
+    cookieless: o.cookieless,
+    callIntervalMs: o.callIntervalMs,
+    tool: o.tool,
+    postSockets: o.postSockets,
+  });
   entry.fleet = fleet;
   const rec = fleet.rec;
   const nodeNames = cluster.nodes.map((n) => n.name);
-  const sampler = new Sampler(rec, () => cluster.nodes.map((n) => ({ name: n.name, port: n.port })), redis, () => ({ sessions: fleet.sessions, streams: fleet.streams, recovering: rec.openIncidents }));
+  const sampler = new Sampler(
+    rec,
+    () => cluster.nodes.map((n) => ({ name: n.name, port: n.port })),
+    redis,
+    () => ({ sessions: fleet.sessions, streams: fleet.streams, recovering: rec.openIncidents }),
+  );
   const progress = new Progress(plan.name, fleet, sampler, nodeNames);
   const actions: NodeAction[] = [];
   const marks: Marks = { rampStart: 0, rampEnd: 0, eventStart: 0, eventEnd: 0, recovered: null, endCheckDone: 0, end: 0 };
@@ -219,7 +248,13 @@ export async function runStorm(o: StormOptions, plan: RunPlan, code: ClusterCode
     marks.recovered = recovered ? rec.now() : null;
     if (!recovered) say(`${rec.openIncidents} clients not recovered after ${o.recoverTimeout} s`);
     progress.phase = 'converge';
-    check = await endCheck(cluster, redis, fleet, lastEventAt, lastEventAt + Math.max(o.convergeTimeout * 1000, rec.now() - lastEventAt + 1000));
+    check = await endCheck(
+      cluster,
+      redis,
+      fleet,
+      lastEventAt,
+      lastEventAt + Math.max(o.convergeTimeout * 1000, rec.now() - lastEventAt + 1000),
+    );
     marks.endCheckDone = rec.now();
     say(
       check.converged
@@ -240,10 +275,34 @@ export async function runStorm(o: StormOptions, plan: RunPlan, code: ClusterCode
     running.delete(entry);
     await cluster.stop().catch((err: Error) => say(`cluster stop: ${err.message}`));
   }
-  return { plan, quiet, clients: o.clients, cookieless: o.cookieless, startedAt, nodeNames, lbUrl: cluster.lbUrl, env, marks, actions, rec, samples: sampler.samples, endCheck: check, commandStats, nodeLogs };
+  return {
+    plan,
+    quiet,
+    clients: o.clients,
+    cookieless: o.cookieless,
+    startedAt,
+    nodeNames,
+    lbUrl: cluster.lbUrl,
+    env,
+    marks,
+    actions,
+    rec,
+    samples: sampler.samples,
+    endCheck: check,
+    commandStats,
+    nodeLogs,
+  };
 }
 
-async function runEvents(o: StormOptions, plan: RunPlan, cluster: Cluster, fleet: Fleet, actions: NodeAction[], progress: Progress, say: (l: string) => void): Promise<void> {
+async function runEvents(
+  o: StormOptions,
+  plan: RunPlan,
+  cluster: Cluster,
+  fleet: Fleet,
+  actions: NodeAction[],
+  progress: Progress,
+  say: (l: string) => void,
+): Promise<void> {
   const rec = fleet.rec;
   switch (plan.scenario) {
     case 'kill': {
@@ -261,7 +320,9 @@ async function runEvents(o: StormOptions, plan: RunPlan, cluster: Cluster, fleet
         const name = cluster.nodes[i].name;
         progress.phase = `drain ${name}`;
         const e = fleet.nodeEvent(`SIGTERM ${name}`, [name]);
-        say(`SIGTERM ${name}: ${e.affected} clients have their session there (drain window ${o.drainWindowMs} ms, jitter ${plan.drainJitter ? 'on' : 'off'})`);
+        say(
+          `SIGTERM ${name}: ${e.affected} clients have their session there (drain window ${o.drainWindowMs} ms, jitter ${plan.drainJitter ? 'on' : 'off'})`,
+        );
         const code = await cluster.stopNode(i, 'SIGTERM');
         actions.push({ node: name, action: 'SIGTERM', at: e.at, tookMs: rec.now() - e.at, exitCode: code });
         progress.phase = `start ${name}`;
@@ -270,7 +331,9 @@ async function runEvents(o: StormOptions, plan: RunPlan, cluster: Cluster, fleet
         await cluster.waitUp(30_000);
         fleet.nodeRestored(name);
         actions.push({ node: name, action: 'start', at: t, tookMs: rec.now() - t });
-        say(`${name} exited with ${code} after ${((t - e.at) / 1000).toFixed(1)} s, back up after ${((rec.now() - t) / 1000).toFixed(1)} s`);
+        say(
+          `${name} exited with ${code} after ${((t - e.at) / 1000).toFixed(1)} s, back up after ${((rec.now() - t) / 1000).toFixed(1)} s`,
+        );
         if (i < cluster.nodes.length - 1) await sleep(o.restartGap * 1000);
       }
       return;

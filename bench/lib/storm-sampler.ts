@@ -53,7 +53,15 @@ export interface SampledNode {
   port: number;
 }
 
-const WANTED = ['mcp_sessions_active', 'mcp_sessions_created_total', 'mcp_requests_total', 'mcp_forwarded_requests_total', 'mcp_sse_streams_active', 'process_cpu_seconds_total', 'process_start_time_seconds'] as const;
+const WANTED = [
+  'mcp_sessions_active',
+  'mcp_sessions_created_total',
+  'mcp_requests_total',
+  'mcp_forwarded_requests_total',
+  'mcp_sse_streams_active',
+  'process_cpu_seconds_total',
+  'process_start_time_seconds',
+] as const;
 
 /** Sums the series of the metrics this benchmark reads; mcp_requests_total only where status="404". */
 export function parseNodeMetrics(text: string): NodeReading {
@@ -71,13 +79,27 @@ export function parseNodeMetrics(text: string): NodeReading {
         const v = Number(line.slice(space + 1));
         if (Number.isFinite(v)) {
           switch (name) {
-            case 'mcp_sessions_active': r.active += v; break;
-            case 'mcp_sessions_created_total': r.created += v; break;
-            case 'mcp_requests_total': if (line.includes('status="404"')) r.notFound += v; break;
-            case 'mcp_forwarded_requests_total': r.forwarded += v; break;
-            case 'mcp_sse_streams_active': r.streams += v; break;
-            case 'process_cpu_seconds_total': r.cpuSeconds += v; break;
-            case 'process_start_time_seconds': r.startTime = v; break;
+            case 'mcp_sessions_active':
+              r.active += v;
+              break;
+            case 'mcp_sessions_created_total':
+              r.created += v;
+              break;
+            case 'mcp_requests_total':
+              if (line.includes('status="404"')) r.notFound += v;
+              break;
+            case 'mcp_forwarded_requests_total':
+              r.forwarded += v;
+              break;
+            case 'mcp_sse_streams_active':
+              r.streams += v;
+              break;
+            case 'process_cpu_seconds_total':
+              r.cpuSeconds += v;
+              break;
+            case 'process_start_time_seconds':
+              r.startTime = v;
+              break;
           }
         }
       }
@@ -175,7 +197,11 @@ export function childCpu(): Record<string, [string, number]> {
 }
 
 /** Cores used between two childCpu() readings, by command name (only processes present in both). */
-function childCores(prev: Record<string, [string, number]>, now: Record<string, [string, number]>, seconds: number): Record<string, number> {
+function childCores(
+  prev: Record<string, [string, number]>,
+  now: Record<string, [string, number]>,
+  seconds: number,
+): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [pid, [comm, cpu]] of Object.entries(now)) {
     const before = prev[pid];

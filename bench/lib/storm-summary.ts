@@ -234,11 +234,16 @@ function slow(s: RunData['samples'][number]): boolean {
  * the counter went down; over a gap (a missing reading before, or a late sample) the rate is taken from
  * the last reading before the gap and flagged.
  */
-function rate(samples: RunData['samples'], read: (s: RunData['samples'][number]) => number | null, epoch: (s: RunData['samples'][number]) => number | null = () => null): Rate {
+function rate(
+  samples: RunData['samples'],
+  read: (s: RunData['samples'][number]) => number | null,
+  epoch: (s: RunData['samples'][number]) => number | null = () => null,
+): Rate {
   const points: Points = [];
   const flagged: number[] = [];
   const first = samples.length ? read(samples[0]) : null;
-  let last: { t: number; v: number; epoch: number | null; slow: boolean } | null = first === null ? null : { t: samples[0].t, v: first, epoch: epoch(samples[0]), slow: slow(samples[0]) };
+  let last: { t: number; v: number; epoch: number | null; slow: boolean } | null =
+    first === null ? null : { t: samples[0].t, v: first, epoch: epoch(samples[0]), slow: slow(samples[0]) };
   for (let i = 1; i < samples.length; i++) {
     const b = read(samples[i]);
     const x = samples[i].t / 1000;
@@ -322,7 +327,10 @@ export function buildSeries(d: RunData): Series {
   const perSecond = (f: (i: number) => number | null): Points => sec.map((_, i) => [i + 1, f(i)]);
   const p = (values: number[], q: number): number | null => (values.length ? quantiles(values)[q === 0.5 ? 'p50' : 'p99'] : null);
   // A node's counters restart with its process (rolling restarts): its start time tells them apart.
-  const started = (n: string) => (s: RunData['samples'][number]): number | null => s.nodes[n]?.startTime ?? null;
+  const started =
+    (n: string) =>
+    (s: RunData['samples'][number]): number | null =>
+      s.nodes[n]?.startTime ?? null;
   const initRates = perNode(nodeNames, (n) => rate(samples, (s) => s.nodes[n]?.created ?? null, started(n)));
   return {
     activeByNode: perNode(nodeNames, (n) => samples.map((s) => [s.t / 1000, s.nodes[n]?.active ?? null])),
@@ -394,7 +402,11 @@ export function summarize(d: RunData, series: Series): RunSummary {
     label: e.label,
     atS: S(e.at),
     nodes: e.nodes,
-    recovery: recoveryOf(rec.incidents.filter((i) => i.event === e.index), () => e.at, e.affected),
+    recovery: recoveryOf(
+      rec.incidents.filter((i) => i.event === e.index),
+      () => e.at,
+      e.affected,
+    ),
   }));
   const totalAffected = events.reduce((a, e) => a + e.affected, 0);
   const recovery = recoveryOf(rec.incidents, (i) => events[i.event].at, totalAffected);
@@ -422,7 +434,13 @@ export function summarize(d: RunData, series: Series): RunSummary {
     clients: d.clients,
     cookieless: d.cookieless,
     nodes: d.nodeNames,
-    timeline: { rampS: S(marks.rampEnd - marks.rampStart), eventStartS: S(marks.eventStart), eventEndS: S(marks.eventEnd), recoveredS: marks.recovered === null ? null : S(marks.recovered), endS: S(marks.end) },
+    timeline: {
+      rampS: S(marks.rampEnd - marks.rampStart),
+      eventStartS: S(marks.eventStart),
+      eventEndS: S(marks.eventEnd),
+      recoveredS: marks.recovered === null ? null : S(marks.recovered),
+      endS: S(marks.end),
+    },
     events: eventSummaries,
     recovery,
     allRecoveredAfterS,
@@ -435,7 +453,12 @@ export function summarize(d: RunData, series: Series): RunSummary {
       notFoundUnaffected: t.notFoundUnaffected,
       streamDropsUnaffected: t.streamDropsUnaffected,
       byKind: Object.fromEntries(
-        [...rec.errorKinds].sort((a, b) => b[1] - a[1]).map(([k, count]) => [k, { count, firstS: (rec.errorFirst.get(k)?.at ?? NaN) / 1000, detail: rec.errorFirst.get(k)?.detail ?? '' }]),
+        [...rec.errorKinds]
+          .sort((a, b) => b[1] - a[1])
+          .map(([k, count]) => [
+            k,
+            { count, firstS: (rec.errorFirst.get(k)?.at ?? NaN) / 1000, detail: rec.errorFirst.get(k)?.detail ?? '' },
+          ]),
       ),
     },
     calls: {
@@ -503,15 +526,30 @@ function targetsOf(s: RunSummary): Target[] {
     : `not matched: ${ec.redisKeys} keys, ${ec.activeSessions} live on nodes, ${ec.clientSessions} client sessions (${ec.missing} without a key)`;
   const redisMet = s.endCheck.converged && s.endCheck.afterMs <= 60_000;
   if (s.scenario === 'kill') {
-    out.push({ name: 'recovery p99 after the client notices', target: '≤ 2,000 ms', measured: ms(s.recovery.fromNotice.p99), met: s.recovery.unrecovered === 0 && s.recovery.fromNotice.p99 <= 2000 });
+    out.push({
+      name: 'recovery p99 after the client notices',
+      target: '≤ 2,000 ms',
+      measured: ms(s.recovery.fromNotice.p99),
+      met: s.recovery.unrecovered === 0 && s.recovery.fromNotice.p99 <= 2000,
+    });
     out.push({ name: 'errors other than the expected 404', target: '0', measured: errors, met: s.errors.unexpected === 0 });
     out.push({ name: 'Redis keys = live sessions', target: 'within 60 s', measured: redis, met: redisMet });
   } else if (s.scenario === 'rolling') {
-    out.push({ name: 'tool calls lost by a well-behaved client', target: '0', measured: `${s.calls.lost} of ${s.calls.started} (${s.calls.inFlightAtStop} still in flight at the end)`, met: s.calls.lost === 0 });
+    out.push({
+      name: 'tool calls lost by a well-behaved client',
+      target: '0',
+      measured: `${s.calls.lost} of ${s.calls.started} (${s.calls.inFlightAtStop} still in flight at the end)`,
+      met: s.calls.lost === 0,
+    });
     out.push({ name: 'errors other than the expected 404', target: '— (reported)', measured: errors, met: null });
     out.push({ name: 'Redis keys = live sessions', target: '— (reported)', measured: redis, met: null });
   } else {
-    out.push({ name: 'tool calls lost', target: '— (reported)', measured: `${s.calls.lost} of ${s.calls.started} (${s.calls.inFlightAtStop} still in flight at the end)`, met: null });
+    out.push({
+      name: 'tool calls lost',
+      target: '— (reported)',
+      measured: `${s.calls.lost} of ${s.calls.started} (${s.calls.inFlightAtStop} still in flight at the end)`,
+      met: null,
+    });
     out.push({ name: 'errors other than the expected 404', target: '— (reported)', measured: errors, met: null });
     out.push({ name: 'Redis keys = live sessions', target: '— (reported)', measured: redis, met: null });
   }

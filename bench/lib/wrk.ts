@@ -119,7 +119,19 @@ export async function runWrk(opts: {
     const out = await new Promise<string>((resolve, reject) => {
       const child = execFile(
         WRK_BIN,
-        ['-t', String(opts.threads), '-c', String(opts.connections), '-d', `${Math.max(1, Math.round(opts.duration))}s`, '--timeout', '10s', '-s', script, opts.url],
+        [
+          '-t',
+          String(opts.threads),
+          '-c',
+          String(opts.connections),
+          '-d',
+          `${Math.max(1, Math.round(opts.duration))}s`,
+          '--timeout',
+          '10s',
+          '-s',
+          script,
+          opts.url,
+        ],
         { maxBuffer: 1 << 20 },
         (err, stdout, stderr) => (err ? reject(new Error(`wrk failed: ${err.message}\n${stderr}`)) : resolve(stdout)),
       );
@@ -137,7 +149,11 @@ export async function runWrk(opts: {
     const line = out.split('\n').find((l) => l.startsWith('JSON{'));
     if (!line) throw new Error(`wrk: no summary in output:\n${out}`);
     const j = JSON.parse(line.slice(4)) as Record<string, number>;
-    const first = out.split('\n').find((l) => l.startsWith('FIRST'))?.slice(5) ?? '';
+    const first =
+      out
+        .split('\n')
+        .find((l) => l.startsWith('FIRST'))
+        ?.slice(5) ?? '';
     return {
       rps: j.requests / (j.duration_us / 1e6),
       requests: j.requests,

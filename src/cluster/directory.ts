@@ -115,11 +115,16 @@ export class RedisDirectory implements NodeDirectory {
 
   set selfAddress(address: string) {
     this.address_ = address;
-    if (this.rule.check(address) === null) log.warn('this node\'s advertised address fails the peer address rule: peers will not forward to it', { address });
+    if (this.rule.check(address) === null)
+      log.warn("this node's advertised address fails the peer address rule: peers will not forward to it", { address });
     void this.tick();
   }
 
-  constructor(url: string, private readonly nodeId: string, options: DirectoryOptions = {}) {
+  constructor(
+    url: string,
+    private readonly nodeId: string,
+    options: DirectoryOptions = {},
+  ) {
     this.rule = createPeerRule(options.peerAllow ?? []);
     this.observer = options.observer;
     this.client = createRedisClient(parseRedisUrl(url));
@@ -221,7 +226,10 @@ export class RedisDirectory implements NodeDirectory {
     if (!this.invalidLogged.has(key)) {
       if (this.invalidLogged.size >= INVALID_LOGGED_MAX) this.invalidLogged.clear();
       this.invalidLogged.add(key);
-      log.warn('node directory entry has an invalid address: treating the node as unreachable', { peer: nodeId.slice(0, 64), address: String(address).slice(0, 128) });
+      log.warn('node directory entry has an invalid address: treating the node as unreachable', {
+        peer: nodeId.slice(0, 64),
+        address: String(address).slice(0, 128),
+      });
     }
     return null;
   }
@@ -237,7 +245,9 @@ export class RedisDirectory implements NodeDirectory {
         this.joined = true;
         log.info('joined the cluster directory', { address: this.selfAddress });
       } else if (added === 1) {
-        log.warn('this node was missing from the known-node set (reaped while it could not beat, or Redis lost its data): re-asserting its sessions');
+        log.warn(
+          'this node was missing from the known-node set (reaped while it could not beat, or Redis lost its data): re-asserting its sessions',
+        );
         this.observer?.rejoined?.();
       }
       this.writeFailLogged = false;
@@ -256,7 +266,11 @@ export class RedisDirectory implements NodeDirectory {
     if (this.ticking || !isReady(this.client) || !this.selfAddress) return;
     this.ticking = true;
     try {
-      const [landed, all, known] = await Promise.all([this.leaving ? true : this.beatOnce(), this.client.hgetall(NODES_KEY), this.client.smembers(KNOWN_KEY)]);
+      const [landed, all, known] = await Promise.all([
+        this.leaving ? true : this.beatOnce(),
+        this.client.hgetall(NODES_KEY),
+        this.client.smembers(KNOWN_KEY),
+      ]);
       const now = performance.now();
       // Unbroken observation: this round and the previous good one both had this node's beat land, close together.
       const unbroken = landed && this.lastOkAt > 0 && now - this.lastOkAt <= GAP_MS;

@@ -55,7 +55,8 @@ export function createPeerRule(allow: readonly string[]): PeerRule {
       const bits = entry.slice(slash + 1);
       const family = isIP(ip);
       const max = family === 4 ? 32 : 128;
-      if (family === 0 || !ALL_DIGITS.test(bits) || Number(bits) > max) throw new Error(`a CIDR, IP or host name (not ${JSON.stringify(entry)})`);
+      if (family === 0 || !ALL_DIGITS.test(bits) || Number(bits) > max)
+        throw new Error(`a CIDR, IP or host name (not ${JSON.stringify(entry)})`);
       nets.addSubnet(ip, Number(bits), family === 4 ? 'ipv4' : 'ipv6');
       hasNets = true;
     } else if (isIP(entry)) {

@@ -16,44 +16,71 @@ export type UwsModule = typeof import('uWebSockets.js');
 export function buildApp(uws: UwsModule, st: FrontState): TemplatedApp {
   const app = uws.App();
   const healthBody = JSON.stringify({ status: 'ok', node: st.config.nodeId });
-  app.post('/mcp', guarded(st, 'post', (res, req) => handlePost(st, res, req)));
-  app.get('/mcp', guarded(st, 'get', (res, req) => handleGet(st, res, req)));
-  app.del('/mcp', guarded(st, 'delete', (res, req) => handleDelete(st, res, req)));
-  app.any('/mcp', guarded(st, 'method_not_allowed', (res) => handleMethodNotAllowed(st, res)));
+  app.post(
+    '/mcp',
+    guarded(st, 'post', (res, req) => handlePost(st, res, req)),
+  );
+  app.get(
+    '/mcp',
+    guarded(st, 'get', (res, req) => handleGet(st, res, req)),
+  );
+  app.del(
+    '/mcp',
+    guarded(st, 'delete', (res, req) => handleDelete(st, res, req)),
+  );
+  app.any(
+    '/mcp',
+    guarded(st, 'method_not_allowed', (res) => handleMethodNotAllowed(st, res)),
+  );
 
-  app.get('/healthz', guarded(st, 'health', (res, req) => {
-    res.writeStatus(Status[200]).writeHeader('content-type', JSON_TYPE).end(healthBody);
-    if (st.config.testFaults) processFault(headerFault(req));
-  }));
-  app.get('/readyz', guarded(st, 'ready', (res) => {
-    const ready = st.ready();
-    const body = JSON.stringify({
-      status: ready ? 'ready' : st.draining ? 'draining' : st.pool.servingCount === 0 ? 'no_worker' : 'starting',
-      node: st.config.nodeId,
-      workers: st.pool.readyCount,
-      // Workers taking no new sessions now (watchdog), and the latest replacements (bounded).
-      stalledWorkers: st.pool.slots.filter((x) => x.stalled).map((x) => x.index),
-      workerRestarts: st.pool.faults,
-      sessions: st.routes.size,
-      registry: st.registry.kind === 'memory' ? 'memory' : st.registry.connected ? 'connected' : 'disconnected',
-    });
-    res.writeStatus(Status[ready ? 200 : 503]).writeHeader('content-type', JSON_TYPE).end(body);
-  }));
-  app.get('/metrics', guarded(st, 'metrics', (res, req) => {
-    let aborted = false;
-    res.onAborted(() => {
-      aborted = true;
-    });
-    const fault = st.config.testFaults && headerFault(req) === 'metrics';
-    st.metricsText()
-      .then((text) => {
-        if (fault) throw injectedFault('metrics');
-        if (!aborted) res.cork(() => res.writeStatus(Status[200]).writeHeader('content-type', st.metrics.contentType).end(text));
-      })
-      .catch((err: unknown) => internalError(st, aborted ? null : res, 'metrics', err));
-  }));
-  app.any('/*', guarded(st, 'not_found', (res) => {
-    res.writeStatus(Status[404]).writeHeader('content-type', JSON_TYPE).end(NOT_FOUND_BODY);
-  }));
+  app.get(
+    '/healthz',
+    guarded(st, 'health', (res, req) => {
+      res.writeStatus(Status[200]).writeHeader('content-type', JSON_TYPE).end(healthBody);
+      if (st.config.testFaults) processFault(headerFault(req));
+    }),
+  );
+  app.get(
+    '/readyz',
+    guarded(st, 'ready', (res) => {
+      const ready = st.ready();
+      const body = JSON.stringify({
+        status: ready ? 'ready' : st.draining ? 'draining' : st.pool.servingCount === 0 ? 'no_worker' : 'starting',
+        node: st.config.nodeId,
+        workers: st.pool.readyCount,
+        // Workers taking no new sessions now (watchdog), and the latest replacements (bounded).
+        stalledWorkers: st.pool.slots.filter((x) => x.stalled).map((x) => x.index),
+        workerRestarts: st.pool.faults,
+        sessions: st.routes.size,
+        registry: st.registry.kind === 'memory' ? 'memory' : st.registry.connected ? 'connected' : 'disconnected',
+      });
+      res
+        .writeStatus(Status[ready ? 200 : 503])
+        .writeHeader('content-type', JSON_TYPE)
+        .end(body);
+    }),
+  );
+  app.get(
+    '/metrics',
+    guarded(st, 'metrics', (res, req) => {
+      let aborted = false;
+      res.onAborted(() => {
+        aborted = true;
+      });
+      const fault = st.config.testFaults && headerFault(req) === 'metrics';
+      st.metricsText()
+        .then((text) => {
+          if (fault) throw injectedFault('metrics');
+          if (!aborted) res.cork(() => res.writeStatus(Status[200]).writeHeader('content-type', st.metrics.contentType).end(text));
+        })
+        .catch((err: unknown) => internalError(st, aborted ? null : res, 'metrics', err));
+    }),
+  );
+  app.any(
+    '/*',
+    guarded(st, 'not_found', (res) => {
+      res.writeStatus(Status[404]).writeHeader('content-type', JSON_TYPE).end(NOT_FOUND_BODY);
+    }),
+  );
   return app;
 }

@@ -26,7 +26,15 @@ import { headerFault, injectedFault, textFault } from './test-faults.js';
 export type Handler = (res: HttpResponse, req: HttpRequest) => void;
 
 /** Sites that answer requests on /mcp: their 500s count in mcp_requests_total as well. */
-const MCP_SITES: ReadonlySet<InternalErrorSite> = new Set<InternalErrorSite>(['post', 'get', 'delete', 'method_not_allowed', 'body', 'forward', 'worker_message']);
+const MCP_SITES: ReadonlySet<InternalErrorSite> = new Set<InternalErrorSite>([
+  'post',
+  'get',
+  'delete',
+  'method_not_allowed',
+  'body',
+  'forward',
+  'worker_message',
+]);
 
 /**
  * Wraps a route handler so that nothing it throws leaves it. A response cannot be aborted while its

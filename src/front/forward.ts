@@ -43,10 +43,26 @@ export const PASSED = ['host', 'origin', 'accept', 'content-type', 'mcp-session-
  */
 const UNSENDABLE = /[^\t\x20-\x7e\x80-\xff]/;
 
-const BODY_BAD_HEADER = errorBody(null, RpcCodes.INVALID_REQUEST, 'Bad Request: a header value holds characters that cannot be forwarded (control characters or non-Latin-1)');
-const BODY_OWNER_BUSY = errorBody(null, RpcCodes.CONNECTION_CLOSED, 'Service Unavailable: too many requests in flight to the node that owns this session, retry later');
-const BODY_OWNER_TIMEOUT = errorBody(null, RpcCodes.CONNECTION_CLOSED, 'Bad Gateway: the node that owns this session did not answer in time, retry later');
-const BODY_OWNER_ERROR = errorBody(null, RpcCodes.CONNECTION_CLOSED, 'Bad Gateway: the connection to the node that owns this session failed, retry later');
+const BODY_BAD_HEADER = errorBody(
+  null,
+  RpcCodes.INVALID_REQUEST,
+  'Bad Request: a header value holds characters that cannot be forwarded (control characters or non-Latin-1)',
+);
+const BODY_OWNER_BUSY = errorBody(
+  null,
+  RpcCodes.CONNECTION_CLOSED,
+  'Service Unavailable: too many requests in flight to the node that owns this session, retry later',
+);
+const BODY_OWNER_TIMEOUT = errorBody(
+  null,
+  RpcCodes.CONNECTION_CLOSED,
+  'Bad Gateway: the node that owns this session did not answer in time, retry later',
+);
+const BODY_OWNER_ERROR = errorBody(
+  null,
+  RpcCodes.CONNECTION_CLOSED,
+  'Bad Gateway: the connection to the node that owns this session failed, retry later',
+);
 const STATUS_502 = Status[502];
 const STATUS_503 = '503 Service Unavailable';
 /** Seconds a client is asked to wait when an owner has too many requests in flight. */
@@ -58,7 +74,10 @@ interface Relay {
   end(retryMs: number): void;
 }
 
-type ForwardConfig = Pick<NodeOptions, 'clusterSecret' | 'nodeId' | 'forwardConnectTimeoutMs' | 'forwardResponseTimeoutMs' | 'forwardMaxPerOwner' | 'forwardMaxStreamsPerOwner'>;
+type ForwardConfig = Pick<
+  NodeOptions,
+  'clusterSecret' | 'nodeId' | 'forwardConnectTimeoutMs' | 'forwardResponseTimeoutMs' | 'forwardMaxPerOwner' | 'forwardMaxStreamsPerOwner'
+>;
 
 /** One node's forwarding state. */
 export class Forwarder {
@@ -164,11 +183,27 @@ export function forward(st: FrontState, res: HttpResponse, fr: ForwardRequest, a
   const counts = stream ? fw.streamsOpen : fw.callsInFlight;
   const n = counts.get(fr.address) ?? 0;
   if (n >= (stream ? fw.maxStreams : fw.maxCalls)) {
-    if (!alreadyAborted()) res.cork(() => res.writeStatus(STATUS_503).writeHeader('retry-after', RETRY_AFTER_S).writeHeader('content-type', JSON_TYPE).end(BODY_OWNER_BUSY));
+    if (!alreadyAborted())
+      res.cork(() =>
+        res.writeStatus(STATUS_503).writeHeader('retry-after', RETRY_AFTER_S).writeHeader('content-type', JSON_TYPE).end(BODY_OWNER_BUSY),
+      );
     return failed(st, 'owner_busy', method, 503);
   }
   counts.set(fr.address, n + 1);
-  const ex: Exchange = { st, fw, res, fr, stream, closed: false, started: false, released: false, req: null, upstream: null, timer: null, relay: null };
+  const ex: Exchange = {
+    st,
+    fw,
+    res,
+    fr,
+    stream,
+    closed: false,
+    started: false,
+    released: false,
+    req: null,
+    upstream: null,
+    timer: null,
+    relay: null,
+  };
   res.onAborted(() => clientGone(ex));
   if (alreadyAborted()) return clientGone(ex);
   send(ex, 0);
@@ -182,7 +217,10 @@ function failed(st: FrontState, reason: ForwardFailure, method: number, status: 
 function send(ex: Exchange, attempt: number): void {
   const { fw, fr } = ex;
   const colon = fr.address.lastIndexOf(':');
-  const headers: Record<string, string> = { ...fr.headers, [FORWARD_AUTH_HEADER]: fw.auth.sign(fr.method, PATH, fr.headers['mcp-session-id'] ?? '', Date.now()) };
+  const headers: Record<string, string> = {
+    ...fr.headers,
+    [FORWARD_AUTH_HEADER]: fw.auth.sign(fr.method, PATH, fr.headers['mcp-session-id'] ?? '', Date.now()),
+  };
   if (fr.body !== null) headers['content-length'] = String(Buffer.byteLength(fr.body));
   let req: ClientRequest;
   try {
@@ -263,7 +301,13 @@ function answerFailure(ex: Exchange, reason: ForwardFailure, err: Error | null):
     return failed(st, reason, method, 404);
   }
   log.warn('forwarding failed; answering 502', { address: ex.fr.address, reason, err: err?.message });
-  if (!closed) res.cork(() => res.writeStatus(STATUS_502).writeHeader('content-type', JSON_TYPE).end(reason === 'error' ? BODY_OWNER_ERROR : BODY_OWNER_TIMEOUT));
+  if (!closed)
+    res.cork(() =>
+      res
+        .writeStatus(STATUS_502)
+        .writeHeader('content-type', JSON_TYPE)
+        .end(reason === 'error' ? BODY_OWNER_ERROR : BODY_OWNER_TIMEOUT),
+    );
   failed(st, reason, method, 502);
 }
 

@@ -57,7 +57,15 @@ function ownerAddress(st: FrontState, sid: string): string | null | Promise<stri
 }
 
 /** Forwards when the owner is alive, otherwise answers the sticky-session design's 404 (+ misroute bookkeeping). */
-function forwardOr404(st: FrontState, res: HttpResponse, fr: Omit<ForwardRequest, 'address'>, sid: string, method: number, aborted: () => boolean, address: string | null | Promise<string | null>): void {
+function forwardOr404(
+  st: FrontState,
+  res: HttpResponse,
+  fr: Omit<ForwardRequest, 'address'>,
+  sid: string,
+  method: number,
+  aborted: () => boolean,
+  address: string | null | Promise<string | null>,
+): void {
   if (address === null) {
     writeJson(res, 404, Bodies.sessionNotFound);
     st.metrics.request(method, 404, -1);
@@ -215,7 +223,8 @@ function readBody(st: FrontState, res: HttpResponse, head: PostHead, length: num
       else chunks.push(Buffer.from(new Uint8Array(chunk)));
       if (!isLast) return;
       finished = true;
-      const body = buf !== null ? (read === length ? buf : buf.subarray(0, read)) : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, read);
+      const body =
+        buf !== null ? (read === length ? buf : buf.subarray(0, read)) : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, read);
       onPostBody(st, res, head, body);
     } catch (err) {
       finished = true;
@@ -277,7 +286,9 @@ function onPostBody(st: FrontState, res: HttpResponse, head: PostHead, raw: Buff
   if (route === undefined) {
     if (head.fwd) {
       const fwd = head.fwd;
-      res.cork(() => forwardOr404(st, res, { method: 'POST', headers: fwd, body: text }, sid, method, () => head.aborted, ownerAddress(st, sid)));
+      res.cork(() =>
+        forwardOr404(st, res, { method: 'POST', headers: fwd, body: text }, sid, method, () => head.aborted, ownerAddress(st, sid)),
+      );
       return;
     }
     answer(st, res, 404, Bodies.sessionNotFound, method);
@@ -301,7 +312,13 @@ function onPostBody(st: FrontState, res: HttpResponse, head: PostHead, raw: Buff
   st.pool.send(slot, { k: W_POST, sid, c: conn.c, body: text });
 }
 
-function startSession(st: FrontState, res: HttpResponse, head: PostHead, msg: { params?: { protocolVersion?: unknown } }, text: string): void {
+function startSession(
+  st: FrontState,
+  res: HttpResponse,
+  head: PostHead,
+  msg: { params?: { protocolVersion?: unknown } },
+  text: string,
+): void {
   if (st.draining) {
     // A draining node takes no new sessions; in a cluster it hands them to a live peer.
     const peers = head.fwd ? st.directory!.livePeers() : [];
@@ -330,7 +347,12 @@ function unknownSession(st: FrontState, sid: string): void {
       (owner) => {
         if (owner && owner.node !== st.config.nodeId) {
           st.metrics.misroutes.inc();
-          log.warn('misrouted session', { session: sessionRef(sid), node: st.config.nodeId, owner: owner.node, ownerAddress: owner.address });
+          log.warn('misrouted session', {
+            session: sessionRef(sid),
+            node: st.config.nodeId,
+            owner: owner.node,
+            ownerAddress: owner.address,
+          });
         } else st.metrics.unknown.inc();
       },
       () => st.metrics.unknown.inc(),
@@ -346,7 +368,16 @@ export function handleGet(st: FrontState, res: HttpResponse, req: HttpRequest): 
   if (sid === '') return reject(st, res, 400, Bodies.missingSession);
   const route = st.routes.get(sid);
   if (route === undefined) {
-    if (mayForward(st, req, 'GET', sid)) return forwardOr404(st, res, { method: 'GET', headers: captureHeaders(req), body: null }, sid, M_GET, () => false, ownerAddress(st, sid));
+    if (mayForward(st, req, 'GET', sid))
+      return forwardOr404(
+        st,
+        res,
+        { method: 'GET', headers: captureHeaders(req), body: null },
+        sid,
+        M_GET,
+        () => false,
+        ownerAddress(st, sid),
+      );
     reject(st, res, 404, Bodies.sessionNotFound, M_GET);
     return unknownSession(st, sid);
   }
@@ -364,7 +395,8 @@ export function handleDelete(st: FrontState, res: HttpResponse, req: HttpRequest
   const route = st.routes.get(sid);
   if (route === undefined) {
     const address = mayForward(st, req, 'DELETE', sid) ? ownerAddress(st, sid) : null;
-    if (address !== null) return forwardOr404(st, res, { method: 'DELETE', headers: captureHeaders(req), body: null }, sid, M_DELETE, () => false, address);
+    if (address !== null)
+      return forwardOr404(st, res, { method: 'DELETE', headers: captureHeaders(req), body: null }, sid, M_DELETE, () => false, address);
     // Clean the registry even though nothing closes here; the session may belong to
     // another node or an earlier process.
     st.registry.unregister(sid);

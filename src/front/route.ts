@@ -9,11 +9,14 @@ export const REVISION_SLOTS = 8;
 
 // Checked once at load: a revision table that outgrew the encoding would route sessions wrongly.
 if (SUPPORTED_VERSIONS.length > REVISION_SLOTS) {
-  throw new Error(`route encoding holds ${REVISION_SLOTS} protocol revisions, ${SUPPORTED_VERSIONS.length} are supported: raise REVISION_SLOTS`);
+  throw new Error(
+    `route encoding holds ${REVISION_SLOTS} protocol revisions, ${SUPPORTED_VERSIONS.length} are supported: raise REVISION_SLOTS`,
+  );
 }
 
 export function encodeRoute(slot: number, revisionIndex: number): number {
-  if (revisionIndex < 0 || revisionIndex >= REVISION_SLOTS || !Number.isInteger(revisionIndex)) throw new RangeError(`revision index ${revisionIndex} out of range`);
+  if (revisionIndex < 0 || revisionIndex >= REVISION_SLOTS || !Number.isInteger(revisionIndex))
+    throw new RangeError(`revision index ${revisionIndex} out of range`);
   return slot * REVISION_SLOTS + revisionIndex;
 }
 

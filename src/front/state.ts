@@ -42,7 +42,6 @@ export interface Conn {
 /** A node waits this long at most for its registry connection and first view of the peers before it reports ready. */
 const WARMUP_MS = 3000;
 
-
 export class FrontState {
   readonly conns = new Map<number, Conn>();
   readonly streams = new Set<Conn>();

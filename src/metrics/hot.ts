@@ -50,7 +50,8 @@ export class HotCounter implements Labelled {
     const values: MetricValue<string>[] = [];
     for (let i = 0; i < this.values.length; i++) {
       // Unlabelled counters always show; labelled ones once they have counted.
-      if (this.values[i] !== 0 || this.labelNames.length === 0 || this.showZeros) values.push({ value: this.values[i], labels: labelsAt(this, i) });
+      if (this.values[i] !== 0 || this.labelNames.length === 0 || this.showZeros)
+        values.push({ value: this.values[i], labels: labelsAt(this, i) });
     }
     return Promise.resolve({ name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values } as never);
   }

@@ -9,9 +9,25 @@ import { HotCounter, HotHistogram } from './hot.js';
 import { RESTART_REASONS } from '../pool/pool.js';
 
 export const METHODS = [
-  'initialize', 'ping', 'tools/list', 'tools/call', 'resources/list', 'resources/read', 'resources/templates/list',
-  'resources/subscribe', 'resources/unsubscribe', 'prompts/list', 'prompts/get', 'completion/complete',
-  'logging/setLevel', 'notification', 'response', 'batch', 'get', 'delete', 'other',
+  'initialize',
+  'ping',
+  'tools/list',
+  'tools/call',
+  'resources/list',
+  'resources/read',
+  'resources/templates/list',
+  'resources/subscribe',
+  'resources/unsubscribe',
+  'prompts/list',
+  'prompts/get',
+  'completion/complete',
+  'logging/setLevel',
+  'notification',
+  'response',
+  'batch',
+  'get',
+  'delete',
+  'other',
 ] as const;
 const METHOD_INDEX = new Map<string, number>(METHODS.map((m, i) => [m, i]));
 export const M_OTHER = METHODS.length - 1;
@@ -38,7 +54,21 @@ const REASON_INDEX = new Map<string, number>(CLOSE_REASONS.map((r, i) => [r, i])
  * front, one of its asynchronous continuations, the worker-message dispatch, or the process-level
  * last resort (uncaughtException / unhandledRejection).
  */
-export const INTERNAL_ERROR_SITES = ['post', 'get', 'delete', 'method_not_allowed', 'health', 'ready', 'not_found', 'body', 'forward', 'registry', 'worker_message', 'metrics', 'process'] as const;
+export const INTERNAL_ERROR_SITES = [
+  'post',
+  'get',
+  'delete',
+  'method_not_allowed',
+  'health',
+  'ready',
+  'not_found',
+  'body',
+  'forward',
+  'registry',
+  'worker_message',
+  'metrics',
+  'process',
+] as const;
 export type InternalErrorSite = (typeof INTERNAL_ERROR_SITES)[number];
 /** Why an initialize was refused before any session existed (index = label value position). */
 export const REJECT_REASONS = ['max_sessions', 'client_state_too_large'] as const;
@@ -52,7 +82,12 @@ const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0
 
 export class Metrics {
   readonly registry = new Registry();
-  readonly requests = new HotCounter('mcp_requests_total', 'HTTP requests on /mcp by JSON-RPC method and HTTP status', ['method', 'status'], [METHODS, STATUSES]);
+  readonly requests = new HotCounter(
+    'mcp_requests_total',
+    'HTTP requests on /mcp by JSON-RPC method and HTTP status',
+    ['method', 'status'],
+    [METHODS, STATUSES],
+  );
   readonly requestDuration = new HotHistogram(
     'mcp_request_duration_seconds',
     'Time from a request arriving to its answer (or its SSE stream ending), by JSON-RPC method',
@@ -61,8 +96,18 @@ export class Metrics {
     [METHODS],
   );
   readonly sessionsCreated = new HotCounter('mcp_sessions_created_total', 'MCP sessions created on this node');
-  readonly sessionsClosed = new HotCounter('mcp_sessions_closed_total', 'MCP sessions closed on this node, by reason', ['reason'], [CLOSE_REASONS]);
-  readonly sessionsRejected = new HotCounter('mcp_sessions_rejected_total', 'Initializes refused before a session was created, by reason', ['reason'], [REJECT_REASONS]);
+  readonly sessionsClosed = new HotCounter(
+    'mcp_sessions_closed_total',
+    'MCP sessions closed on this node, by reason',
+    ['reason'],
+    [CLOSE_REASONS],
+  );
+  readonly sessionsRejected = new HotCounter(
+    'mcp_sessions_rejected_total',
+    'Initializes refused before a session was created, by reason',
+    ['reason'],
+    [REJECT_REASONS],
+  );
   readonly misroutes = new HotCounter('mcp_session_misroutes_total', 'Requests for sessions that live on another node (registry says so)');
   readonly unknown = new HotCounter('mcp_session_unknown_total', 'Requests for sessions that no node knows');
   readonly forwarded = new HotCounter('mcp_forwarded_requests_total', 'Requests forwarded to the node that owns the session');
@@ -90,10 +135,27 @@ export class Metrics {
   readonly nodeReady: Gauge;
   readonly nodeInfo: Gauge<'node' | 'version'>;
 
-  constructor(readonly enabled: boolean, sseStreamCount: () => number, ready: () => boolean, nodeId = '', version = '') {
+  constructor(
+    readonly enabled: boolean,
+    sseStreamCount: () => number,
+    ready: () => boolean,
+    nodeId = '',
+    version = '',
+  ) {
     const registers = [this.registry];
     if (enabled) collectDefaultMetrics({ register: this.registry });
-    for (const m of [this.requests, this.requestDuration, this.sessionsCreated, this.sessionsClosed, this.sessionsRejected, this.misroutes, this.unknown, this.forwarded, this.sseBackpressure, this.sseDropped]) {
+    for (const m of [
+      this.requests,
+      this.requestDuration,
+      this.sessionsCreated,
+      this.sessionsClosed,
+      this.sessionsRejected,
+      this.misroutes,
+      this.unknown,
+      this.forwarded,
+      this.sseBackpressure,
+      this.sseDropped,
+    ]) {
       this.registry.registerMetric(m as unknown as Metric);
     }
     this.sseStreams = new Gauge({
@@ -117,16 +179,53 @@ export class Metrics {
         this.set(ready() ? 1 : 0);
       },
     });
-    this.nodeInfo = new Gauge({ name: 'mcp_node_info', help: 'Always 1; labels name the node (NODE_ID) and the runtime version', labelNames: ['node', 'version'], registers });
+    this.nodeInfo = new Gauge({
+      name: 'mcp_node_info',
+      help: 'Always 1; labels name the node (NODE_ID) and the runtime version',
+      labelNames: ['node', 'version'],
+      registers,
+    });
     this.nodeInfo.set({ node: nodeId, version }, 1);
-    this.sessionsActive = new Gauge({ name: 'mcp_sessions_active', help: 'Live MCP sessions, by session worker', labelNames: ['worker'], registers });
-    this.poolUtilization = new Gauge({ name: 'mcp_worker_pool_utilization', help: 'Share of time the session workers were busy (event-loop utilization, 0..1)', registers });
-    this.eventLoopLag = new Gauge({ name: 'mcp_event_loop_lag_seconds', help: 'Mean event-loop delay since the last scrape, front and each worker', labelNames: ['thread'], registers });
-    this.registryBatchSize = new Histogram({ name: 'mcp_registry_batch_size', help: 'Commands per registry pipeline flush', buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000], registers });
-    this.registryFlushDuration = new Histogram({ name: 'mcp_registry_flush_duration_seconds', help: 'Time for one registry pipeline flush', buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers });
+    this.sessionsActive = new Gauge({
+      name: 'mcp_sessions_active',
+      help: 'Live MCP sessions, by session worker',
+      labelNames: ['worker'],
+      registers,
+    });
+    this.poolUtilization = new Gauge({
+      name: 'mcp_worker_pool_utilization',
+      help: 'Share of time the session workers were busy (event-loop utilization, 0..1)',
+      registers,
+    });
+    this.eventLoopLag = new Gauge({
+      name: 'mcp_event_loop_lag_seconds',
+      help: 'Mean event-loop delay since the last scrape, front and each worker',
+      labelNames: ['thread'],
+      registers,
+    });
+    this.registryBatchSize = new Histogram({
+      name: 'mcp_registry_batch_size',
+      help: 'Commands per registry pipeline flush',
+      buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000],
+      registers,
+    });
+    this.registryFlushDuration = new Histogram({
+      name: 'mcp_registry_flush_duration_seconds',
+      help: 'Time for one registry pipeline flush',
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers,
+    });
     this.registryQueueDepth = new Gauge({ name: 'mcp_registry_queue_depth', help: 'Registry writes waiting to be flushed', registers });
-    this.registryDropped = new Counter({ name: 'mcp_registry_dropped_total', help: 'Registry writes dropped because the write queue was full', registers });
-    this.registryDegraded = new Counter({ name: 'mcp_registry_lookup_degraded_total', help: 'Misroute checks answered local-only because the registry was unreachable', registers });
+    this.registryDropped = new Counter({
+      name: 'mcp_registry_dropped_total',
+      help: 'Registry writes dropped because the write queue was full',
+      registers,
+    });
+    this.registryDegraded = new Counter({
+      name: 'mcp_registry_lookup_degraded_total',
+      help: 'Misroute checks answered local-only because the registry was unreachable',
+      registers,
+    });
     this.internalErrors = new Counter({
       name: 'mcp_internal_errors_total',
       help: 'Unexpected errors caught in the front (answered 500 when a response was still open), by where they were caught',
@@ -135,7 +234,11 @@ export class Metrics {
     });
     // Every site is exported from the start (at 0), so an alert can use increase() on any of them.
     for (const where of INTERNAL_ERROR_SITES) this.internalErrors.inc({ where }, 0);
-    this.workerStalls = new Counter({ name: 'mcp_worker_stalls_total', help: 'Session workers whose event loop was blocked past MCP_WORKER_STALL_MS/2 (taken out of placement)', registers });
+    this.workerStalls = new Counter({
+      name: 'mcp_worker_stalls_total',
+      help: 'Session workers whose event loop was blocked past MCP_WORKER_STALL_MS/2 (taken out of placement)',
+      registers,
+    });
     this.workerRestarts = new Counter({
       name: 'mcp_worker_restarts_total',
       help: 'Session workers replaced, by reason (stall: watchdog; heap_limit: MCP_WORKER_MAX_HEAP_MB; died: the thread ended otherwise)',
@@ -143,14 +246,36 @@ export class Metrics {
       registers,
     });
     for (const reason of RESTART_REASONS) this.workerRestarts.inc({ reason }, 0);
-    this.registryWriteFailures = new Counter({ name: 'mcp_registry_write_failures_total', help: 'Registry writes Redis refused or did not acknowledge (re-queued), by operation (set: a session registered; del: a session removed)', labelNames: ['op'], registers });
-    this.forwardFailures = new Counter({ name: 'mcp_forward_failures_total', help: 'Forwarded requests not relayed, by reason (bad_header 400, owner_busy 503, connect_timeout/response_timeout/error 502, refused 404)', labelNames: ['reason'], registers });
+    this.registryWriteFailures = new Counter({
+      name: 'mcp_registry_write_failures_total',
+      help: 'Registry writes Redis refused or did not acknowledge (re-queued), by operation (set: a session registered; del: a session removed)',
+      labelNames: ['op'],
+      registers,
+    });
+    this.forwardFailures = new Counter({
+      name: 'mcp_forward_failures_total',
+      help: 'Forwarded requests not relayed, by reason (bad_header 400, owner_busy 503, connect_timeout/response_timeout/error 502, refused 404)',
+      labelNames: ['reason'],
+      registers,
+    });
     for (const reason of FORWARD_FAILURES) this.forwardFailures.inc({ reason }, 0);
     this.registryWriteFailures.inc({ op: 'set' }, 0);
     this.registryWriteFailures.inc({ op: 'del' }, 0);
-    this.forwardAuthRejected = new Counter({ name: 'mcp_forward_auth_rejected_total', help: 'Requests whose node-to-node auth header did not verify (forged, stale or replayed): treated as clients', registers });
-    this.peerAddressInvalid = new Counter({ name: 'mcp_cluster_peer_address_invalid_total', help: 'Node directory entries whose address failed validation (the node is treated as unreachable)', registers });
-    this.nodesReaped = new Counter({ name: 'mcp_cluster_nodes_reaped_total', help: 'Dead nodes whose session keys this node removed', registers });
+    this.forwardAuthRejected = new Counter({
+      name: 'mcp_forward_auth_rejected_total',
+      help: 'Requests whose node-to-node auth header did not verify (forged, stale or replayed): treated as clients',
+      registers,
+    });
+    this.peerAddressInvalid = new Counter({
+      name: 'mcp_cluster_peer_address_invalid_total',
+      help: 'Node directory entries whose address failed validation (the node is treated as unreachable)',
+      registers,
+    });
+    this.nodesReaped = new Counter({
+      name: 'mcp_cluster_nodes_reaped_total',
+      help: 'Dead nodes whose session keys this node removed',
+      registers,
+    });
   }
 
   forwardFailed(reason: ForwardFailure): void {

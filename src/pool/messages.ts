@@ -15,12 +15,39 @@ export const W_DETACH = 4; // { k, sid, c }              the client went away fr
 export const W_DELETE = 5; // { k, sid, reason }         end the session
 export const W_STATS = 6; // { k, c }                    ask for counters (metrics)
 
-export interface InitMsg { k: 1; sid: string; c: number; body: string; v: string }
-export interface PostMsg { k: 2; sid: string; c: number; body: string }
-export interface GetMsg { k: 3; sid: string; c: number; last: string | null }
-export interface DetachMsg { k: 4; sid: string; c: number }
-export interface DeleteMsg { k: 5; sid: string; reason: string }
-export interface StatsMsg { k: 6; c: number }
+export interface InitMsg {
+  k: 1;
+  sid: string;
+  c: number;
+  body: string;
+  v: string;
+}
+export interface PostMsg {
+  k: 2;
+  sid: string;
+  c: number;
+  body: string;
+}
+export interface GetMsg {
+  k: 3;
+  sid: string;
+  c: number;
+  last: string | null;
+}
+export interface DetachMsg {
+  k: 4;
+  sid: string;
+  c: number;
+}
+export interface DeleteMsg {
+  k: 5;
+  sid: string;
+  reason: string;
+}
+export interface StatsMsg {
+  k: 6;
+  c: number;
+}
 export type ToWorker = InitMsg | PostMsg | GetMsg | DetachMsg | DeleteMsg | StatsMsg;
 
 // worker → front
@@ -31,12 +58,39 @@ export const F_GONE = 4; // { k, sid, reason }             the worker ended a se
 export const F_STATS = 5; // { k, c, stats }
 export const F_READY = 6; // { k, slot }                the host task is serving
 
-export interface JsonOut { k: 1; c: number; status: number; body: string; drop?: string }
-export interface EventOut { k: 2; c: number; eid: string; body: string; end: boolean }
-export interface CloseOut { k: 3; c: number; retry: number }
-export interface GoneOut { k: 4; sid: string; reason: string }
-export interface StatsOut { k: 5; c: number; stats: WorkerStats }
-export interface ReadyOut { k: 6; slot: number }
+export interface JsonOut {
+  k: 1;
+  c: number;
+  status: number;
+  body: string;
+  drop?: string;
+}
+export interface EventOut {
+  k: 2;
+  c: number;
+  eid: string;
+  body: string;
+  end: boolean;
+}
+export interface CloseOut {
+  k: 3;
+  c: number;
+  retry: number;
+}
+export interface GoneOut {
+  k: 4;
+  sid: string;
+  reason: string;
+}
+export interface StatsOut {
+  k: 5;
+  c: number;
+  stats: WorkerStats;
+}
+export interface ReadyOut {
+  k: 6;
+  slot: number;
+}
 export type ToFront = JsonOut | EventOut | CloseOut | GoneOut | StatsOut | ReadyOut;
 
 export interface WorkerStats {

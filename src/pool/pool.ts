@@ -108,7 +108,10 @@ export class SessionPool {
   private readonly watchEvery: number;
   private watchTimer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly opts: PoolOptions, private readonly events: PoolEvents) {
+  constructor(
+    private readonly opts: PoolOptions,
+    private readonly events: PoolEvents,
+  ) {
     this.piscina = new Piscina({
       filename: HOST_FILE,
       minThreads: opts.workers,
@@ -127,8 +130,18 @@ export class SessionPool {
     this.watchEvery = Math.max(10, Math.floor(opts.stallMs / 20));
     for (let i = 0; i < opts.workers; i++) {
       this.slots.push({
-        index: i, port: null, ready: false, sessions: new Set(), outbox: [], generation: 0,
-        heartbeat: new Int32Array(0), lastBeat: 0, lastBeatAt: 0, stalled: false, abort: null, endReason: null,
+        index: i,
+        port: null,
+        ready: false,
+        sessions: new Set(),
+        outbox: [],
+        generation: 0,
+        heartbeat: new Int32Array(0),
+        lastBeat: 0,
+        lastBeatAt: 0,
+        stalled: false,
+        abort: null,
+        endReason: null,
       });
     }
   }
@@ -182,7 +195,8 @@ export class SessionPool {
     };
     this.piscina.run(data, { transferList: [port2] as never, signal: slot.abort.signal }).then(
       (result: { fatal?: { code: string; message: string } } | string) => {
-        if (typeof result === 'object' && result?.fatal) slot.fatal = new McpRuntimeError(result.fatal.code as ErrorCode, result.fatal.message);
+        if (typeof result === 'object' && result?.fatal)
+          slot.fatal = new McpRuntimeError(result.fatal.code as ErrorCode, result.fatal.message);
         this.hostEnded(slot, generation, slot.fatal ?? null);
       },
       (err: unknown) => this.hostEnded(slot, generation, err ?? new Error('host task ended')),
@@ -210,7 +224,12 @@ export class SessionPool {
       return;
     }
     const reason = restartReason(slot, err);
-    log.error('session worker died; its sessions are gone', { slot: slot.index, sessions: lost.size, reason, err: String((err as Error)?.message ?? err) });
+    log.error('session worker died; its sessions are gone', {
+      slot: slot.index,
+      sessions: lost.size,
+      reason,
+      err: String((err as Error)?.message ?? err),
+    });
     this.faults.push({ slot: slot.index, reason, sessions: lost.size, at: new Date().toISOString() });
     if (this.faults.length > FAULT_HISTORY) this.faults.shift();
     this.events.onSlotLost(slot, lost, err, reason);
@@ -236,12 +255,24 @@ export class SessionPool {
       }
       const silent = now - slot.lastBeatAt;
       if (silent > limit + this.watchEvery) {
-        log.error('session worker stalled past MCP_WORKER_STALL_MS; replacing it', { slot: slot.index, sessions: slot.sessions.size, silentMs: Math.round(silent), stallMs: limit });
+        log.error('session worker stalled past MCP_WORKER_STALL_MS; replacing it', {
+          slot: slot.index,
+          sessions: slot.sessions.size,
+          silentMs: Math.round(silent),
+          stallMs: limit,
+        });
         slot.endReason = 'stall';
-        slot.abort.abort(new McpRuntimeError(ErrorCodes.MCP_ERR_WORKER_STALLED, `worker ${slot.index} stalled for ${Math.round(silent)} ms`));
+        slot.abort.abort(
+          new McpRuntimeError(ErrorCodes.MCP_ERR_WORKER_STALLED, `worker ${slot.index} stalled for ${Math.round(silent)} ms`),
+        );
       } else if (!slot.stalled && silent > limit / 2) {
         slot.stalled = true;
-        log.warn('session worker stalled; no new sessions go to it', { slot: slot.index, sessions: slot.sessions.size, silentMs: Math.round(silent), stallMs: limit });
+        log.warn('session worker stalled; no new sessions go to it', {
+          slot: slot.index,
+          sessions: slot.sessions.size,
+          silentMs: Math.round(silent),
+          stallMs: limit,
+        });
         this.events.onStall(slot);
       }
     }

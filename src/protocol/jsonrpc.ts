@@ -20,7 +20,7 @@ export function classify(m: unknown): MsgKind {
     if ('id' in o) return hasId ? MsgKind.Request : MsgKind.Invalid;
     return MsgKind.Notification;
   }
-  if (hasId && ('result' in o) !== ('error' in o)) return MsgKind.Response;
+  if (hasId && 'result' in o !== 'error' in o) return MsgKind.Response;
   // An error response to something we could not parse carries id null.
   if (o.id === null && 'error' in o) return MsgKind.Response;
   return MsgKind.Invalid;
@@ -35,15 +35,27 @@ export const Bodies = Object.freeze({
   parseError: errorBody(null, RpcCodes.PARSE_ERROR, 'Parse error: the body is not valid JSON'),
   invalidRequest: errorBody(null, RpcCodes.INVALID_REQUEST, 'Invalid Request: the body is not a JSON-RPC 2.0 message'),
   emptyBatch: errorBody(null, RpcCodes.INVALID_REQUEST, 'Invalid Request: empty batch'),
-  batchNotAllowed: errorBody(null, RpcCodes.INVALID_REQUEST, 'Invalid Request: JSON-RPC batches are not supported in this protocol revision'),
+  batchNotAllowed: errorBody(
+    null,
+    RpcCodes.INVALID_REQUEST,
+    'Invalid Request: JSON-RPC batches are not supported in this protocol revision',
+  ),
   initInBatch: errorBody(null, RpcCodes.INVALID_REQUEST, 'Invalid Request: initialize must not be part of a batch'),
   batchTooLarge: errorBody(null, RpcCodes.INVALID_REQUEST, `Invalid Request: a batch carries at most ${MAX_BATCH_MESSAGES} messages`),
   missingSession: errorBody(null, RpcCodes.INVALID_REQUEST, 'Bad Request: Mcp-Session-Id header is required'),
   sessionNotFound: errorBody(null, RpcCodes.SESSION_NOT_FOUND, 'Session not found: initialize a new session'),
-  notAcceptablePost: errorBody(null, RpcCodes.CONNECTION_CLOSED, 'Not Acceptable: Accept must list both application/json and text/event-stream'),
+  notAcceptablePost: errorBody(
+    null,
+    RpcCodes.CONNECTION_CLOSED,
+    'Not Acceptable: Accept must list both application/json and text/event-stream',
+  ),
   notAcceptableGet: errorBody(null, RpcCodes.CONNECTION_CLOSED, 'Not Acceptable: Accept must list text/event-stream'),
   unsupportedMediaType: errorBody(null, RpcCodes.CONNECTION_CLOSED, 'Unsupported Media Type: Content-Type must be application/json'),
-  tooComplex: errorBody(null, RpcCodes.INVALID_REQUEST, `Invalid Request: the body nests deeper than ${MAX_JSON_DEPTH} levels or holds more than ${MAX_JSON_NODES} objects, arrays and members`),
+  tooComplex: errorBody(
+    null,
+    RpcCodes.INVALID_REQUEST,
+    `Invalid Request: the body nests deeper than ${MAX_JSON_DEPTH} levels or holds more than ${MAX_JSON_NODES} objects, arrays and members`,
+  ),
   tooLarge: errorBody(null, RpcCodes.INVALID_REQUEST, 'Payload Too Large: the body exceeds the configured limit'),
   badVersion: errorBody(null, RpcCodes.INVALID_REQUEST, 'Bad Request: unsupported MCP-Protocol-Version'),
   forbiddenOrigin: errorBody(null, RpcCodes.CONNECTION_CLOSED, 'Forbidden: Origin not allowed'),
@@ -51,7 +63,11 @@ export const Bodies = Object.freeze({
   methodNotAllowed: errorBody(null, RpcCodes.CONNECTION_CLOSED, 'Method Not Allowed'),
   overloaded: errorBody(null, RpcCodes.CONNECTION_CLOSED, 'Service Unavailable: the node is overloaded, retry later'),
   shuttingDown: errorBody(null, RpcCodes.CONNECTION_CLOSED, 'Service Unavailable: the node is shutting down, re-initialize'),
-  tooManySessions: errorBody(null, RpcCodes.CONNECTION_CLOSED, 'Service Unavailable: this node holds its maximum of live sessions, retry later'),
+  tooManySessions: errorBody(
+    null,
+    RpcCodes.CONNECTION_CLOSED,
+    'Service Unavailable: this node holds its maximum of live sessions, retry later',
+  ),
   /** An unexpected error in the front (a bug): the request failed, the node and other sessions go on. */
   internalError: errorBody(null, RpcCodes.INTERNAL_ERROR, 'Internal error: the request failed; the node logged it'),
 });

@@ -16,8 +16,7 @@ export interface ClusterSeed {
 }
 
 export type RedisTarget =
-  | { mode: 'single'; url: string }
-  | { mode: 'cluster'; seeds: ClusterSeed[]; username?: string; password?: string; tls: boolean };
+  { mode: 'single'; url: string } | { mode: 'cluster'; seeds: ClusterSeed[]; username?: string; password?: string; tls: boolean };
 
 const CLUSTER_SCHEME = /^(rediss?)\+cluster:\/\//i;
 const SCHEME = /^(rediss?):\/\//i;
@@ -77,7 +76,11 @@ export function parseRedisUrl(raw: string): RedisTarget {
   const seeds: ClusterSeed[] = [];
   let username: string | undefined;
   let password: string | undefined;
-  for (const [index, part] of body.split(',').map((s) => s.trim()).filter(Boolean).entries()) {
+  for (const [index, part] of body
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .entries()) {
     const url = parseOne(raw, part, scheme, index);
     if (url.pathname && url.pathname !== '/' && url.pathname !== '/0') invalid(raw, 'a Redis Cluster has only database 0');
     if (url.password && password === undefined) {

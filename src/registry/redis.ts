@@ -41,7 +41,8 @@ import { keySlot } from './slot.js';
 import { OP_DEL, OP_SET, WriteQueue, type WriteBatch, type WriteOp } from './write-queue.js';
 
 type ScriptedClient = Record<typeof BATCH_COMMAND, (...args: Array<string | number>) => Promise<unknown>>;
-type RegistryConfig = Pick<NodeOptions, 'registryBatch' | 'registryFlushMs' | 'registryQueueMax' | 'registryRefreshMs'> & Partial<Pick<NodeOptions, 'registryQueueMaxBytes'>>;
+type RegistryConfig = Pick<NodeOptions, 'registryBatch' | 'registryFlushMs' | 'registryQueueMax' | 'registryRefreshMs'> &
+  Partial<Pick<NodeOptions, 'registryQueueMaxBytes'>>;
 
 /** Counters for tests, the benchmark and logs. */
 export interface RedisRegistryStats {
@@ -295,7 +296,10 @@ export class RedisRegistry implements SessionRegistry {
     this.resyncReason = RESYNC_NONE;
     if (wasUp || !this.outageLogged) {
       this.outageLogged = true;
-      log.warn('registry unreachable: serving local-only, writes queued', { err: err?.message ?? 'connection closed', queued: this.queue.size });
+      log.warn('registry unreachable: serving local-only, writes queued', {
+        err: err?.message ?? 'connection closed',
+        queued: this.queue.size,
+      });
     }
   }
 
@@ -537,7 +541,11 @@ export class RedisRegistry implements SessionRegistry {
       const now = Date.now();
       if (this.up && now - this.flushWarnedAt > FLUSH_WARN_EVERY_MS) {
         this.flushWarnedAt = now;
-        log.warn('registry flush failed, writes re-queued', { err: (failure as Error)?.message, writes: batch.ids.length, queued: this.queue.size });
+        log.warn('registry flush failed, writes re-queued', {
+          err: (failure as Error)?.message,
+          writes: batch.ids.length,
+          queued: this.queue.size,
+        });
       }
     }
     this.observer.queueDepth(this.queue.size);

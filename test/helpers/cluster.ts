@@ -9,10 +9,18 @@ export async function startTestCluster(env: Record<string, string> = {}, nodes =
   for (let attempt = 0; ; attempt++) {
     const base = await freePortBlock(nodes + 2);
     try {
-      return await startCluster({ nodes, basePort: base, lbPort: base + nodes, redisPort: base + nodes + 1, workers: 1, nodeOutput: 'pipe', checkIntervalMs: 500, env });
+      return await startCluster({
+        nodes,
+        basePort: base,
+        lbPort: base + nodes,
+        redisPort: base + nodes + 1,
+        workers: 1,
+        nodeOutput: 'pipe',
+        checkIntervalMs: 500,
+        env,
+      });
     } catch (err) {
       if (attempt >= 2) throw err;
     }
   }
 }
-

@@ -75,7 +75,10 @@ export async function startPrometheus(config: string, files: Record<string, stri
   };
   const port = await new Promise<number>((resolve, reject) => {
     let buf = '';
-    const timer = setTimeout(() => reject(new Error(`prometheus did not listen within ${timeoutMs} ms:\n${logs.slice(-10).join('\n')}`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`prometheus did not listen within ${timeoutMs} ms:\n${logs.slice(-10).join('\n')}`)),
+      timeoutMs,
+    );
     const onData = (d: string): void => {
       buf += d;
       let i;
@@ -117,7 +120,7 @@ export async function startPrometheus(config: string, files: Record<string, stri
 export function promtool(args: string[], cwd = ROOT): Promise<{ code: number; output: string }> {
   return new Promise((resolve) => {
     execFile(PROMTOOL_BIN, args, { cwd }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
       resolve({ code, output: `${stdout}${stderr}` });
     });
   });
@@ -199,7 +202,24 @@ export const GRAFANA_BUILTINS: Readonly<Record<string, string>> = Object.freeze(
 // ---------------------------------------------------------------------------------------------------
 // A small PromQL reader: enough to list the metric names and label names a query uses.
 
-const KEYWORDS = new Set(['by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'bool', 'and', 'or', 'unless', 'offset', 'atan2', 'inf', 'nan', 'Inf', 'NaN']);
+const KEYWORDS = new Set([
+  'by',
+  'without',
+  'on',
+  'ignoring',
+  'group_left',
+  'group_right',
+  'bool',
+  'and',
+  'or',
+  'unless',
+  'offset',
+  'atan2',
+  'inf',
+  'nan',
+  'Inf',
+  'NaN',
+]);
 const LABEL_LIST = /\b(by|without|on|ignoring|group_left|group_right)\s*\(([^)]*)\)/g;
 
 export interface QueryNames {
@@ -255,7 +275,13 @@ export function parseExposition(text: string): Map<string, Set<string>> {
 }
 
 /** Series Prometheus itself writes for every target, and the labels it attaches to every series. */
-export const SCRAPE_SERIES = new Set(['up', 'scrape_duration_seconds', 'scrape_samples_scraped', 'scrape_samples_post_metric_relabeling', 'scrape_series_added']);
+export const SCRAPE_SERIES = new Set([
+  'up',
+  'scrape_duration_seconds',
+  'scrape_samples_scraped',
+  'scrape_samples_post_metric_relabeling',
+  'scrape_series_added',
+]);
 export const TARGET_LABELS = new Set(['instance', 'job', 'node']);
 
 // ---------------------------------------------------------------------------------------------------
@@ -298,7 +324,12 @@ export async function clientRound(url: string, round: number, stats: LoadStats, 
     check(`tools/call ${name}`, r.status, 200);
     stats.toolCalls++;
   }
-  const miss = await rpc(url, `unknown-${round}-${Math.random().toString(36).slice(2)}`, { jsonrpc: '2.0', id: 20, method: 'tools/list' }, v);
+  const miss = await rpc(
+    url,
+    `unknown-${round}-${Math.random().toString(36).slice(2)}`,
+    { jsonrpc: '2.0', id: 20, method: 'tools/list' },
+    v,
+  );
   await miss.arrayBuffer();
   check('unknown session', miss.status, 404);
   stats.notFound++;
@@ -320,9 +351,17 @@ export async function clientRound(url: string, round: number, stats: LoadStats, 
 }
 
 /** Opens the session's GET SSE stream and waits for its first bytes (the priming event). */
-export async function openStream(url: string, sid: string, version = '2025-11-25'): Promise<{ ok: boolean; status: number; close(): Promise<void> }> {
+export async function openStream(
+  url: string,
+  sid: string,
+  version = '2025-11-25',
+): Promise<{ ok: boolean; status: number; close(): Promise<void> }> {
   const ac = new AbortController();
-  const res = await fetch(url, { method: 'GET', signal: ac.signal, headers: { accept: 'text/event-stream', 'mcp-session-id': sid, 'mcp-protocol-version': version } });
+  const res = await fetch(url, {
+    method: 'GET',
+    signal: ac.signal,
+    headers: { accept: 'text/event-stream', 'mcp-session-id': sid, 'mcp-protocol-version': version },
+  });
   const ok = res.status === 200 && (res.headers.get('content-type') ?? '').startsWith('text/event-stream');
   if (ok) {
     const reader = res.body!.getReader();

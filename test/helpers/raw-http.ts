@@ -32,7 +32,8 @@ export interface RawRequest {
 export function encodeRequest(r: RawRequest): Buffer {
   const parts: Buffer[] = [Buffer.from(`${r.method} ${r.path ?? '/mcp'} HTTP/1.1\r\n`, 'latin1')];
   const hasCl = r.headers.some(([n]) => n.toLowerCase() === 'content-length');
-  for (const [name, value] of r.headers) parts.push(Buffer.from(`${name}: `, 'latin1'), typeof value === 'string' ? Buffer.from(value, 'latin1') : value, Buffer.from('\r\n'));
+  for (const [name, value] of r.headers)
+    parts.push(Buffer.from(`${name}: `, 'latin1'), typeof value === 'string' ? Buffer.from(value, 'latin1') : value, Buffer.from('\r\n'));
   if (r.body && !hasCl && r.contentLength !== false) parts.push(Buffer.from(`content-length: ${r.body.length}\r\n`));
   parts.push(Buffer.from('connection: close\r\n\r\n'));
   if (r.body) parts.push(r.body);
@@ -85,7 +86,11 @@ export function rawRequest(port: number, r: RawRequest, timeoutMs = 10_000): Pro
       clearTimeout(timer);
       sock.destroy();
       const p = parse(Buffer.concat(chunks));
-      resolve(p ? { status: p.status, headers: p.headers, body: p.body.toString('utf8'), complete: p.complete, end } : { status: 0, headers: {}, body: '', complete: false, end });
+      resolve(
+        p
+          ? { status: p.status, headers: p.headers, body: p.body.toString('utf8'), complete: p.complete, end }
+          : { status: 0, headers: {}, body: '', complete: false, end },
+      );
     };
     const timer = setTimeout(() => finish('timeout'), timeoutMs);
     sock.on('data', (d: Buffer) => {

@@ -69,15 +69,34 @@ interface Launch {
 /** Starts redis-server on `port`: ok when it accepts connections, not ok if it could not bind. */
 async function launch(port: number, dir: string, args: string[], cluster: boolean): Promise<Launch> {
   const argv = [
-    '--port', String(port),
-    '--bind', '127.0.0.1',
-    '--dir', dir,
-    '--save', '',
-    '--appendonly', 'no',
-    '--protected-mode', 'no',
-    '--daemonize', 'no',
-    '--loglevel', 'notice',
-    ...(cluster ? ['--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--cluster-port', String(port + 10000), '--cluster-node-timeout', '3000'] : []),
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    dir,
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--protected-mode',
+    'no',
+    '--daemonize',
+    'no',
+    '--loglevel',
+    'notice',
+    ...(cluster
+      ? [
+          '--cluster-enabled',
+          'yes',
+          '--cluster-config-file',
+          `nodes-${port}.conf`,
+          '--cluster-port',
+          String(port + 10000),
+          '--cluster-node-timeout',
+          '3000',
+        ]
+      : []),
     ...args,
   ];
   const proc = spawn(REDIS_SERVER, argv, { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -83,10 +83,18 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
     const found = logs.find(pred);
     if (found) return Promise.resolve(found);
     return new Promise((resolve, reject) => {
-      const w = { pred, resolve: (l: LogLine) => { clearTimeout(t); resolve(l); } };
+      const w = {
+        pred,
+        resolve: (l: LogLine) => {
+          clearTimeout(t);
+          resolve(l);
+        },
+      };
       const t = setTimeout(() => {
         waiters.splice(waiters.indexOf(w), 1);
-        reject(new Error(`timed out waiting for log line; last logs: ${JSON.stringify(logs.slice(-5))} stderr: ${stderr.slice(-5).join('\n')}`));
+        reject(
+          new Error(`timed out waiting for log line; last logs: ${JSON.stringify(logs.slice(-5))} stderr: ${stderr.slice(-5).join('\n')}`),
+        );
       }, ms);
       waiters.push(w);
     });
@@ -111,7 +119,10 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
 }
 
 /** Runs the server binary to completion (for config errors): exit code and output. */
-export async function runServer(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export async function runServer(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const proc = spawn(process.execPath, [MAIN, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
@@ -124,17 +135,32 @@ export async function runServer(args: string[], env: Record<string, string> = {}
 /** Headers a well-formed POST carries. */
 export const POST_HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
 
-export async function initialize(url: string, version = '2025-11-25', extraHeaders: Record<string, string> = {}): Promise<{ sid: string; body: any; res: Response }> {
+export async function initialize(
+  url: string,
+  version = '2025-11-25',
+  extraHeaders: Record<string, string> = {},
+): Promise<{ sid: string; body: any; res: Response }> {
   const res = await fetch(url, {
     method: 'POST',
     headers: { ...POST_HEADERS, ...extraHeaders },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: version, capabilities: {}, clientInfo: { name: 'test', version: '1' } } }),
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: version, capabilities: {}, clientInfo: { name: 'test', version: '1' } },
+    }),
   });
   const body = await res.json();
   return { sid: res.headers.get('mcp-session-id') ?? '', body, res };
 }
 
-export async function rpc(url: string, sid: string, message: unknown, version = '2025-11-25', extraHeaders: Record<string, string> = {}): Promise<Response> {
+export async function rpc(
+  url: string,
+  sid: string,
+  message: unknown,
+  version = '2025-11-25',
+  extraHeaders: Record<string, string> = {},
+): Promise<Response> {
   return fetch(url, {
     method: 'POST',
     headers: { ...POST_HEADERS, 'mcp-session-id': sid, 'mcp-protocol-version': version, ...extraHeaders },

@@ -63,7 +63,9 @@ describe('Redis registry on a 3-master Redis Cluster', () => {
 
     // Closing half of them deletes their keys, on whichever master holds each.
     const closed = sids.slice(0, 150);
-    await Promise.all(closed.map((sid) => fetch(a.url, { method: 'DELETE', headers: { 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' } })));
+    await Promise.all(
+      closed.map((sid) => fetch(a.url, { method: 'DELETE', headers: { 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' } })),
+    );
     await waitFor(async () => (await countPresent(client, closed, 'a')) === 0, 10_000, 'closed keys deleted');
     expect(await countPresent(client, sids.slice(150), 'a')).toBe(150);
     expect(await client.scard('mcp:node:a:sessions')).toBe(150);
@@ -84,7 +86,12 @@ describe('Redis registry on a 3-master Redis Cluster', () => {
 
   it('in-process: one pipeline per master per batch, not one per key or slot', async () => {
     const live = new Set<string>();
-    const reg = new RedisRegistry(cluster.url, { nodeId: 'bench-c', address: 'x' }, { registryBatch: 256, registryFlushMs: 5, registryQueueMax: 100_000, registryRefreshMs: 60_000 }, { liveSessions: () => live, observer: QUIET });
+    const reg = new RedisRegistry(
+      cluster.url,
+      { nodeId: 'bench-c', address: 'x' },
+      { registryBatch: 256, registryFlushMs: 5, registryQueueMax: 100_000, registryRefreshMs: 60_000 },
+      { liveSessions: () => live, observer: QUIET },
+    );
     try {
       await waitFor(() => reg.stats().connected, 10_000, 'cluster connect');
       const base = reg.stats();

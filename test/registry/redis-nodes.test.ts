@@ -92,7 +92,9 @@ describe('Redis registry: two nodes, one Redis', () => {
   it('a GET stream for a misrouted session is a misroute too', async () => {
     const { sid } = await initialize(a.url);
     await waitFor(() => client.exists(`mcp:session:${sid}`), 5000, 'session key');
-    const res = await fetch(b.url, { headers: { accept: 'text/event-stream', 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' } });
+    const res = await fetch(b.url, {
+      headers: { accept: 'text/event-stream', 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' },
+    });
     expect(res.status).toBe(404);
     await res.body?.cancel();
     await b.waitForLog((l) => l.msg === 'misrouted session' && l.session === sessionRef(sid), 5000);
@@ -184,7 +186,11 @@ describe('Redis registry: closes that are not a DELETE', () => {
 
 describe('REDIS_URL selects the registry', () => {
   it('an unusable REDIS_URL stops start-up with a message naming it', async () => {
-    const { code, stdout, stderr } = await runServer(['--port', '0'], { REDIS_URL: 'http://127.0.0.1:6379', HOST: '127.0.0.1', WORKERS: '1' });
+    const { code, stdout, stderr } = await runServer(['--port', '0'], {
+      REDIS_URL: 'http://127.0.0.1:6379',
+      HOST: '127.0.0.1',
+      WORKERS: '1',
+    });
     expect(code).not.toBe(0);
     expect(stdout + stderr).toMatch(/REDIS_URL/);
   });

@@ -60,10 +60,14 @@ describe('Redis registry when Redis dies, stalls and comes back empty', () => {
   });
 
   it('/readyz reports ready only with the registry connected', async () => {
-    const ready = await waitFor(async () => {
-      const res = await fetch(`${a.base}/readyz`);
-      return res.status === 200 ? res.json() : null;
-    }, 10_000, '/readyz 200');
+    const ready = await waitFor(
+      async () => {
+        const res = await fetch(`${a.base}/readyz`);
+        return res.status === 200 ? res.json() : null;
+      },
+      10_000,
+      '/readyz 200',
+    );
     expect(ready.registry).toBe('connected');
   });
 
@@ -78,11 +82,15 @@ describe('Redis registry when Redis dies, stalls and comes back empty', () => {
     await redis.kill();
     await a.waitForLog((l) => l.msg.startsWith('registry unreachable'), 5000);
     // An outage after start-up shows in /readyz but does not take the node out of service.
-    await waitFor(async () => {
-      const res = await fetch(`${a.base}/readyz`);
-      const body = await res.json();
-      return res.status === 200 && body.registry === 'disconnected';
-    }, 10_000, '/readyz 200 with the registry disconnected');
+    await waitFor(
+      async () => {
+        const res = await fetch(`${a.base}/readyz`);
+        const body = await res.json();
+        return res.status === 200 && body.registry === 'disconnected';
+      },
+      10_000,
+      '/readyz 200 with the registry disconnected',
+    );
     live.push(...(await initStorm(a.url, 200)));
     const calls = await Promise.all(live.slice(0, 50).map((sid) => timed(() => rpc(a.url, sid, CALL))));
     for (const c of calls) {
@@ -118,7 +126,9 @@ describe('Redis registry when Redis dies, stalls and comes back empty', () => {
   it('Redis restarted empty on the same port: every live session is back within 10 s', async () => {
     // Closed while Redis was away: not live, so not re-asserted.
     const closed = live.pop()!;
-    expect((await fetch(a.url, { method: 'DELETE', headers: { 'mcp-session-id': closed, 'mcp-protocol-version': '2025-11-25' } })).status).toBe(200);
+    expect(
+      (await fetch(a.url, { method: 'DELETE', headers: { 'mcp-session-id': closed, 'mcp-protocol-version': '2025-11-25' } })).status,
+    ).toBe(200);
 
     await redis.restart();
     const t0 = Date.now();
@@ -145,7 +155,11 @@ describe('Redis registry when Redis dies, stalls and comes back empty', () => {
       await res.text();
       expect(ms).toBeLessThan(PROMPT_MS);
       // LOOKUP_TIMEOUT_MS (250 ms) bounds the check; allow for a busy machine.
-      await waitFor(async () => (await metricValue(a.base, 'mcp_registry_lookup_degraded_total')) >= degraded + 1, 3000, 'lookup timed out');
+      await waitFor(
+        async () => (await metricValue(a.base, 'mcp_registry_lookup_degraded_total')) >= degraded + 1,
+        3000,
+        'lookup timed out',
+      );
     } finally {
       redis.proc.kill('SIGCONT');
     }

@@ -101,13 +101,26 @@ describe('REDIS_URL', () => {
     expect(parseRedisUrl('127.0.0.1:7000')).toEqual({ mode: 'single', url: 'redis://127.0.0.1:7000' });
     expect(parseRedisUrl('redis+cluster://:pw@10.0.0.1:7000,10.0.0.2:7001')).toEqual({
       mode: 'cluster',
-      seeds: [{ host: '10.0.0.1', port: 7000 }, { host: '10.0.0.2', port: 7001 }],
+      seeds: [
+        { host: '10.0.0.1', port: 7000 },
+        { host: '10.0.0.2', port: 7001 },
+      ],
       username: undefined,
       password: 'pw',
       tls: false,
     });
-    expect(parseRedisUrl('redis://a:7000,redis://b:7001')).toMatchObject({ mode: 'cluster', seeds: [{ host: 'a', port: 7000 }, { host: 'b', port: 7001 }] });
-    expect(parseRedisUrl('rediss+cluster://[::1]:7000')).toMatchObject({ mode: 'cluster', seeds: [{ host: '::1', port: 7000 }], tls: true });
+    expect(parseRedisUrl('redis://a:7000,redis://b:7001')).toMatchObject({
+      mode: 'cluster',
+      seeds: [
+        { host: 'a', port: 7000 },
+        { host: 'b', port: 7001 },
+      ],
+    });
+    expect(parseRedisUrl('rediss+cluster://[::1]:7000')).toMatchObject({
+      mode: 'cluster',
+      seeds: [{ host: '::1', port: 7000 }],
+      tls: true,
+    });
   });
 
   it('refuses what it cannot use, naming REDIS_URL', () => {
@@ -133,7 +146,10 @@ describe('RedisRegistry against one redis-server', () => {
   it('writes mcp:session:<id> with owner, address, creation time and a 30-day TTL, in batches', async () => {
     const live = new Set<string>();
     const { seen, observer } = recorder();
-    const reg = new RedisRegistry(redis.url, { nodeId: 'unit-a', address: '127.0.0.1:4001' }, CONFIG, { liveSessions: () => live, observer });
+    const reg = new RedisRegistry(redis.url, { nodeId: 'unit-a', address: '127.0.0.1:4001' }, CONFIG, {
+      liveSessions: () => live,
+      observer,
+    });
     try {
       await waitFor(() => reg.stats().connected, 5000, 'connect');
       const before = Date.now();
@@ -192,7 +208,12 @@ describe('RedisRegistry against one redis-server', () => {
   it('close() removes every key of the node (written or still queued), then disconnects', async () => {
     const { observer } = recorder();
     // Full batches of 10 leave at once; a partial batch would wait a minute.
-    const reg = new RedisRegistry(redis.url, { nodeId: 'unit-b', address: 'x' }, { ...CONFIG, registryFlushMs: 60_000, registryBatch: 10 }, { liveSessions: () => [], observer });
+    const reg = new RedisRegistry(
+      redis.url,
+      { nodeId: 'unit-b', address: 'x' },
+      { ...CONFIG, registryFlushMs: 60_000, registryBatch: 10 },
+      { liveSessions: () => [], observer },
+    );
     await waitFor(() => reg.stats().connected, 5000, 'connect');
     for (let i = 0; i < 30; i++) reg.register(`close-${i}`);
     await waitFor(async () => (await client.scard('mcp:node:unit-b:sessions')) === 30, 5000, '30 keys written');
@@ -210,7 +231,12 @@ describe('RedisRegistry against one redis-server', () => {
   it('re-asserts live sessions on a TTL refresh', async () => {
     const live = new Set(['refresh-1', 'refresh-2']);
     const { observer } = recorder();
-    const reg = new RedisRegistry(redis.url, { nodeId: 'unit-c', address: 'x' }, { ...CONFIG, registryRefreshMs: 200 }, { liveSessions: () => live, observer });
+    const reg = new RedisRegistry(
+      redis.url,
+      { nodeId: 'unit-c', address: 'x' },
+      { ...CONFIG, registryRefreshMs: 200 },
+      { liveSessions: () => live, observer },
+    );
     try {
       // Sessions the registry never saw registered (they predate it) are written on connect.
       await waitFor(async () => (await client.exists('mcp:session:refresh-1', 'mcp:session:refresh-2')) === 2, 5000, 'resync on connect');
@@ -260,12 +286,20 @@ describe('RedisRegistry with no Redis', () => {
   it('bounds its queue, drops the oldest (counted), answers lookups at once and closes promptly', async () => {
     // A port nothing listens on: every connect is refused.
     const { seen, observer } = recorder();
-    const reg = new RedisRegistry('redis://127.0.0.1:1', { nodeId: 'unit-d', address: 'x' }, { ...CONFIG, registryQueueMax: 10 }, { liveSessions: () => [], observer });
+    const reg = new RedisRegistry(
+      'redis://127.0.0.1:1',
+      { nodeId: 'unit-d', address: 'x' },
+      { ...CONFIG, registryQueueMax: 10 },
+      { liveSessions: () => [], observer },
+    );
     for (let i = 0; i < 1000; i++) reg.register(`down-${i}`);
     expect(reg.stats().queued).toBe(10);
     expect(seen.dropped).toBe(990);
     // "At once": the unreachable path, not the lookup timeout.
-    await expect(reg.lookup('anything')).rejects.toMatchObject({ code: 'MCP_ERR_REGISTRY_UNAVAILABLE', message: expect.stringContaining('unreachable') });
+    await expect(reg.lookup('anything')).rejects.toMatchObject({
+      code: 'MCP_ERR_REGISTRY_UNAVAILABLE',
+      message: expect.stringContaining('unreachable'),
+    });
     expect(seen.degraded).toBe(1);
     // close() must not wait for a Redis that never comes: bounded by its flush budget.
     const c0 = performance.now();
@@ -276,7 +310,12 @@ describe('RedisRegistry with no Redis', () => {
   it('bounds its queue in bytes: 1000 DELs of 16 KiB ids keep at most MCP_REGISTRY_QUEUE_MAX_BYTES', async () => {
     const { seen, observer } = recorder();
     const maxBytes = 1024 * 1024;
-    const reg = new RedisRegistry('redis://127.0.0.1:1', { nodeId: 'unit-f', address: 'x' }, { ...CONFIG, registryQueueMaxBytes: maxBytes }, { liveSessions: () => [], observer });
+    const reg = new RedisRegistry(
+      'redis://127.0.0.1:1',
+      { nodeId: 'unit-f', address: 'x' },
+      { ...CONFIG, registryQueueMaxBytes: maxBytes },
+      { liveSessions: () => [], observer },
+    );
     const pad = 'p'.repeat(16 * 1024);
     for (let i = 0; i < 1000; i++) reg.unregister(`${pad}${i}`);
     const queued = reg.stats().queued;

@@ -12,7 +12,26 @@ describe('peer address rule', () => {
     expect(open.check('mcp-2.mcp.svc.cluster.local:3000')).toEqual({ host: 'mcp-2.mcp.svc.cluster.local', port: 3000 });
   });
   it('refuses everything else', () => {
-    for (const bad of ['127.0.0.1', '127.0.0.1:0', '127.0.0.1:65536', 'http://a:80', 'a b:80', 'user@host:80', 'host:80/x', '::1:80', '[nope]:80', '1.2.3:80', '999.1.1.1:80', '0.0.0.0:80', '[::]:80', '224.0.0.1:80', '255.255.255.255:80', '-a.b:80', '', ' 1.2.3.4:80']) {
+    for (const bad of [
+      '127.0.0.1',
+      '127.0.0.1:0',
+      '127.0.0.1:65536',
+      'http://a:80',
+      'a b:80',
+      'user@host:80',
+      'host:80/x',
+      '::1:80',
+      '[nope]:80',
+      '1.2.3:80',
+      '999.1.1.1:80',
+      '0.0.0.0:80',
+      '[::]:80',
+      '224.0.0.1:80',
+      '255.255.255.255:80',
+      '-a.b:80',
+      '',
+      ' 1.2.3.4:80',
+    ]) {
       expect(open.check(bad), bad).toBeNull();
     }
   });

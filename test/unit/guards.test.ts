@@ -6,7 +6,8 @@ describe('Host guard', () => {
   it('a loopback-bound node with no list accepts only loopback names', () => {
     const g = createGuard({ host: '127.0.0.1', allowedHosts: [], allowedOrigins: [] });
     for (const h of ['localhost', 'localhost:3000', '127.0.0.1:80', '[::1]:3000', 'LOCALHOST']) expect(g.hostAllowed(h), h).toBe(true);
-    for (const h of ['evil.example', 'evil.example:3000', '', '127.0.0.2', 'localhost.evil.example']) expect(g.hostAllowed(h), h).toBe(false);
+    for (const h of ['evil.example', 'evil.example:3000', '', '127.0.0.2', 'localhost.evil.example'])
+      expect(g.hostAllowed(h), h).toBe(false);
   });
 
   it('an explicit list is the only thing accepted, with or without a port', () => {

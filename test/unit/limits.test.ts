@@ -1,6 +1,13 @@
 /** In-process: the size check on initialize params and the subscription caps (src/protocol/limits.ts). */
 import { describe, expect, it } from 'vitest';
-import { jsonLargerThan, jsonShapeTooLarge, MAX_JSON_DEPTH, MAX_JSON_NODES, MAX_SUBSCRIPTION_URI_CHARS, MAX_SUBSCRIPTIONS } from '../../src/protocol/limits.js';
+import {
+  jsonLargerThan,
+  jsonShapeTooLarge,
+  MAX_JSON_DEPTH,
+  MAX_JSON_NODES,
+  MAX_SUBSCRIPTION_URI_CHARS,
+  MAX_SUBSCRIPTIONS,
+} from '../../src/protocol/limits.js';
 import { subscriptionError } from '../../workers/limits.js';
 
 /** The smallest limit `v` fits in. */
@@ -17,7 +24,19 @@ function measured(v: unknown): number {
 
 describe('jsonLargerThan', () => {
   it('measures about what JSON.stringify writes (never less, a comma per member more at most)', () => {
-    for (const v of [{}, [], 'str', 123, -1.5e300, true, null, { a: 'b' }, [1, 2, 3], { x: [{ y: null }, { z: false }], w: 'hello' }, { name: 'client', version: '1.0.0' }]) {
+    for (const v of [
+      {},
+      [],
+      'str',
+      123,
+      -1.5e300,
+      true,
+      null,
+      { a: 'b' },
+      [1, 2, 3],
+      { x: [{ y: null }, { z: false }], w: 'hello' },
+      { name: 'client', version: '1.0.0' },
+    ]) {
       const exact = JSON.stringify(v).length;
       expect(measured(v)).toBeGreaterThanOrEqual(exact);
       expect(measured(v)).toBeLessThanOrEqual(exact + 8);

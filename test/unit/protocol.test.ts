@@ -1,7 +1,15 @@
 /** In-process: JSON-RPC classification, error bodies, and protocol revision negotiation. */
 import { describe, expect, it } from 'vitest';
 import { classify, errorBody, MsgKind } from '../../src/protocol/jsonrpc.js';
-import { allowsBatch, DEFAULT_HEADER_VERSION, LATEST_VERSION, negotiate, SUPPORTED_VERSIONS, versionIndex, wantsPriming } from '../../src/protocol/versions.js';
+import {
+  allowsBatch,
+  DEFAULT_HEADER_VERSION,
+  LATEST_VERSION,
+  negotiate,
+  SUPPORTED_VERSIONS,
+  versionIndex,
+  wantsPriming,
+} from '../../src/protocol/versions.js';
 
 describe('classify', () => {
   it('tells requests, notifications and responses apart', () => {
@@ -14,16 +22,32 @@ describe('classify', () => {
   });
 
   it('refuses what is not JSON-RPC 2.0', () => {
-    for (const m of [null, 1, 'x', [], {}, { jsonrpc: '1.0', id: 1, method: 'ping' }, { jsonrpc: '2.0', id: null, method: 'ping' },
-      { jsonrpc: '2.0', id: 1.5e400, method: 'ping' }, { jsonrpc: '2.0', id: {}, method: 'ping' }, { jsonrpc: '2.0', id: 1, method: 'ping', params: 3 },
-      { jsonrpc: '2.0', id: 1, method: 'ping', params: null }, { jsonrpc: '2.0', id: 1, result: {}, error: {} }, { jsonrpc: '2.0', id: 1 }]) {
+    for (const m of [
+      null,
+      1,
+      'x',
+      [],
+      {},
+      { jsonrpc: '1.0', id: 1, method: 'ping' },
+      { jsonrpc: '2.0', id: null, method: 'ping' },
+      { jsonrpc: '2.0', id: 1.5e400, method: 'ping' },
+      { jsonrpc: '2.0', id: {}, method: 'ping' },
+      { jsonrpc: '2.0', id: 1, method: 'ping', params: 3 },
+      { jsonrpc: '2.0', id: 1, method: 'ping', params: null },
+      { jsonrpc: '2.0', id: 1, result: {}, error: {} },
+      { jsonrpc: '2.0', id: 1 },
+    ]) {
       expect(classify(m), JSON.stringify(m)).toBe(MsgKind.Invalid);
     }
   });
 
   it('builds error bodies with and without data', () => {
     expect(JSON.parse(errorBody(7, -32602, 'bad'))).toEqual({ jsonrpc: '2.0', id: 7, error: { code: -32602, message: 'bad' } });
-    expect(JSON.parse(errorBody(null, -32603, 'x', { a: 1 }))).toEqual({ jsonrpc: '2.0', id: null, error: { code: -32603, message: 'x', data: { a: 1 } } });
+    expect(JSON.parse(errorBody(null, -32603, 'x', { a: 1 }))).toEqual({
+      jsonrpc: '2.0',
+      id: null,
+      error: { code: -32603, message: 'x', data: { a: 1 } },
+    });
   });
 });
 

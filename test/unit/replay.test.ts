@@ -28,7 +28,10 @@ describe('replay buffer', () => {
     for (let i = 1; i <= 3; i++) emit(out, s, stream, `{"n":${i}}`, false, LIMITS);
     expect(sent).toEqual([]);
     resume(out, s, stream, 21, 1);
-    expect(sent.map((m) => [(m as { c: number }).c, (m as { eid: string }).eid])).toEqual([[21, '0_2'], [21, '0_3']]);
+    expect(sent.map((m) => [(m as { c: number }).c, (m as { eid: string }).eid])).toEqual([
+      [21, '0_2'],
+      [21, '0_3'],
+    ]);
     expect(stream.conn).toBe(21);
   });
 

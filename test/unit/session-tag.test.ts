@@ -21,7 +21,17 @@ describe('session tag', () => {
     const sid = a.tag(mintSessionId());
     const [rand, owner, mac] = sid.split('.');
     const forgedOwner = `${rand}.${Buffer.from('node-b').toString('base64url')}.${mac}`;
-    for (const bad of [forgedOwner, `${rand}x.${owner}.${mac}`, `${rand}.${owner}.${mac.slice(0, -1)}`, other.tag(rand), rand, '', '..', `.${owner}.${mac}`, 'a.b.c.d']) {
+    for (const bad of [
+      forgedOwner,
+      `${rand}x.${owner}.${mac}`,
+      `${rand}.${owner}.${mac.slice(0, -1)}`,
+      other.tag(rand),
+      rand,
+      '',
+      '..',
+      `.${owner}.${mac}`,
+      'a.b.c.d',
+    ]) {
       expect(a.owner(bad), bad).toBeNull();
     }
   });

@@ -87,12 +87,21 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
   const redisUrl = `redis://127.0.0.1:${o.redisPort}`;
   const procs: ChildProcess[] = [];
 
-  const redis = spawn('redis-server', ['--port', String(o.redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
+  const redis = spawn(
+    'redis-server',
+    ['--port', String(o.redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
+    { stdio: 'ignore' },
+  );
   procs.push(redis);
   await waitPort(o.redisPort, 5000);
   say(`redis     ${redisUrl}`);
 
-  const nodes: ClusterNode[] = Array.from({ length: o.nodes }, (_, i) => ({ name: `node${i + 1}`, port: o.basePort + i, proc: null, logs: [] }));
+  const nodes: ClusterNode[] = Array.from({ length: o.nodes }, (_, i) => ({
+    name: `node${i + 1}`,
+    port: o.basePort + i,
+    proc: null,
+    logs: [],
+  }));
 
   const startNode = async (i: number): Promise<void> => {
     const n = nodes[i];
@@ -108,7 +117,11 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
         MCP_ADVERTISE_ADDRESS: `127.0.0.1:${n.port}`,
         ...o.env,
       },
-      stdio: ['ignore', o.nodeOutput === 'pipe' ? 'pipe' : o.nodeOutput ?? 'ignore', o.nodeOutput === 'pipe' ? 'pipe' : o.nodeOutput ?? 'ignore'],
+      stdio: [
+        'ignore',
+        o.nodeOutput === 'pipe' ? 'pipe' : (o.nodeOutput ?? 'ignore'),
+        o.nodeOutput === 'pipe' ? 'pipe' : (o.nodeOutput ?? 'ignore'),
+      ],
     });
     n.proc = proc;
     if (o.nodeOutput === 'pipe') {
@@ -178,7 +191,12 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
     const cfg = join(dir, 'haproxy.cfg');
     writeFileSync(
       cfg,
-      haproxyConfig({ lbPort: o.lbPort, nodes: nodes.map((n) => ({ name: n.name, host: '127.0.0.1', port: n.port })), checkIntervalMs: o.checkIntervalMs ?? 500, statsSocket: sock }),
+      haproxyConfig({
+        lbPort: o.lbPort,
+        nodes: nodes.map((n) => ({ name: n.name, host: '127.0.0.1', port: n.port })),
+        checkIntervalMs: o.checkIntervalMs ?? 500,
+        statsSocket: sock,
+      }),
     );
     haproxy = spawn('haproxy', ['-db', '-f', cfg], { stdio: ['ignore', 'ignore', 'pipe'] });
     let haproxyErr = '';

@@ -13,11 +13,16 @@ function readFlags(): { ints: Record<IntegerFlag, number>; logs: boolean } {
   let parsed;
   try {
     parsed = parseArgs({
-      options: { ...Object.fromEntries(Object.keys(INTEGER_FLAGS).map((k) => [k, { type: 'string' as const }])), logs: { type: 'boolean' } },
+      options: {
+        ...Object.fromEntries(Object.keys(INTEGER_FLAGS).map((k) => [k, { type: 'string' as const }])),
+        logs: { type: 'boolean' },
+      },
       strict: true,
     });
   } catch (err) {
-    process.stderr.write(`${(err as Error).message}\nusage: npm run cluster -- [--nodes N] [--base-port P] [--lb-port P] [--redis-port P] [--workers N] [--logs]\n`);
+    process.stderr.write(
+      `${(err as Error).message}\nusage: npm run cluster -- [--nodes N] [--base-port P] [--lb-port P] [--redis-port P] [--workers N] [--logs]\n`,
+    );
     process.exit(2);
   }
   const ints = { ...INTEGER_FLAGS } as Record<IntegerFlag, number>;
@@ -54,7 +59,10 @@ const shutdown = (): void => {
   if (stopping) return;
   stopping = true;
   process.stdout.write('stopping cluster...\n');
-  started.stop().then(() => process.exit(0), () => process.exit(1));
+  started.stop().then(
+    () => process.exit(0),
+    () => process.exit(1),
+  );
 };
 process.on('SIGINT', shutdown);
 process.on('SIGTERM', shutdown);

@@ -17,6 +17,8 @@ export const ErrorCodes = {
   MCP_ERR_UNSERIALIZABLE: 'MCP_ERR_UNSERIALIZABLE',
   /** The watchdog replaced a worker whose event loop was blocked past MCP_WORKER_STALL_MS. */
   MCP_ERR_WORKER_STALLED: 'MCP_ERR_WORKER_STALLED',
+  /** A 2026-07-28 `requestState` failed verification: malformed, altered, expired, or minted for another request. */
+  MCP_ERR_REQUEST_STATE: 'MCP_ERR_REQUEST_STATE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -43,4 +45,10 @@ export const RpcCodes = {
   CONNECTION_CLOSED: -32000,
   RESOURCE_NOT_FOUND: -32002,
   REQUEST_CANCELLED: -32800,
+  /** 2026-07-28: the Mcp-* / MCP-Protocol-Version headers disagree with the body, or are missing or malformed. */
+  HEADER_MISMATCH: -32020,
+  /** 2026-07-28: the request needs a client capability its `_meta` did not declare. */
+  MISSING_REQUIRED_CLIENT_CAPABILITY: -32021,
+  /** 2026-07-28: the request's protocol version is not one this node serves. */
+  UNSUPPORTED_PROTOCOL_VERSION: -32022,
 } as const;

@@ -51,6 +51,71 @@ export interface HandlerExtra {
    * GET + Last-Event-ID and receives the rest of the stream there.
    */
   closeSSEStream(): void;
+  /**
+   * The SDK v2 view of the request. On a 2026-07-28 request `inputResponses` holds the client's
+   * answers to the previous round's `inputRequired(...)`, and `requestState()` the state that round
+   * returned (verified by the runtime: tampered or expired state never reaches the handler).
+   */
+  mcpReq?: McpRequestContext;
+  /** The protocol era of this request: 'legacy' (2025 session) or 'modern' (2026-07-28, stateless). */
+  era?: 'legacy' | 'modern';
+}
+
+export interface McpRequestContext {
+  id: string | number;
+  signal: AbortSignal;
+  _meta?: Record<string, unknown>;
+  /** Sends a notification related to this request (progress; log messages only if the client set a level). */
+  notify(notification: JsonRpcNotification): Promise<void>;
+  /** Client capabilities declared by this request (2026-07-28) or at initialize (2025). */
+  clientCapabilities: Record<string, unknown>;
+  inputResponses: Readonly<Record<string, unknown>> | undefined;
+  /** The decoded payload of the `requestState` this request carried, or undefined. */
+  requestState<T = unknown>(): T | undefined;
+}
+
+/** One embedded request of an `input_required` result. */
+export interface InputRequest {
+  method: 'elicitation/create' | 'sampling/createMessage' | 'roots/list';
+  params: Record<string, unknown>;
+}
+
+/** What a handler returns to ask the client for input (2026-07-28 multi-round-trip requests). */
+export interface InputRequiredResult {
+  resultType: 'input_required';
+  inputRequests?: Record<string, InputRequest>;
+  /** Any JSON value; the runtime seals it (HMAC, expiry, bound to the request) before it reaches the client. */
+  requestState?: unknown;
+}
+
+/** Builds an `input_required` result, in the shape of the SDK v2 helper of the same name. */
+export function inputRequired(spec: { inputRequests?: Record<string, InputRequest>; requestState?: unknown }): InputRequiredResult {
+  if (spec.inputRequests === undefined && spec.requestState === undefined)
+    throw new TypeError('inputRequired needs inputRequests or requestState');
+  const out: InputRequiredResult = { resultType: 'input_required' };
+  if (spec.inputRequests !== undefined) out.inputRequests = spec.inputRequests;
+  if (spec.requestState !== undefined) out.requestState = spec.requestState;
+  return out;
+}
+inputRequired.elicit = (params: Record<string, unknown>): InputRequest => ({
+  method: 'elicitation/create',
+  params: { mode: 'form', ...params },
+});
+inputRequired.elicitUrl = (params: Record<string, unknown>): InputRequest => ({
+  method: 'elicitation/create',
+  params: { mode: 'url', ...params },
+});
+inputRequired.createMessage = (params: Record<string, unknown>): InputRequest => ({ method: 'sampling/createMessage', params });
+inputRequired.listRoots = (): InputRequest => ({ method: 'roots/list', params: {} });
+
+/** The content of an accepted form elicitation answered under `key`, or undefined (missing, declined, malformed). */
+export function acceptedContent<T = Record<string, unknown>>(
+  responses: Readonly<Record<string, unknown>> | undefined,
+  key: string,
+): T | undefined {
+  const r = responses?.[key] as { action?: unknown; content?: unknown } | undefined;
+  if (typeof r !== 'object' || r === null || r.action !== 'accept') return undefined;
+  return typeof r.content === 'object' && r.content !== null && !Array.isArray(r.content) ? (r.content as T) : undefined;
 }
 
 export type ToolResult = {
@@ -78,7 +143,7 @@ export interface ToolConfig {
   timeoutMs?: number;
 }
 
-export type ToolHandler = (args: any, extra: HandlerExtra) => ToolResult | Promise<ToolResult>;
+export type ToolHandler = (args: any, extra: HandlerExtra) => ToolResult | InputRequiredResult | Promise<ToolResult | InputRequiredResult>;
 
 export interface ResourceMetadata {
   title?: string;
@@ -116,7 +181,10 @@ export interface PromptConfig {
 }
 
 export type PromptResult = { messages: Array<Record<string, unknown>>; description?: string; [key: string]: unknown };
-export type PromptHandler = (args: any, extra: HandlerExtra) => PromptResult | Promise<PromptResult>;
+export type PromptHandler = (
+  args: any,
+  extra: HandlerExtra,
+) => PromptResult | InputRequiredResult | Promise<PromptResult | InputRequiredResult>;
 
 /** What `register(server)` receives. */
 export interface McpServerApi {

@@ -13,6 +13,7 @@ import { z } from 'zod';
 import { CreateMessageResultSchema, ElicitResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { ResourceTemplate, completable } from './api.js';
 import type { HandlerExtra, McpServerApi, ReadResourceResult, ToolResult } from './api.js';
+import { registerModern } from './everything-modern.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // Fixtures
@@ -576,4 +577,5 @@ export default function register(server: McpServerApi): void {
   registerClientRequestTools(server);
   registerResources(server);
   registerPrompts(server);
+  registerModern(server);
 }

@@ -19,7 +19,11 @@ export const META_LOG_LEVEL = 'io.modelcontextprotocol/logLevel';
 export const META_SERVER_INFO = 'io.modelcontextprotocol/serverInfo';
 export const META_SUBSCRIPTION_ID = 'io.modelcontextprotocol/subscriptionId';
 
-/** Methods a modern request may name. Everything else, `initialize` and `ping` included, is 404 + -32601. */
+/**
+ * Methods a modern request may name. Everything else, `initialize` and `ping` included, is 404 + -32601;
+ * so is `subscriptions/listen` until change notifications flow between workers and nodes (the
+ * capabilities declare no `listChanged` or `subscribe`, which makes that answer the specified one).
+ */
 export const MODERN_METHODS: ReadonlySet<string> = new Set([
   'server/discover',
   'tools/list',
@@ -30,7 +34,6 @@ export const MODERN_METHODS: ReadonlySet<string> = new Set([
   'prompts/list',
   'prompts/get',
   'completion/complete',
-  'subscriptions/listen',
 ]);
 
 /** "Servers MAY send InputRequiredResult responses on the following client requests" (and no others). */

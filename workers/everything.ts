@@ -172,9 +172,13 @@ async function progress(extra: HandlerExtra, value: number, total: number, messa
 
 /** Sends `elicitation/create` (form mode) and describes the client's answer. */
 async function elicit(extra: HandlerExtra, message: string, requestedSchema: Record<string, unknown>) {
-  const result = await extra.sendRequest<{ action?: string; content?: unknown }>({ method: 'elicitation/create', params: { message, requestedSchema } }, ElicitResultSchema, {
-    signal: extra.signal,
-  });
+  const result = await extra.sendRequest<{ action?: string; content?: unknown }>(
+    { method: 'elicitation/create', params: { message, requestedSchema } },
+    ElicitResultSchema,
+    {
+      signal: extra.signal,
+    },
+  );
   return `action=${String(result?.action)}, content=${JSON.stringify(result?.content ?? {})}`;
 }
 

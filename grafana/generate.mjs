@@ -640,7 +640,9 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
       let current = '';
       try {
         current = readFileSync(OUT + file, 'utf8');
-      } catch {}
+      } catch {
+        // No file yet: it is stale.
+      }
       if (current !== text) {
         console.error(`grafana/dashboards/${file} is stale: run node grafana/generate.mjs`);
         stale++;

@@ -107,8 +107,8 @@ export const DEFAULTS: Readonly<NodeOptions> = Object.freeze({
   maxBody: 4 * 1024 * 1024,
   nodeId: `${hostname()}-${process.pid}`,
   redisUrl: null,
-  allowedOrigins: Object.freeze([]) as readonly string[],
-  allowedHosts: Object.freeze([]) as readonly string[],
+  allowedOrigins: Object.freeze([]),
+  allowedHosts: Object.freeze([]),
   sessionIdleMs: 30 * 60 * 1000,
   heartbeatMs: 15_000,
   sseRetryMs: 1000,
@@ -118,7 +118,7 @@ export const DEFAULTS: Readonly<NodeOptions> = Object.freeze({
   requestTimeoutMs: 60_000,
   shutdownGraceMs: 10_000,
   metrics: true,
-  logLevel: 'info' as LogLevel,
+  logLevel: 'info',
   registryBatch: 256,
   registryFlushMs: 5,
   registryQueueMax: 100_000,
@@ -137,7 +137,7 @@ export const DEFAULTS: Readonly<NodeOptions> = Object.freeze({
   forwardResponseTimeoutMs: 65_000,
   forwardMaxPerOwner: 256,
   forwardMaxStreamsPerOwner: 1024,
-  peerAllow: Object.freeze([]) as readonly string[],
+  peerAllow: Object.freeze([]),
   testFaults: false,
 });
 

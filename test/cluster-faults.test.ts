@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createForwardAuth } from '../dist/src/cluster/forward-auth.js';
 import { createTagger } from '../dist/src/cluster/session-tag.js';
 import { startTestCluster, type Cluster } from './helpers/cluster.js';
-import { initialize, metricValue, POST_HEADERS, rpc } from './helpers/server.js';
+import { initialize, metricValue, rpc } from './helpers/server.js';
 import { waitFor } from './helpers/wait.js';
 
 const VERSION = '2025-11-25';

@@ -82,7 +82,7 @@ describe('cluster behind HAProxy', () => {
     const streams = watchGetStreams();
     const transport = new StreamableHTTPClientTransport(new URL(cluster.lbUrl), { fetch: streams.fetch });
     await client.connect(transport);
-    client.setRequestHandler(ElicitRequestSchema, async () => ({ action: 'accept', content: { username: 'ada', email: 'a@b.c' } }));
+    client.setRequestHandler(ElicitRequestSchema, () => ({ action: 'accept', content: { username: 'ada', email: 'a@b.c' } }));
     const updates: string[] = [];
     client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => {
       updates.push(n.params.uri);

@@ -23,7 +23,7 @@ it('serves the README example module', async () => {
   });
   expect(progress).toEqual([1, 2, 3]);
   expect(JSON.stringify(r.content)).toContain('lift-off');
-  client.setRequestHandler(ElicitRequestSchema, async () => ({ action: 'accept', content: { name: 'Ada' } }));
+  client.setRequestHandler(ElicitRequestSchema, () => ({ action: 'accept', content: { name: 'Ada' } }));
   const asked = await client.callTool({ name: 'ask_name', arguments: {} });
   expect(JSON.stringify(asked.content)).toContain('hello Ada');
   const user = await client.readResource({ uri: 'users://grace' });

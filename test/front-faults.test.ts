@@ -292,7 +292,7 @@ describe('no secrets and no session ids in logs', () => {
 
   it('a session is named in logs by a short hash of its id, never by the id', async () => {
     const srv = await startServer({ env: { MCP_SESSION_IDLE_MS: '300', LOG_LEVEL: 'debug' } });
-    let sid = '';
+    let sid: string;
     try {
       sid = (await initialize(srv.url)).sid;
       // Idle expiry: the worker ends the session and the front logs it.

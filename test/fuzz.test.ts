@@ -92,8 +92,8 @@ function hostile(f: FieldSpec): fc.Arbitrary<Buffer | null> {
 /** Good values, except for one or two headers that get hostile ones. */
 function headerValues<K extends string>(spec: Record<K, FieldSpec>): fc.Arbitrary<Record<K, Buffer | null>> {
   const names = Object.keys(spec) as K[];
-  const plain = fc.record(Object.fromEntries(names.map((n) => [n, plausible(spec[n])])) as Record<K, fc.Arbitrary<Buffer | null>>);
-  const bad = fc.record(Object.fromEntries(names.map((n) => [n, hostile(spec[n])])) as Record<K, fc.Arbitrary<Buffer | null>>);
+  const plain = fc.record(Object.fromEntries(names.map((n) => [n, plausible(spec[n])])));
+  const bad = fc.record(Object.fromEntries(names.map((n) => [n, hostile(spec[n])])));
   return fc.tuple(plain, bad, fc.uniqueArray(fc.constantFrom(...names), { minLength: 1, maxLength: 2 })).map(([p, b, chosen]) => {
     const out = { ...p };
     for (const n of chosen) out[n] = b[n];

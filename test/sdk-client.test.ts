@@ -92,12 +92,12 @@ describe('official SDK client against the everything demo', () => {
 
   it('answers server→client sampling and elicitation requests', async () => {
     const { client } = await connectClient(demo.url, { sampling: {}, elicitation: {} });
-    client.setRequestHandler(CreateMessageRequestSchema, async () => ({
+    client.setRequestHandler(CreateMessageRequestSchema, () => ({
       model: 'test-model',
       role: 'assistant',
       content: { type: 'text', text: 'sampled answer' },
     }));
-    client.setRequestHandler(ElicitRequestSchema, async () => ({
+    client.setRequestHandler(ElicitRequestSchema, () => ({
       action: 'accept',
       content: { username: 'ada', email: 'ada@example.com' },
     }));
@@ -125,7 +125,7 @@ describe('official SDK client against the everything demo', () => {
 describe('official SDK client against a user tool module', () => {
   it('answers roots/list and resource subscriptions on the GET stream', async () => {
     const { client, getStream } = await connectClient(fixture.url, { roots: { listChanged: true } });
-    client.setRequestHandler(ListRootsRequestSchema, async () => ({ roots: [{ uri: 'file:///work', name: 'work' }] }));
+    client.setRequestHandler(ListRootsRequestSchema, () => ({ roots: [{ uri: 'file:///work', name: 'work' }] }));
     const r = await client.callTool({ name: 'roots', arguments: {} });
     expect(JSON.stringify(r.content)).toContain('file:///work');
     const updates: string[] = [];

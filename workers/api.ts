@@ -45,7 +45,7 @@ export interface HandlerExtra {
    * Sends a request to the client related to this request (sampling, elicitation, roots) and resolves
    * with its result. `resultSchema` (a zod schema) validates the result when given.
    */
-  sendRequest(request: JsonRpcRequestOut, resultSchema?: unknown, options?: RequestOptions): Promise<any>;
+  sendRequest<T = Record<string, unknown>>(request: JsonRpcRequestOut, resultSchema?: unknown, options?: RequestOptions): Promise<T>;
   /**
    * SEP-1699: closes the request's SSE stream now (after sending `retry`); the client reconnects with
    * GET + Last-Event-ID and receives the rest of the stream there.
@@ -143,6 +143,9 @@ export interface ToolConfig {
   timeoutMs?: number;
 }
 
+// The arguments are whatever the tool's inputSchema accepted: a tool module names their type itself (the SDK's
+// own handler type does the same), so the runtime cannot.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type ToolHandler = (args: any, extra: HandlerExtra) => ToolResult | InputRequiredResult | Promise<ToolResult | InputRequiredResult>;
 
 export interface ResourceMetadata {
@@ -181,7 +184,9 @@ export interface PromptConfig {
 }
 
 export type PromptResult = { messages: Array<Record<string, unknown>>; description?: string; [key: string]: unknown };
+// As for ToolHandler: the prompt's argsSchema decides the arguments' type.
 export type PromptHandler = (
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   args: any,
   extra: HandlerExtra,
 ) => PromptResult | InputRequiredResult | Promise<PromptResult | InputRequiredResult>;

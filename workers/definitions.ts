@@ -71,7 +71,7 @@ function zodOf(schema: InputSchema | undefined): unknown {
 
 function toJsonSchema(schema: InputSchema | undefined, zod: unknown, pipe: 'input' | 'output'): Record<string, unknown> {
   if (!schema) return EMPTY_OBJECT_SCHEMA;
-  if (zod) return toJsonSchemaCompat(zod as never, { strictUnions: true, pipeStrategy: pipe }) as Record<string, unknown>;
+  if (zod) return toJsonSchemaCompat(zod as never, { strictUnions: true, pipeStrategy: pipe });
   return schema;
 }
 

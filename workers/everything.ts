@@ -129,12 +129,12 @@ type LogLevel = 'debug' | 'info' | 'notice' | 'warning' | 'error' | 'critical' |
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) {
-      reject(signal.reason);
+      reject(signal.reason as Error);
       return;
     }
     const onAbort = () => {
       clearTimeout(timer);
-      reject(signal?.reason);
+      reject(signal?.reason as Error);
     };
     const timer = setTimeout(() => {
       signal?.removeEventListener('abort', onAbort);
@@ -173,16 +173,24 @@ async function progress(extra: HandlerExtra, value: number, total: number, messa
 
 /** Sends `elicitation/create` (form mode) and describes the client's answer. */
 async function elicit(extra: HandlerExtra, message: string, requestedSchema: Record<string, unknown>) {
-  const result = await extra.sendRequest({ method: 'elicitation/create', params: { message, requestedSchema } }, ElicitResultSchema, {
-    signal: extra.signal,
-  });
+  const result = await extra.sendRequest<{ action?: string; content?: unknown }>(
+    { method: 'elicitation/create', params: { message, requestedSchema } },
+    ElicitResultSchema,
+    {
+      signal: extra.signal,
+    },
+  );
   return `action=${String(result?.action)}, content=${JSON.stringify(result?.content ?? {})}`;
 }
 
 /** The text of a `sampling/createMessage` result (content may be one block or an array). */
-function samplingText(result: any): string {
-  const blocks: any[] = Array.isArray(result?.content) ? result.content : [result?.content];
-  const texts = blocks.filter((b) => b?.type === 'text' && typeof b.text === 'string').map((b) => b.text as string);
+function samplingText(result: { content?: unknown }): string {
+  const blocks: unknown[] = Array.isArray(result.content) ? result.content : [result.content];
+  const texts: string[] = [];
+  for (const b of blocks) {
+    const block = b as { type?: unknown; text?: unknown } | null;
+    if (block?.type === 'text' && typeof block.text === 'string') texts.push(block.text);
+  }
   return texts.length > 0 ? texts.join('\n') : '(no text content)';
 }
 

@@ -162,7 +162,7 @@ export class RedisDirectory implements NodeDirectory {
     const setKey = nodeSessionsKey(nodeId);
     let removed = 0;
     for (;;) {
-      const ids = (await this.client.srandmember(setKey, REAP_BATCH)) as string[];
+      const ids = await this.client.srandmember(setKey, REAP_BATCH);
       if (!ids || ids.length === 0) break;
       await Promise.all(ids.map((sid) => this.client.del(sessionKey(sid))));
       await this.client.srem(setKey, ...ids);

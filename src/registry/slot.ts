@@ -31,5 +31,5 @@ export function keySlot(key: string): number {
     if (close > open + 1) key = key.slice(open + 1, close);
   }
   // Session ids are visible ASCII; anything else is hashed as the UTF-8 bytes Redis sees.
-  return (/^[\x00-\x7f]*$/.test(key) ? crc16Ascii(key) : crc16(Buffer.from(key, 'utf8'))) % SLOT_COUNT;
+  return (Buffer.byteLength(key, 'utf8') === key.length ? crc16Ascii(key) : crc16(Buffer.from(key, 'utf8'))) % SLOT_COUNT;
 }

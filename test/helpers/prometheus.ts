@@ -93,8 +93,8 @@ export async function startPrometheus(config: string, files: Record<string, stri
         }
       }
     };
-    proc.stdout!.setEncoding('utf8').on('data', onData);
-    proc.stderr!.setEncoding('utf8').on('data', onData);
+    proc.stdout.setEncoding('utf8').on('data', onData);
+    proc.stderr.setEncoding('utf8').on('data', onData);
     void exited.then(([code]) => {
       clearTimeout(timer);
       reject(new Error(`prometheus exited with ${code}:\n${logs.slice(-10).join('\n')}`));
@@ -136,7 +136,10 @@ export async function waitFor(check: () => Promise<boolean> | boolean, ms: numbe
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out after ${ms} ms waiting for ${what}${last ? `: ${last instanceof Error ? last.message : JSON.stringify(last)}` : ''}`,
+      );
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }

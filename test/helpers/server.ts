@@ -60,7 +60,7 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
     }
   };
   let outBuf = '';
-  proc.stdout!.setEncoding('utf8').on('data', (d: string) => {
+  proc.stdout.setEncoding('utf8').on('data', (d: string) => {
     outBuf += d;
     let i;
     while ((i = outBuf.indexOf('\n')) >= 0) {
@@ -69,7 +69,7 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
     }
   });
   let errBuf = '';
-  proc.stderr!.setEncoding('utf8').on('data', (d: string) => {
+  proc.stderr.setEncoding('utf8').on('data', (d: string) => {
     errBuf += d;
     let i;
     while ((i = errBuf.indexOf('\n')) >= 0) {
@@ -126,8 +126,8 @@ export async function runServer(
   const proc = spawn(process.execPath, [MAIN, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
-  proc.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  proc.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  proc.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  proc.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   const [code] = await once(proc, 'exit');
   return { code: code as number | null, stdout, stderr };
 }

@@ -27,7 +27,7 @@ export async function waitFor<T>(check: () => Promise<T> | T, ms = 10_000, what 
  */
 export function watchGetStreams(): { fetch: typeof fetch; opened: () => Promise<void>; count: () => number } {
   let n = 0;
-  let waiters: Array<() => void> = [];
+  const waiters: Array<() => void> = [];
   const watched: typeof fetch = async (input, init) => {
     const res = await fetch(input, init);
     if ((init?.method ?? 'GET') === 'GET' && res.ok && (res.headers.get('content-type') ?? '').startsWith('text/event-stream')) {

@@ -30,7 +30,7 @@ describe('classify', () => {
       {},
       { jsonrpc: '1.0', id: 1, method: 'ping' },
       { jsonrpc: '2.0', id: null, method: 'ping' },
-      { jsonrpc: '2.0', id: 1.5e400, method: 'ping' },
+      { jsonrpc: '2.0', id: Infinity, method: 'ping' },
       { jsonrpc: '2.0', id: {}, method: 'ping' },
       { jsonrpc: '2.0', id: 1, method: 'ping', params: 3 },
       { jsonrpc: '2.0', id: 1, method: 'ping', params: null },

@@ -166,7 +166,7 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
   const waitUp = async (ms = 15_000): Promise<void> => {
     const deadline = Date.now() + ms;
     for (;;) {
-      const states = await serverStates().catch(() => ({}) as Record<string, string>);
+      const states = await serverStates().catch((): Record<string, string> => ({}));
       const running = nodes.filter((n) => n.proc);
       if (running.length > 0 && running.every((n) => states[`mcp_sticky/${n.name}`] === 'UP')) return;
       if (Date.now() > deadline) throw new Error(`HAProxy does not see the nodes up: ${JSON.stringify(states)}`);

@@ -15,6 +15,7 @@ import { RpcError } from './rpc-error.js';
 import type {
   FixedResourceHandler,
   HandlerExtra,
+  InputRequiredResult,
   InputSchema,
   McpServerApi,
   PromptConfig,
@@ -82,6 +83,50 @@ function completionResult(values: string[]): unknown {
 
 function toolError(message: string): ToolResult {
   return { content: [{ type: 'text', text: message }], isError: true };
+}
+
+/** Rounds of `input_required` a 2025 request may go through before the handler must answer. */
+const MAX_LEGACY_ROUNDS = 8;
+const MAX_LEGACY_INPUTS = 16;
+
+function isInputRequired(r: unknown): r is InputRequiredResult {
+  return typeof r === 'object' && r !== null && (r as { resultType?: unknown }).resultType === 'input_required';
+}
+
+/** `extra` seen by one round: the same request, with this round's answers and state in `mcpReq`. */
+function roundExtra(extra: HandlerExtra, inputResponses: Record<string, unknown> | undefined, state: unknown): HandlerExtra {
+  // A child object, so the request's lazily created signal (a getter on `extra`) stays the one signal.
+  const x = Object.create(extra) as HandlerExtra;
+  x.mcpReq = {
+    id: extra.requestId,
+    signal: extra.signal,
+    _meta: extra._meta,
+    notify: (n) => extra.sendNotification(n),
+    clientCapabilities: extra.mcpReq?.clientCapabilities ?? {},
+    inputResponses,
+    requestState: <T>() => state as T | undefined,
+  };
+  return x;
+}
+
+/**
+ * Runs a handler written for both eras. A 2026-07-28 request gets its `input_required` result back
+ * as is (the modern dispatcher seals it). A 2025 session has real server→client requests instead:
+ * each embedded request is sent on the request's stream, and the handler runs again with the answers
+ * and the state it returned, until it answers or MAX_LEGACY_ROUNDS is reached.
+ */
+async function inRounds(extra: HandlerExtra, run: (extra: HandlerExtra) => unknown): Promise<unknown> {
+  if (extra.era === 'modern') return run(extra);
+  let result = await run(extra.mcpReq ? extra : roundExtra(extra, undefined, undefined));
+  for (let round = 0; isInputRequired(result); round++) {
+    if (round >= MAX_LEGACY_ROUNDS) throw new Error(`the handler asked for input more than ${MAX_LEGACY_ROUNDS} times`);
+    const asks = Object.entries(result.inputRequests ?? {}).slice(0, MAX_LEGACY_INPUTS);
+    const answers = await Promise.all(
+      asks.map(([key, r]) => extra.sendRequest({ method: r.method, params: r.params }).then((v) => [key, v])),
+    );
+    result = await run(roundExtra(extra, Object.fromEntries(answers) as Record<string, unknown>, result.requestState));
+  }
+  return result;
 }
 
 export class Definitions implements McpServerApi {
@@ -246,7 +291,8 @@ export class Definitions implements McpServerApi {
       args = parsed.data;
     }
     try {
-      return await tool.handler(args, extra);
+      const handler = tool.handler;
+      return await inRounds(extra, (x) => handler(args, x));
     } catch (err) {
       // A tool that throws answers with isError and the session goes on.
       return toolError(err instanceof Error ? err.message : String(err));
@@ -282,7 +328,8 @@ export class Definitions implements McpServerApi {
         throw new RpcError(RpcCodes.INVALID_PARAMS, `Invalid arguments for prompt ${prompt.name}: ${getParseErrorMessage(parsed.error)}`);
       args = parsed.data;
     }
-    return prompt.handler(args, extra);
+    const handler = prompt.handler;
+    return inRounds(extra, (x) => handler(args, x));
   }
 
   async complete(params: Record<string, unknown>): Promise<unknown> {

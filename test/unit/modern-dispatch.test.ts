@@ -251,3 +251,49 @@ describe('modern dispatcher', () => {
     expect(sent).toEqual([]);
   });
 });
+
+describe('the same handlers on a 2025 session', () => {
+  /** An `extra` as a 2025 session builds it: server→client requests answered by `answer`. */
+  const legacyExtra = (answer: (method: string) => unknown, sent: string[]) => ({
+    signal: new AbortController().signal,
+    sessionId: 's',
+    requestId: 1,
+    sendNotification: () => Promise.resolve(),
+    sendRequest: (r: { method: string }) => {
+      sent.push(r.method);
+      return Promise.resolve(answer(r.method)) as Promise<any>;
+    },
+    closeSSEStream: () => {},
+  });
+  const answer = (method: string): unknown =>
+    method === 'roots/list'
+      ? { roots: [] }
+      : method === 'sampling/createMessage'
+        ? { role: 'assistant', content: { type: 'text', text: 'Paris' }, model: 'm' }
+        : { action: 'accept', content: { name: 'Ada', color: 'blue', ok: true, context: 'c' } };
+
+  it('turns inputRequired into real server-to-client requests, round after round', async () => {
+    const { defs } = setup();
+    const sent: string[] = [];
+    const r = await defs.callTool({ name: 'test_input_required_result_multi_round', arguments: {} }, legacyExtra(answer, sent));
+    expect(r).toMatchObject({ content: [{ text: 'Ada likes blue' }] });
+    expect(sent).toEqual(['elicitation/create', 'elicitation/create']);
+    const multi: string[] = [];
+    await defs.callTool({ name: 'test_input_required_result_multiple_inputs' }, legacyExtra(answer, multi));
+    expect(multi.sort()).toEqual(['elicitation/create', 'roots/list', 'sampling/createMessage']);
+    const prompt = await defs.getPrompt({ name: 'test_input_required_result_prompt' }, legacyExtra(answer, []));
+    expect(prompt).toMatchObject({ messages: [{ content: { text: 'Context: c' } }] });
+  });
+
+  it('stops a handler that never stops asking', async () => {
+    const { defs } = setup();
+    const sent: string[] = [];
+    // Declines every time: the handler asks again, up to the bound, then the call fails as a tool error.
+    const r = await defs.callTool(
+      { name: 'test_input_required_result_elicitation' },
+      legacyExtra(() => ({ action: 'decline' }), sent),
+    );
+    expect(r).toMatchObject({ isError: true });
+    expect(sent.length).toBe(8);
+  });
+});

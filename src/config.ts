@@ -69,6 +69,12 @@ export interface NodeOptions {
    * with a JSON-RPC error and its `extra.signal` is aborted, ms. A tool may lower it (`timeoutMs`).
    */
   handlerTimeoutMs: number;
+  /** 2026-07-28: how long a sealed `requestState` (multi-round-trip requests) opens after it was minted, ms. */
+  requestStateTtlMs: number;
+  /** 2026-07-28: `ttlMs` caching hint on discover and list results, ms. */
+  listTtlMs: number;
+  /** 2026-07-28: `ttlMs` caching hint on resources/read results, ms. */
+  readTtlMs: number;
   /** A worker whose event loop gives no sign of life for this long is replaced (its sessions end), ms. */
   workerStallMs: number;
   /**
@@ -131,6 +137,9 @@ export const DEFAULTS: Readonly<NodeOptions> = Object.freeze({
   drainWindowMs: 5000,
   drainJitter: true,
   handlerTimeoutMs: 60_000,
+  requestStateTtlMs: 10 * 60_000,
+  listTtlMs: 60_000,
+  readTtlMs: 0,
   workerStallMs: 10_000,
   workerMaxHeapMb: 1024,
   forwardConnectTimeoutMs: 1000,
@@ -176,6 +185,9 @@ const SPEC: { [K in keyof NodeOptions]: [string, string, Kind, number?] } = {
   drainWindowMs: ['--drain-window-ms', 'MCP_DRAIN_WINDOW_MS', 'int', 0],
   drainJitter: ['--drain-jitter', 'MCP_DRAIN_JITTER', 'bool'],
   handlerTimeoutMs: ['--handler-timeout-ms', 'MCP_HANDLER_TIMEOUT_MS', 'int', 1],
+  requestStateTtlMs: ['--request-state-ttl-ms', 'MCP_REQUEST_STATE_TTL_MS', 'int', 1000],
+  listTtlMs: ['--list-ttl-ms', 'MCP_LIST_TTL_MS', 'int', 0],
+  readTtlMs: ['--read-ttl-ms', 'MCP_READ_TTL_MS', 'int', 0],
   workerStallMs: ['--worker-stall-ms', 'MCP_WORKER_STALL_MS', 'int', 100],
   workerMaxHeapMb: ['--worker-max-heap-mb', 'MCP_WORKER_MAX_HEAP_MB', 'int', 0],
   forwardConnectTimeoutMs: ['--forward-connect-timeout-ms', 'MCP_FORWARD_CONNECT_TIMEOUT_MS', 'int', 1],

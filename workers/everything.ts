@@ -31,12 +31,16 @@ const LOGGER = 'everything';
 /** The tool input schema for tools without arguments: a plain JSON Schema object. */
 const NO_ARGS = { type: 'object', properties: {} } as const;
 
-/** SEP-1613: must reach `tools/list` verbatim ($schema, $defs and additionalProperties are checked). */
+/**
+ * SEP-1613 and SEP-2106: must reach `tools/list` verbatim ($schema, $defs, additionalProperties, and
+ * the 2020-12 vocabulary: $anchor, allOf/anyOf, if/then/else are checked).
+ */
 const JSON_SCHEMA_2020_12_INPUT = {
   $schema: 'https://json-schema.org/draft/2020-12/schema',
   type: 'object',
   $defs: {
     address: {
+      $anchor: 'addressDef',
       type: 'object',
       properties: {
         street: { type: 'string' },
@@ -47,7 +51,14 @@ const JSON_SCHEMA_2020_12_INPUT = {
   properties: {
     name: { type: 'string' },
     address: { $ref: '#/$defs/address' },
+    contactMethod: { type: 'string', enum: ['phone', 'email'] },
+    phone: { type: 'string' },
+    email: { type: 'string' },
   },
+  allOf: [{ anyOf: [{ required: ['phone'] }, { required: ['email'] }] }],
+  if: { properties: { contactMethod: { const: 'phone' } }, required: ['contactMethod'] },
+  then: { required: ['phone'] },
+  else: { required: ['email'] },
   additionalProperties: false,
 };
 

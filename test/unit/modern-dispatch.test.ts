@@ -99,7 +99,12 @@ describe('modern dispatcher', () => {
       $schema: 'https://json-schema.org/draft/2020-12/schema',
       $defs: { address: { type: 'object' } },
       additionalProperties: false,
+      allOf: [{ anyOf: [{ required: ['phone'] }, { required: ['email'] }] }],
+      if: { required: ['contactMethod'] },
+      then: { required: ['phone'] },
+      else: { required: ['email'] },
     });
+    expect(tool.inputSchema.$defs.address.$anchor).toBe('addressDef');
   });
 
   it('refuses envelope faults with the revision status and code, echoing the id', async () => {

@@ -388,7 +388,7 @@ export function formatTable(summary: Summary, contenders: readonly ContenderName
   }
   out.push('');
   out.push('per-round ratios: median [min..max]');
-  const r = [32, 24, 24, 22, 24, 30];
+  const r = [32, 27, 27, 22, 27, 30];
   out.push(
     `${pad('metric', r[0])}${pad('ours/sdk-v1', r[1])}${pad('ours/sdk-v2', r[2])}${pad('ours/bare-uws', r[3])}${pad('ours-nometrics/sdk-v1', r[4])}${pad('metrics on vs off', r[5])}`,
   );

@@ -31,7 +31,7 @@ import { Socket } from 'node:net';
 import { cpus } from 'node:os';
 import { resolve } from 'node:path';
 import { Cluster, Redis } from 'ioredis';
-import { checks, parseFlags, reportUsage } from './lib/args.js';
+import { defineCommand, reportUsage } from './lib/args.js';
 import {
   importProduct,
   RESULTS,
@@ -77,45 +77,29 @@ const UNPACED_CHUNK = 1000;
 const WARMUP_SESSIONS = 5000;
 const CLUSTER_MASTERS = 3;
 
-const USAGE = `usage: npm run bench:registry -- [flags]
-  --sessions N     sessions per run (${DEFAULTS.sessions}; paced runs: at most rate x ${PACED_SECONDS} s)
-  --runs N         runs per rate, alternating which client goes first (${DEFAULTS.runs})
-  --rates a,b      storm rates in sessions/s, 0 = unpaced (${DEFAULTS.rates.join(',')})
-  --batch N        MCP_REGISTRY_BATCH for the batched registry (${DEFAULTS.batch})
-  --flush-ms N     MCP_REGISTRY_FLUSH_MS for the batched registry (${DEFAULTS.flushMs})
-  --redis-url URL  use this Redis (it is FLUSHALLed); default: start a redis-server here
-  --cluster        start a ${CLUSTER_MASTERS}-master Redis Cluster here instead of one server
-  --out DIR        where JSON results go (bench/results)
-  --allow-dirty    measure although the working tree differs from its commit (result flagged dirty)`;
+const command = defineCommand(
+  'usage: npm run bench:registry -- [flags]',
+  {
+    sessions: { type: 'int', min: 1, help: `sessions per run (paced runs: at most rate x ${PACED_SECONDS} s)` },
+    runs: { type: 'int', min: 1, help: 'runs per rate, alternating which client goes first' },
+    rates: { type: 'ints', min: 0, help: 'storm rates in sessions/s, 0 = unpaced' },
+    batch: { type: 'int', min: 1, help: 'MCP_REGISTRY_BATCH for the batched registry' },
+    flushMs: { type: 'int', min: 0, help: 'MCP_REGISTRY_FLUSH_MS for the batched registry' },
+    redisUrl: {
+      type: 'text',
+      want: 'a redis:// or redis+cluster:// URL',
+      arg: 'URL',
+      help: 'use this Redis (it is FLUSHALLed); default: start a redis-server here',
+    },
+    cluster: { type: 'bool', help: `start a ${CLUSTER_MASTERS}-master Redis Cluster here instead of one server` },
+    out: { type: 'text', want: 'a directory', arg: 'DIR', help: 'where JSON results go (bench/results)' },
+    allowDirty: { type: 'bool', help: 'measure although the working tree differs from its commit (result flagged dirty)' },
+  },
+  { ...DEFAULTS, redisUrl: undefined, cluster: undefined, out: undefined, allowDirty: undefined },
+);
 
 function parseOptions(argv: readonly string[]): Options {
-  const v = parseFlags(
-    argv,
-    {
-      sessions: { type: 'string' },
-      runs: { type: 'string' },
-      rates: { type: 'string' },
-      batch: { type: 'string' },
-      'flush-ms': { type: 'string' },
-      'redis-url': { type: 'string' },
-      cluster: { type: 'boolean' },
-      out: { type: 'string' },
-      'allow-dirty': { type: 'boolean' },
-    },
-    USAGE,
-  );
-  const c = checks(USAGE);
-  return {
-    sessions: v.sessions === undefined ? DEFAULTS.sessions : c.int('sessions', v.sessions, 1),
-    runs: v.runs === undefined ? DEFAULTS.runs : c.int('runs', v.runs, 1),
-    rates: v.rates === undefined ? [...DEFAULTS.rates] : c.ints('rates', v.rates, 0),
-    batch: v.batch === undefined ? DEFAULTS.batch : c.int('batch', v.batch, 1),
-    flushMs: v['flush-ms'] === undefined ? DEFAULTS.flushMs : c.int('flush-ms', v['flush-ms'], 0),
-    redisUrl: v['redis-url'] === undefined ? null : c.text('redis-url', v['redis-url'], 'a redis:// or redis+cluster:// URL'),
-    cluster: v.cluster ?? false,
-    out: v.out === undefined ? DEFAULTS.out : c.text('out', v.out, 'a directory'),
-    allowDirty: v['allow-dirty'] ?? false,
-  };
+  return { ...DEFAULTS, rates: [...DEFAULTS.rates], ...command.parse(argv) };
 }
 
 // --- what is measured ------------------------------------------------------------------------
@@ -170,6 +154,8 @@ interface WriteCounter {
 
 function countSocketWrites(ports: readonly number[]): WriteCounter {
   const counter: WriteCounter = { on: false, writes: 0, ports: new Set(ports) };
+  // Called below with the socket as `this` (apply), never unbound.
+  // eslint-disable-next-line @typescript-eslint/unbound-method
   const original = Socket.prototype.write;
   Socket.prototype.write = function (this: Socket, ...args: Parameters<Socket['write']>): boolean {
     if (counter.on && this.remotePort !== undefined && counter.ports.has(this.remotePort)) counter.writes++;

@@ -1,5 +1,5 @@
 /**
- * The baseline: a stateful MCP server on the official SDK (Express 5 + StreamableHTTPServerTransport),
+ * The sdk-v1 contender: a stateful MCP server on the official SDK 1.x (Express 5 + StreamableHTTPServerTransport),
  * built the way the SDK's own examples are — one transport and one McpServer per session, kept in a
  * map by session id. It serves the same `echo` tool as bench/tools.ts.
  *
@@ -14,7 +14,7 @@ import express, { type Request, type Response } from 'express';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
-import { checks, parseFlags, reportUsage } from './lib/args.js';
+import { defineCommand, reportUsage } from './lib/args.js';
 import { ECHO_CONFIG, ECHO_NAME, echo } from './tools.js';
 
 interface RefOptions {
@@ -23,16 +23,18 @@ interface RefOptions {
   sse: boolean;
 }
 
-const USAGE = 'usage: node bench/dist/sdk-reference.js [--port 0] [--host 127.0.0.1] [--sse]';
+const command = defineCommand(
+  'usage: node bench/dist/sdk-reference.js [flags]',
+  {
+    port: { type: 'int', min: 0, max: 65535, help: 'port; 0 picks a free one' },
+    host: { type: 'text', want: 'an address', arg: 'ADDR', help: 'address to listen on' },
+    sse: { type: 'bool', help: 'answer with one SSE stream per POST (the SDK default) instead of JSON' },
+  },
+  { port: 0, host: '127.0.0.1' },
+);
 
 function parseOptions(argv: readonly string[]): RefOptions {
-  const v = parseFlags(argv, { port: { type: 'string' }, host: { type: 'string' }, sse: { type: 'boolean' } }, USAGE);
-  const c = checks(USAGE);
-  return {
-    port: v.port === undefined ? 0 : c.int('port', v.port, 0, 65535),
-    host: v.host === undefined ? '127.0.0.1' : c.text('host', v.host, 'an address'),
-    sse: v.sse ?? false,
-  };
+  return { port: 0, host: '127.0.0.1', sse: false, ...command.parse(argv) };
 }
 
 function newMcpServer(): McpServer {

@@ -1,8 +1,12 @@
 /**
- * Throughput benchmark: our node against a reference server on the official SDK (and our node with
- * metrics off), alternating in one run, fresh server per scenario, `--rounds` rounds; the order of the
- * contenders rotates from round to round, so that drift on a shared machine does not always favour
- * the same one.
+ * Throughput benchmark: our node against reference servers on the official SDK 1.x (sdk-v1) and 2.x
+ * (sdk-v2), against the ceiling of a bare uWebSockets.js server answering our node's own bytes
+ * (bare-uws), and our node with metrics off; alternating in one run, fresh server per scenario,
+ * `--rounds` rounds; the order of the contenders rotates from round to round, so that drift on a
+ * shared machine does not always favour the same one. `--contenders` picks a subset.
+ *
+ * bare-uws serves our node's answers captured at start-up (lib/exchange.ts); before each of its runs
+ * the same initialize and tools/call are sent to it and must come back byte for byte as ours did.
  *
  *   tools  tools/call echo on ONE session at `--connections` connections: req/s, p50, p99
  *   init   every request an initialize (a new session each): sessions/s
@@ -25,11 +29,12 @@
  *   npm run bench:throughput -- --quick
  *   npm run bench:throughput -- --rounds 3 --duration 10 --connections 50 --sessions 20000
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, freemem, release, totalmem } from 'node:os';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, freemem, release, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { reportUsage } from './lib/args.js';
-import { contenderSpec, describeContender, type ContenderSpec } from './lib/contenders.js';
+import { contenderSpec, describeContender, startContender, type ContenderSpec } from './lib/contenders.js';
+import { captureExchange, type Exchange } from './lib/exchange.js';
 import { parseOptions, type BenchOptions, type ContenderName, type ScenarioName } from './lib/options.js';
 import { installCleanup, machineBusySeconds } from './lib/processes.js';
 import { BENCH, codeRoot } from './lib/product.js';
@@ -61,7 +66,10 @@ function machineInfo(): Record<string, unknown> {
     kernel: release(),
     autocannon: packageVersion('autocannon'),
     sdk: packageVersion('@modelcontextprotocol/sdk'),
+    sdkV2: packageVersion('@modelcontextprotocol/server'),
+    sdkV2Node: packageVersion('@modelcontextprotocol/node'),
     express: packageVersion('express'),
+    uws: packageVersion('uWebSockets.js'),
   };
 }
 
@@ -116,7 +124,17 @@ async function runScenario(scenario: ScenarioName, spec: ContenderSpec, o: Bench
   }
 }
 
-/** Round r (1-based) starts with the r-th contender: ours, sdk, nometrics; sdk, nometrics, ours; ... */
+/** Our node's answers to the probe exchange, from a server of its own started for this. */
+async function captureOurs(spec: ContenderSpec): Promise<Exchange> {
+  const server = await startContender(spec);
+  try {
+    return await captureExchange(server.url);
+  } finally {
+    await server.stop();
+  }
+}
+
+/** Round r (1-based) starts with the r-th contender: a, b, c; b, c, a; c, a, b; ... */
 function orderOf(contenders: readonly ContenderName[], round: number): ContenderName[] {
   const k = (round - 1) % contenders.length;
   return [...contenders.slice(k), ...contenders.slice(0, k)];
@@ -139,8 +157,25 @@ async function main(): Promise<void> {
     progress(`\ninterrupted (${sig}): stopping every server started`);
     product.remove();
   });
-  process.on('exit', () => product.remove());
-  const specs = new Map<ContenderName, ContenderSpec>(o.contenders.map((c) => [c, contenderSpec(c, o.workers, product.root)]));
+  const scratch = mkdtempSync(join(tmpdir(), 'mcp-bench-'));
+  const referenceFile = join(scratch, 'our-answers.json');
+  process.on('exit', () => {
+    product.remove();
+    rmSync(scratch, { recursive: true, force: true });
+  });
+  const specs = new Map<ContenderName, ContenderSpec>(
+    o.contenders.map((c) => [c, contenderSpec(c, o.workers, product.root, referenceFile)]),
+  );
+  let ourAnswers: Exchange | null = null;
+  const bare = specs.get('bare-uws');
+  if (bare) {
+    ourAnswers = await captureOurs(contenderSpec('ours', o.workers, product.root, referenceFile));
+    writeFileSync(referenceFile, JSON.stringify(ourAnswers));
+    bare.sameAs = ourAnswers;
+    progress(
+      `captured our node's answers for bare-uws: ${ourAnswers.tools.statusLine}, ${ourAnswers.tools.body.length}-byte tools/call body`,
+    );
+  }
   const startedAt = new Date();
   progress(
     `throughput benchmark: ${o.rounds} round(s), ${o.duration}s runs (+${o.warmup}s warm-up), ${o.connections} connections, ${o.sessions} idle sessions; contenders ${o.contenders.join(', ')} (order rotating per round); our workers ${o.workers ?? 'server default'}; ${describeProvenance(code)}`,
@@ -153,6 +188,11 @@ async function main(): Promise<void> {
     rounds.push(record);
     for (const scenario of o.scenarios) {
       for (const contender of order) {
+        const skip = specs.get(contender)!.skips?.[scenario];
+        if (skip) {
+          progress(`[round ${round}/${o.rounds}] ${SCENARIO_LABEL[scenario].padEnd(11)} ${contender.padEnd(15)} skipped: ${skip}`);
+          continue;
+        }
         const busyBefore = o.quietWait > 0 ? await waitForQuiet(o.quietWait, o.quietThreshold) : NaN;
         const t0 = performance.now();
         progress(`[round ${round}/${o.rounds}] ${SCENARIO_LABEL[scenario].padEnd(11)} ${contender.padEnd(15)} ...`);
@@ -182,10 +222,15 @@ async function main(): Promise<void> {
     machine: machineInfo(),
     code: { ...code, snapshot: o.snapshot },
     dirty: code.dirty,
-    contenders: Object.fromEntries([...specs].map(([name, s]) => [name, { command: describeContender(s, product.root), env: s.env }])),
+    contenders: Object.fromEntries(
+      [...specs].map(([name, s]) => [name, { command: describeContender(s, product.root, referenceFile), env: s.env, skips: s.skips }]),
+    ),
+    ourAnswers,
     notes: [
       'Latencies are our own HDR histogram (hdr-histogram-js, µs, 3 significant digits) of 2xx responses (autocannon rounds to whole ms; its figures are kept as autocannonLatencyMs). Spreads over rounds (min / median / max) come from the same HDR histograms: within 0.1 %, the median of an even count is the lower middle value.',
       'The contenders run in an order rotating per round (rounds[].order).',
+      'sdk-v1: the official SDK 1.x (Express 5, one StreamableHTTPServerTransport and McpServer per session). sdk-v2: the official SDK 2.x (@modelcontextprotocol/server + @modelcontextprotocol/node on node:http, one NodeStreamableHTTPServerTransport and McpServer per session, stateful 2025-era sessions, localhost Host/Origin guards as its guide mounts them), one process: its sessions live in the process that made them and node:cluster would spread one session over processes that do not know it.',
+      'bare-uws: the ceiling. A bare uWebSockets.js server answering initialize and tools/call with the bytes our node answered them with (ourAnswers, captured at start-up; status line, headers, body, with the request id and echo text spliced in, a fresh random session id of the same length). Before each of its runs the exchange is repeated and must match ourAnswers byte for byte but for the Date and session id values. ours/bare-uws is the share of the ceiling our node reaches. It keeps no sessions, so it has no RSS figure.',
       'bodies: during each load one response in bodies.every was validated (autocannon: parsed as JSON-RPC, the echo text or the initialize result checked; wrk: status 200 and the expected JSON fragments present).',
       'Load generators (autocannon: one JS thread in the runner process; wrk: C, --wrk-threads threads) and servers share the same 2 cores; with a fresh JSON-RPC id per request autocannon tops out near 23k req/s here even against a bare uWS echo, so our tools/call figure under autocannon is a lower bound and wrk shows the server side.',
       'otherCpuCores / otherCpuBefore: CPU used by unrelated processes during / just before a run (other engineers share the machine).',

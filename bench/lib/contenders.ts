@@ -1,10 +1,13 @@
 /**
  * How each contender is started: our node (metrics on / off) from the product's build output
- * (`node dist/src/main.js`, loading this package's echo tool module), and the SDK reference (this
- * package), all with the same echo tool, listening on 127.0.0.1 port 0.
+ * (`node dist/src/main.js`, loading this package's echo tool module), the reference servers on the
+ * official SDK 1.x (sdk-reference.ts) and 2.x (sdk-v2.ts) with the same echo tool, and the bare
+ * uWebSockets.js ceiling (bare-uws.ts, answering with our node's captured bytes), all listening on
+ * 127.0.0.1 port 0.
  */
 import { join } from 'node:path';
-import type { ContenderName } from './options.js';
+import type { Exchange } from './exchange.js';
+import type { ContenderName, ScenarioName } from './options.js';
 import { startProcess, type Spawned } from './processes.js';
 import { BENCH, mainJs } from './product.js';
 
@@ -18,10 +21,17 @@ export interface ContenderSpec {
   args: string[];
   /** Variables set on top of the scrubbed environment. */
   env: Record<string, string>;
+  /** Scenarios this contender takes no part in, and why (bare-uws keeps no sessions: no RSS per session). */
+  skips?: Partial<Record<ScenarioName, string>>;
+  /** Answers this contender must give byte for byte (bare-uws: our node's), checked before each run. */
+  sameAs?: Exchange;
 }
 
-/** `root`: where the product runs from (the repository, or a snapshot of its dist/). */
-export function contenderSpec(name: ContenderName, workers: number | null, root: string): ContenderSpec {
+/**
+ * `root`: where the product runs from (the repository, or a snapshot of its dist/); `reference`: the
+ * file with our node's captured answers (lib/exchange.ts), which bare-uws serves.
+ */
+export function contenderSpec(name: ContenderName, workers: number | null, root: string, reference: string): ContenderSpec {
   const ours = (metrics: '1' | '0'): ContenderSpec => ({
     name,
     cwd: root,
@@ -43,14 +53,24 @@ export function contenderSpec(name: ContenderName, workers: number | null, root:
       return ours('1');
     case 'ours-nometrics':
       return ours('0');
-    case 'sdk':
+    case 'sdk-v1':
       return { name, cwd: BENCH, args: [join(BENCH, 'dist/sdk-reference.js'), '--port', '0', '--host', '127.0.0.1'], env: {} };
+    case 'sdk-v2':
+      return { name, cwd: BENCH, args: [join(BENCH, 'dist/sdk-v2.js'), '--port', '0', '--host', '127.0.0.1'], env: {} };
+    case 'bare-uws':
+      return {
+        name,
+        cwd: BENCH,
+        args: [join(BENCH, 'dist/bare-uws.js'), '--port', '0', '--host', '127.0.0.1', '--reference', reference],
+        env: {},
+        skips: { rss: 'keeps no sessions' },
+      };
   }
 }
 
 /** The command line, with the machine's paths cut to repository-relative ones (for the result file). */
-export function describeContender(spec: ContenderSpec, root: string): string {
-  return ['node', ...spec.args.map((a) => a.replace(root, '').replace(BENCH, 'bench/'))].join(' ');
+export function describeContender(spec: ContenderSpec, root: string, reference: string): string {
+  return ['node', ...spec.args.map((a) => a.replace(reference, '<captured answers>').replace(root, '').replace(BENCH, 'bench/'))].join(' ');
 }
 
 export function startContender(spec: ContenderSpec): Promise<Spawned> {

@@ -139,8 +139,8 @@ function collect(res: IncomingMessage, done: (a: HttpAnswer) => void): void {
 export interface RpcMessage {
   jsonrpc?: unknown;
   id?: unknown;
-  result?: any;
-  error?: any;
+  result?: unknown;
+  error?: unknown;
 }
 
 /**
@@ -178,7 +178,8 @@ export function ownerOf(sid: string): string {
 
 /** The text of the first content item of a tools/call result, or undefined. */
 export function resultText(msg: RpcMessage | null): unknown {
-  return msg?.result?.content?.[0]?.text;
+  const result = msg?.result as { content?: Array<{ text?: unknown }> } | undefined;
+  return result?.content?.[0]?.text;
 }
 
 /** A keep-alive agent closing idle sockets after IDLE_MS. */
@@ -191,7 +192,7 @@ export interface Opened {
   /** The Set-Cookie of the initialize answer ('' when none). */
   cookie: string;
   /** The initialize result. */
-  result: any;
+  result: unknown;
 }
 
 /**

@@ -1,14 +1,18 @@
 import { existsSync } from 'node:fs';
-import { checks, parseFlags } from './args.js';
+import { defineCommand } from './args.js';
 import { RESULTS } from './product.js';
 import { WRK_BIN } from './wrk.js';
 
 /**
  * Options of the throughput benchmark: one interface, one frozen defaults object, one merge, and
- * validation up front (node:util parseArgs, then checks that name the bad flag).
+ * validation up front (lib/args.ts: one option table drives parsing, the checks and --help).
  */
 
-export const CONTENDERS = ['ours', 'sdk', 'ours-nometrics'] as const;
+/**
+ * ours: this node; sdk-v1 / sdk-v2: reference servers on the official SDK 1.x and 2.x; bare-uws: the
+ * ceiling, a bare uWebSockets.js server answering our node's bytes; ours-nometrics: this node, metrics off.
+ */
+export const CONTENDERS = ['ours', 'sdk-v1', 'sdk-v2', 'bare-uws', 'ours-nometrics'] as const;
 export type ContenderName = (typeof CONTENDERS)[number];
 
 export const SCENARIOS = ['tools', 'init', 'rss'] as const;
@@ -85,76 +89,41 @@ const QUICK: Readonly<Partial<BenchOptions>> = Object.freeze({
   quietWait: 5,
 });
 
-const USAGE = `usage: npm run bench:throughput -- [flags]
-  --rounds N            rounds; each runs every contender once per scenario, the order rotating per round (${DEFAULTS.rounds})
-  --duration S          seconds per measured autocannon run (${DEFAULTS.duration})
-  --warmup S            seconds of warm-up load before each measured run (${DEFAULTS.warmup})
-  --connections N       autocannon connections (${DEFAULTS.connections})
-  --sessions N          idle sessions for the RSS scenario (${DEFAULTS.sessions})
-  --session-concurrency N   sessions opened at once in the RSS scenario (${DEFAULTS.sessionConcurrency})
-  --settle S            seconds to wait before the second RSS reading (${DEFAULTS.settle})
-  --workers N|default   --workers for our server (${DEFAULTS.workers}; "default": the server's own, one per core)
-  --contenders a,b      subset of ${CONTENDERS.join(',')}
-  --scenarios a,b       subset of ${SCENARIOS.join(',')}
-  --wrk / --no-wrk      also measure with wrk, a C load generator (default: on when ${WRK_BIN} exists)
-  --wrk-threads N       wrk threads (${DEFAULTS.wrkThreads})
-  --quiet-wait S        before each run, wait up to S s for other processes to go quiet (${DEFAULTS.quietWait}; 0: off)
-  --quiet-threshold C   CPU cores of other processes that still count as quiet (${DEFAULTS.quietThreshold})
-  --snapshot            run the servers from a private copy of dist/ (safe against rebuilds mid-run)
-  --check-every N       during load, parse and validate one response body in N (${DEFAULTS.checkEvery})
-  --quick               smoke run: ${JSON.stringify(QUICK)}
-  --out DIR             where JSON results go (bench/results)
-  --allow-dirty         measure although the working tree differs from its commit (result flagged dirty)`;
-
-const FLAGS = {
-  rounds: { type: 'string' },
-  duration: { type: 'string' },
-  warmup: { type: 'string' },
-  connections: { type: 'string' },
-  sessions: { type: 'string' },
-  'session-concurrency': { type: 'string' },
-  settle: { type: 'string' },
-  workers: { type: 'string' },
-  contenders: { type: 'string' },
-  scenarios: { type: 'string' },
-  wrk: { type: 'boolean' },
-  'no-wrk': { type: 'boolean' },
-  'wrk-threads': { type: 'string' },
-  'quiet-wait': { type: 'string' },
-  'quiet-threshold': { type: 'string' },
-  'check-every': { type: 'string' },
-  snapshot: { type: 'boolean' },
-  quick: { type: 'boolean' },
-  out: { type: 'string' },
-  'allow-dirty': { type: 'boolean' },
-} as const;
+const command = defineCommand(
+  'usage: npm run bench:throughput -- [flags]',
+  {
+    rounds: { type: 'int', min: 1, help: 'rounds; each runs every contender once per scenario, the order rotating per round' },
+    duration: { type: 'num', min: 0.5, arg: 'S', help: 'seconds per measured load run' },
+    warmup: { type: 'num', min: 0, arg: 'S', help: 'seconds of warm-up load before each measured run' },
+    connections: { type: 'int', min: 1, help: 'connections of the load generators' },
+    sessions: { type: 'int', min: 1, help: 'idle sessions for the RSS scenario' },
+    sessionConcurrency: { type: 'int', min: 1, help: 'sessions opened at once in the RSS scenario' },
+    settle: { type: 'num', min: 0, arg: 'S', help: 'seconds to wait before the second RSS reading' },
+    workers: {
+      type: 'int',
+      min: 1,
+      nullWord: 'default',
+      arg: 'N|default',
+      help: '--workers for our server ("default": its own, one per core)',
+    },
+    contenders: { type: 'list', of: CONTENDERS, renamed: { sdk: 'sdk-v1' }, help: 'which contenders run (sdk: sdk-v1)' },
+    scenarios: { type: 'list', of: SCENARIOS, help: 'which scenarios run' },
+    wrk: { type: 'bool', negatable: true, help: `also measure with wrk, a C load generator (on when ${WRK_BIN} exists)` },
+    wrkThreads: { type: 'int', min: 1, help: 'wrk threads' },
+    quietWait: { type: 'num', min: 0, arg: 'S', help: 'before each run, wait up to S s for other processes to go quiet (0: off)' },
+    quietThreshold: { type: 'num', min: 0, arg: 'C', help: 'CPU cores of other processes that still count as quiet' },
+    snapshot: { type: 'bool', help: 'run the servers from a private copy of dist/ (safe against rebuilds mid-run)' },
+    checkEvery: { type: 'int', min: 1, help: 'during load, parse and validate one response body in N' },
+    quick: { type: 'bool', help: `smoke run: ${JSON.stringify(QUICK)}` },
+    out: { type: 'text', want: 'a directory', arg: 'DIR', help: 'where JSON results go (bench/results)' },
+    allowDirty: { type: 'bool', help: 'measure although the working tree differs from its commit (result flagged dirty)' },
+  },
+  { ...DEFAULTS, out: undefined, allowDirty: undefined, quick: undefined, snapshot: undefined, wrk: undefined },
+);
 
 /** Throws UsageError (with the usage text) on a bad or unknown flag, and for --help. */
 export function parseOptions(argv: readonly string[]): BenchOptions {
-  const v = parseFlags(argv, FLAGS, USAGE);
-  const c = checks(USAGE);
-  const given: Partial<BenchOptions> = {};
-  if (v.rounds !== undefined) given.rounds = c.int('rounds', v.rounds, 1);
-  if (v.duration !== undefined) given.duration = c.num('duration', v.duration, 0.5);
-  if (v.warmup !== undefined) given.warmup = c.num('warmup', v.warmup, 0);
-  if (v.connections !== undefined) given.connections = c.int('connections', v.connections, 1);
-  if (v.sessions !== undefined) given.sessions = c.int('sessions', v.sessions, 1);
-  if (v['session-concurrency'] !== undefined) given.sessionConcurrency = c.int('session-concurrency', v['session-concurrency'], 1);
-  if (v.settle !== undefined) given.settle = c.num('settle', v.settle, 0);
-  if (v.workers !== undefined) given.workers = v.workers === 'default' ? null : c.int('workers', v.workers, 1);
-  if (v.contenders !== undefined) given.contenders = c.subset('contenders', v.contenders, CONTENDERS);
-  if (v.scenarios !== undefined) given.scenarios = c.subset('scenarios', v.scenarios, SCENARIOS);
-  if (v.wrk && v['no-wrk']) c.fail('wrk', 'and --no-wrk', 'one of --wrk and --no-wrk');
-  if (v.wrk) given.wrk = true;
-  if (v['no-wrk']) given.wrk = false;
-  if (v['wrk-threads'] !== undefined) given.wrkThreads = c.int('wrk-threads', v['wrk-threads'], 1);
-  if (v['quiet-wait'] !== undefined) given.quietWait = c.num('quiet-wait', v['quiet-wait'], 0);
-  if (v['quiet-threshold'] !== undefined) given.quietThreshold = c.num('quiet-threshold', v['quiet-threshold'], 0);
-  if (v['check-every'] !== undefined) given.checkEvery = c.int('check-every', v['check-every'], 1);
-  if (v.snapshot) given.snapshot = true;
-  if (v.quick) given.quick = true;
-  if (v.out !== undefined) given.out = c.text('out', v.out, 'a directory');
-  if (v['allow-dirty']) given.allowDirty = true;
+  const given = command.parse(argv);
   const quick = given.quick ? QUICK : {};
   return Object.freeze({ ...DEFAULTS, ...quick, ...given });
 }

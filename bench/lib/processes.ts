@@ -97,8 +97,8 @@ export async function startProcess(spec: SpawnSpec): Promise<Spawned> {
       }
     });
   };
-  reader(proc.stdout!);
-  reader(proc.stderr!);
+  reader(proc.stdout);
+  reader(proc.stderr);
 
   const stop = async (): Promise<void> => {
     if (proc.exitCode !== null || proc.signalCode !== null) return;

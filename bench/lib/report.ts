@@ -1,6 +1,7 @@
 /**
  * Turns the per-round raw numbers into spreads (min/median/max per contender), per-round ratios
- * (ours / SDK, metrics on / off) and target checks, and prints them as a table.
+ * (ours / sdk-v1, ours / sdk-v2, ours / bare-uws, metrics on / off) and target checks, and prints
+ * them as a table.
  */
 import type { LoadResult } from './load.js';
 import type { ContenderName, ScenarioName } from './options.js';
@@ -25,7 +26,8 @@ interface MetricDef {
   unit: 'req/s' | 'sessions/s' | 'ms' | 'KiB' | 'cores' | 'count';
   /** "info" rows are shown but not turned into ratios. */
   better: 'higher' | 'lower' | 'info';
-  get(result: any): number | undefined;
+  /** A method (its parameter is checked bivariantly): each row reads the result type of its own scenario. */
+  get(result: ToolsRun | InitRun | LoadResult | RssRun): number | undefined;
 }
 
 const METRICS: readonly MetricDef[] = [
@@ -210,15 +212,22 @@ export interface MetricSummary {
   unit: string;
   better: MetricDef['better'];
   perContender: Partial<Record<ContenderName, Spread & { values: number[] }>>;
-  /** Per-round ratio ours / sdk. */
-  oursOverSdk?: Spread & { values: number[] };
-  /** Per-round ratio ours-nometrics / sdk. */
-  noMetricsOverSdk?: Spread & { values: number[] };
+  /** Per-round ratios, keyed `a/b` (RATIOS); a pair missing from the run is absent. */
+  ratios: Partial<Record<RatioKey, Spread & { values: number[] }>>;
   /** Per-round ratio ours (metrics on) / ours-nometrics (off); > 1 means "more" with metrics on. */
   metricsOnOverOff?: Spread & { values: number[] };
   /** Per-round difference ours (metrics on) - ours-nometrics (off), in the metric's unit. */
   metricsOnMinusOff?: Spread & { values: number[] };
 }
+
+/** The ratios reported, each a per-round quotient of two contenders' figures. */
+const RATIOS = [
+  ['ours', 'sdk-v1'],
+  ['ours', 'sdk-v2'],
+  ['ours', 'bare-uws'],
+  ['ours-nometrics', 'sdk-v1'],
+] as const satisfies ReadonlyArray<readonly [ContenderName, ContenderName]>;
+type RatioKey = `${(typeof RATIOS)[number][0]}/${(typeof RATIOS)[number][1]}`;
 
 export interface Target {
   name: string;
@@ -282,10 +291,12 @@ export function summarize(rounds: readonly RoundRecord[], contenders: readonly C
       if (values.length) perContender[c] = withValues(values);
     }
     if (Object.keys(perContender).length === 0) continue;
-    const m: MetricSummary = { label: def.label, unit: def.unit, better: def.better, perContender };
+    const m: MetricSummary = { label: def.label, unit: def.unit, better: def.better, perContender, ratios: {} };
     if (def.better !== 'info') {
-      m.oursOverSdk = ratios(rounds, def, 'ours', 'sdk');
-      m.noMetricsOverSdk = ratios(rounds, def, 'ours-nometrics', 'sdk');
+      for (const [a, b] of RATIOS) {
+        const r = ratios(rounds, def, a, b);
+        if (r) m.ratios[`${a}/${b}`] = r;
+      }
       m.metricsOnOverOff = ratios(rounds, def, 'ours', 'ours-nometrics');
       m.metricsOnMinusOff = differences(rounds, def, 'ours', 'ours-nometrics');
     }
@@ -295,12 +306,12 @@ export function summarize(rounds: readonly RoundRecord[], contenders: readonly C
   const t = (name: string, value: number | undefined, limit: string, pass: (v: number) => boolean): void => {
     if (value !== undefined && Number.isFinite(value)) targets.push({ name, value, limit, pass: pass(value) });
   };
-  t('tools/call req/s ours/sdk (median)', metrics['tools.rps']?.oursOverSdk?.median, '>= 10', (v) => v >= 10);
+  t('tools/call req/s ours/sdk-v1 (median)', metrics['tools.rps']?.ratios['ours/sdk-v1']?.median, '>= 10', (v) => v >= 10);
   t('tools/call p99 ours, ms (median)', metrics['tools.p99']?.perContender.ours?.median, '<= 5', (v) => v <= 5);
-  t('initialize sessions/s ours/sdk (median)', metrics['init.rps']?.oursOverSdk?.median, '>= 10', (v) => v >= 10);
-  t('tools/call req/s ours/sdk, wrk (median)', metrics['tools.wrk.rps']?.oursOverSdk?.median, '>= 10', (v) => v >= 10);
+  t('initialize sessions/s ours/sdk-v1 (median)', metrics['init.rps']?.ratios['ours/sdk-v1']?.median, '>= 10', (v) => v >= 10);
+  t('tools/call req/s ours/sdk-v1, wrk (median)', metrics['tools.wrk.rps']?.ratios['ours/sdk-v1']?.median, '>= 10', (v) => v >= 10);
   t('tools/call p99 ours, wrk, ms (median)', metrics['tools.wrk.p99']?.perContender.ours?.median, '<= 5', (v) => v <= 5);
-  t('initialize sessions/s ours/sdk, wrk (median)', metrics['init.wrk.rps']?.oursOverSdk?.median, '>= 10', (v) => v >= 10);
+  t('initialize sessions/s ours/sdk-v1, wrk (median)', metrics['init.wrk.rps']?.ratios['ours/sdk-v1']?.median, '>= 10', (v) => v >= 10);
   t('RSS per idle session ours, KiB (median)', metrics['rss.kb']?.perContender.ours?.median, '<= 5', (v) => v <= 5);
   // A fast wrong answer must not score: every sampled body of every contender must be valid.
   const invalid = ['tools.bodiesFailed', 'tools.wrk.bodiesFailed', 'init.bodiesFailed', 'init.wrk.bodiesFailed']
@@ -330,6 +341,13 @@ function fmt(v: number, unit: string): string {
 function ratioCell(s: Spread | undefined): string {
   if (!s) return '-';
   return `${s.median.toFixed(2)}x [${s.min.toFixed(2)}..${s.max.toFixed(2)}]`;
+}
+
+/** ours as a share of the ceiling: 100 % is bare uWebSockets.js. */
+function shareCell(s: Spread | undefined): string {
+  if (!s) return '-';
+  const p = (r: number): string => `${(r * 100).toFixed(0)}%`;
+  return `${p(s.median)} [${p(s.min)}..${p(s.max)}]`;
 }
 
 function pctCell(s: Spread | undefined): string {
@@ -370,16 +388,16 @@ export function formatTable(summary: Summary, contenders: readonly ContenderName
   }
   out.push('');
   out.push('per-round ratios: median [min..max]');
-  const r = [32, 26, 26, 30];
+  const r = [32, 27, 27, 22, 27, 30];
   out.push(
-    `${pad('metric', r[0])}${pad('ours/sdk', r[1])}${pad('ours-nometrics/sdk', r[2])}${pad('metrics on vs off (ours vs nometrics)', r[3])}`,
+    `${pad('metric', r[0])}${pad('ours/sdk-v1', r[1])}${pad('ours/sdk-v2', r[2])}${pad('ours/bare-uws', r[3])}${pad('ours-nometrics/sdk-v1', r[4])}${pad('metrics on vs off', r[5])}`,
   );
   out.push('-'.repeat(r.reduce((a, b) => a + b)));
   for (const m of Object.values(summary.metrics)) {
     if (m.better === 'info') continue;
-    if (!m.oursOverSdk && !m.noMetricsOverSdk && !m.metricsOnOverOff) continue;
+    if (Object.keys(m.ratios).length === 0 && !m.metricsOnOverOff) continue;
     out.push(
-      `${pad(m.label, r[0])}${pad(ratioCell(m.oursOverSdk), r[1])}${pad(ratioCell(m.noMetricsOverSdk), r[2])}${pad(onOffCell(m), r[3])}`,
+      `${pad(m.label, r[0])}${pad(ratioCell(m.ratios['ours/sdk-v1']), r[1])}${pad(ratioCell(m.ratios['ours/sdk-v2']), r[2])}${pad(shareCell(m.ratios['ours/bare-uws']), r[3])}${pad(ratioCell(m.ratios['ours-nometrics/sdk-v1']), r[4])}${pad(onOffCell(m), r[5])}`,
     );
   }
   if (summary.targets.length) {

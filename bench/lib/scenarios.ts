@@ -1,9 +1,11 @@
 /**
  * The three measured scenarios. Each starts a fresh server, measures, and stops it (also on error).
- * Response bodies are checked before, during (a sample, see load.ts and wrk.ts) and after each load.
+ * Response bodies are checked before, during (a sample, see load.ts and wrk.ts) and after each load;
+ * a contender that must answer as our node does (bare-uws) is checked byte for byte before each.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startContender, type ContenderSpec } from './contenders.js';
+import { captureExchange, exchangeDifferences } from './exchange.js';
 import { runLoad, type BodyValidator, type LoadResult } from './load.js';
 import {
   checkEcho,
@@ -31,10 +33,14 @@ export type Progress = (line: string) => void;
 async function withServer<T>(spec: ContenderSpec, fn: (s: Spawned) => Promise<T>): Promise<T> {
   const server = await startContender(spec);
   try {
+    if (spec.sameAs) {
+      const differences = exchangeDifferences(spec.sameAs, await captureExchange(server.url));
+      if (differences.length) throw new Error(`${spec.name} does not answer as our node does:\n  ${differences.join('\n  ')}`);
+    }
     return await fn(server);
   } catch (err) {
     const tail = server.tail.length ? `\nserver output:\n${server.tail.join('\n')}` : '';
-    throw new Error(`${(err as Error).message}${tail}`);
+    throw new Error(`${(err as Error).message}${tail}`, { cause: err });
   } finally {
     await server.stop();
   }
@@ -57,11 +63,10 @@ function validator(check: (m: RpcMessage) => string | null): BodyValidator {
 }
 
 const ECHO_OK = validator((m) => (resultText(m) === ECHO_TEXT ? null : 'echo text missing'));
-const INIT_OK = validator((m) =>
-  m.result?.protocolVersion === PROTOCOL_VERSION && typeof m.result?.serverInfo?.name === 'string'
-    ? null
-    : 'no protocolVersion or serverInfo',
-);
+const INIT_OK = validator((m) => {
+  const r = m.result as { protocolVersion?: unknown; serverInfo?: { name?: unknown } } | undefined;
+  return r?.protocolVersion === PROTOCOL_VERSION && typeof r?.serverInfo?.name === 'string' ? null : 'no protocolVersion or serverInfo';
+});
 /** The same checks in wrk's Lua: fragments of the compact JSON both servers write. */
 const ECHO_FRAGMENTS = ['"jsonrpc":"2.0"', `"text":${JSON.stringify(ECHO_TEXT)}`];
 const INIT_FRAGMENTS = ['"jsonrpc":"2.0"', `"protocolVersion":"${PROTOCOL_VERSION}"`, '"serverInfo"'];

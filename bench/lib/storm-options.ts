@@ -1,8 +1,8 @@
 /**
  * Options of the reconnection-storm benchmark (bench/storm.ts): one interface, one frozen defaults
- * object, one merge, and validation up front (node:util parseArgs, then checks that name the bad flag).
+ * object, one merge, and validation up front (lib/args.ts: one option table drives parsing, the checks and --help).
  */
-import { checks, parseFlags } from './args.js';
+import { defineCommand } from './args.js';
 import { RESULTS } from './product.js';
 
 export const STORM_SCENARIOS = ['kill', 'rolling', 'deploy-storm'] as const;
@@ -91,120 +91,87 @@ export const STORM_DEFAULTS: Readonly<StormOptions> = Object.freeze({
   allowDirty: false,
 });
 
-export const STORM_USAGE = `usage: npm run bench:storm -- [flags]
-  --scenario S          kill | rolling | deploy-storm | all, or a comma list (${STORM_DEFAULTS.scenarios.join(',')})
-  --clients N           concurrent MCP clients, each with a GET SSE stream (${STORM_DEFAULTS.clients})
-  --nodes N             cluster nodes behind HAProxy (${STORM_DEFAULTS.nodes})
-  --workers N           session workers per node (${STORM_DEFAULTS.workers})
-  --cookieless F        share of clients that keep no cookie, 0..1 (${STORM_DEFAULTS.cookieless})
-  --no-cookies          same as --cookieless 1
-  --call-interval-ms N  each client calls a tool about this often (${STORM_DEFAULTS.callIntervalMs})
-  --tool NAME           the tool called (${STORM_DEFAULTS.tool})
-  --ramp-rate N         sessions opened per second during set-up (${STORM_DEFAULTS.rampRate})
-  --warmup S            seconds of steady load before the event (${STORM_DEFAULTS.warmup})
-  --kill-node I         kill: the node (1-based) that gets SIGKILL (${STORM_DEFAULTS.killNode})
-  --drain-window-ms N   rolling: MCP_DRAIN_WINDOW_MS (${STORM_DEFAULTS.drainWindowMs})
-  --drain-jitter on|off rolling without --compare-jitter: MCP_DRAIN_JITTER (on)
-  --compare-jitter      rolling: run twice, drain jitter on then off (default)
-  --no-compare-jitter   rolling: run once, with --drain-jitter
-  --restart-gap S       rolling: seconds between a node being back and the next SIGTERM (${STORM_DEFAULTS.restartGap})
-  --check-ms N          HAProxy health-check interval (default: the cluster runner's)
-  --node-env K=V        extra environment for every node, repeatable (e.g. MCP_SSE_RETRY_MS=250)
-  --post-sockets N      all clients share a pool of N keep-alive sockets for POSTs (default: each client its own connection)
-  --recover-timeout S   longest wait for every affected client to recover (${STORM_DEFAULTS.recoverTimeout})
-  --converge-timeout S  longest wait for Redis keys to match the live sessions (${STORM_DEFAULTS.convergeTimeout})
-  --tail S              seconds recorded after the end check (${STORM_DEFAULTS.tail})
-  --base-port P         ports P .. P+nodes+1 (nodes, HAProxy, Redis); default: a free block
-  --out DIR             results directory (bench/results); each run writes DIR/storm-<scenario>-<time>/
-  --no-snapshot         run the cluster from dist/ itself instead of a private copy
-  --quiet-wait S        before each run, wait up to S s for the machine to be quiet; 0: do not wait (${STORM_DEFAULTS.quietWait})
-  --quiet-cores C       quiet means fewer than C cores busy (${STORM_DEFAULTS.quietCores})
-  --allow-dirty         measure although the working tree differs from its commit (result flagged dirty)`;
-
 /** Client connections through HAProxy at most (its maxconn is 8,000, ulimit -n 20,000). */
 const MAX_CONNECTIONS = 7500;
 
-const FLAGS = {
-  scenario: { type: 'string' },
-  scenarios: { type: 'string' },
-  clients: { type: 'string' },
-  nodes: { type: 'string' },
-  workers: { type: 'string' },
-  cookieless: { type: 'string' },
-  'no-cookies': { type: 'boolean' },
-  'call-interval-ms': { type: 'string' },
-  tool: { type: 'string' },
-  'ramp-rate': { type: 'string' },
-  warmup: { type: 'string' },
-  'kill-node': { type: 'string' },
-  'drain-window-ms': { type: 'string' },
-  'drain-jitter': { type: 'string' },
-  'compare-jitter': { type: 'boolean' },
-  'no-compare-jitter': { type: 'boolean' },
-  'restart-gap': { type: 'string' },
-  'check-ms': { type: 'string' },
-  'node-env': { type: 'string', multiple: true },
-  'post-sockets': { type: 'string' },
-  'recover-timeout': { type: 'string' },
-  'converge-timeout': { type: 'string' },
-  tail: { type: 'string' },
-  'base-port': { type: 'string' },
-  out: { type: 'string' },
-  snapshot: { type: 'boolean' },
-  'no-snapshot': { type: 'boolean' },
-  'quiet-wait': { type: 'string' },
-  'quiet-cores': { type: 'string' },
-  'allow-dirty': { type: 'boolean' },
-} as const;
+const command = defineCommand(
+  'usage: npm run bench:storm -- [flags]',
+  {
+    scenarios: {
+      type: 'list',
+      of: STORM_SCENARIOS,
+      allWord: 'all',
+      aliases: ['scenario'],
+      arg: 'S',
+      help: 'kill | rolling | deploy-storm | all, or a comma list',
+    },
+    clients: { type: 'int', min: 1, max: MAX_CONNECTIONS, help: 'concurrent MCP clients, each with a GET SSE stream' },
+    nodes: { type: 'int', min: 2, max: 16, help: 'cluster nodes behind HAProxy' },
+    workers: { type: 'int', min: 1, max: 64, help: 'session workers per node' },
+    cookieless: { type: 'num', min: 0, max: 1, arg: 'F', help: 'share of clients that keep no cookie, 0..1' },
+    noCookies: { type: 'bool', help: 'same as --cookieless 1' },
+    callIntervalMs: { type: 'int', min: 10, help: 'each client calls a tool about this often' },
+    tool: { type: 'text', want: 'a tool name', arg: 'NAME', help: 'the tool called' },
+    rampRate: { type: 'int', min: 1, help: 'sessions opened per second during set-up' },
+    warmup: { type: 'num', min: 0, max: 3600, arg: 'S', help: 'seconds of steady load before the event' },
+    killNode: { type: 'int', min: 1, arg: 'I', help: 'kill: the node (1-based) that gets SIGKILL' },
+    drainWindowMs: { type: 'int', min: 0, help: 'rolling: MCP_DRAIN_WINDOW_MS' },
+    drainJitter: { type: 'onOff', help: 'rolling without --compare-jitter: MCP_DRAIN_JITTER' },
+    compareJitter: {
+      type: 'bool',
+      negatable: true,
+      help: 'rolling: run twice, drain jitter on then off (--no-: once, with --drain-jitter)',
+    },
+    restartGap: { type: 'num', min: 0, max: 3600, arg: 'S', help: 'rolling: seconds between a node being back and the next SIGTERM' },
+    checkMs: { type: 'int', min: 50, help: "HAProxy health-check interval (default: the cluster runner's)" },
+    nodeEnv: {
+      type: 'pairs',
+      namePattern: /^[A-Z_][A-Z0-9_]*$/,
+      help: 'extra environment for every node, repeatable (e.g. MCP_SSE_RETRY_MS=250)',
+    },
+    postSockets: {
+      type: 'int',
+      min: 1,
+      max: 8000,
+      help: 'all clients share a pool of N keep-alive sockets for POSTs (default: each client its own connection)',
+    },
+    recoverTimeout: { type: 'num', min: 1, max: 3600, arg: 'S', help: 'longest wait for every affected client to recover' },
+    convergeTimeout: { type: 'num', min: 1, max: 3600, arg: 'S', help: 'longest wait for Redis keys to match the live sessions' },
+    tail: { type: 'num', min: 0, max: 3600, arg: 'S', help: 'seconds recorded after the end check' },
+    basePort: { type: 'int', min: 1024, max: 65000, arg: 'P', help: 'ports P .. P+nodes+1 (nodes, HAProxy, Redis); default: a free block' },
+    out: {
+      type: 'text',
+      want: 'a directory',
+      arg: 'DIR',
+      help: 'results directory (bench/results); each run writes DIR/storm-<scenario>-<time>/',
+    },
+    snapshot: { type: 'bool', negatable: true, help: 'run the cluster from a private copy of dist/ (--no-: from dist/ itself)' },
+    quietWait: {
+      type: 'num',
+      min: 0,
+      max: 86400,
+      arg: 'S',
+      help: 'before each run, wait up to S s for the machine to be quiet; 0: do not wait',
+    },
+    quietCores: { type: 'num', min: 0.01, max: 1024, arg: 'C', help: 'quiet means fewer than C cores busy' },
+    allowDirty: { type: 'bool', help: 'measure although the working tree differs from its commit (result flagged dirty)' },
+  },
+  { ...STORM_DEFAULTS, nodeEnv: undefined, out: undefined, allowDirty: undefined },
+);
 
 /** Throws UsageError (with the usage text) on a bad or unknown flag, and for --help. */
 export function parseStormArgs(argv: readonly string[]): StormOptions {
-  const v = parseFlags(argv, FLAGS, STORM_USAGE);
-  const c = checks(STORM_USAGE);
-  const given: Partial<StormOptions> = {};
-  const scenario = v.scenario ?? v.scenarios;
-  if (scenario !== undefined) given.scenarios = scenario === 'all' ? [...STORM_SCENARIOS] : c.subset('scenario', scenario, STORM_SCENARIOS);
-  if (v.clients !== undefined) given.clients = c.int('clients', v.clients, 1, MAX_CONNECTIONS);
-  if (v.nodes !== undefined) given.nodes = c.int('nodes', v.nodes, 2, 16);
-  if (v.workers !== undefined) given.workers = c.int('workers', v.workers, 1, 64);
-  if (v.cookieless !== undefined) given.cookieless = c.num('cookieless', v.cookieless, 0, 1);
-  if (v['no-cookies']) given.cookieless = 1;
-  if (v['call-interval-ms'] !== undefined) given.callIntervalMs = c.int('call-interval-ms', v['call-interval-ms'], 10);
-  if (v.tool !== undefined) given.tool = c.text('tool', v.tool, 'a tool name');
-  if (v['ramp-rate'] !== undefined) given.rampRate = c.int('ramp-rate', v['ramp-rate'], 1);
-  if (v.warmup !== undefined) given.warmup = c.num('warmup', v.warmup, 0, 3600);
-  if (v['kill-node'] !== undefined) given.killNode = c.int('kill-node', v['kill-node'], 1);
-  if (v['drain-window-ms'] !== undefined) given.drainWindowMs = c.int('drain-window-ms', v['drain-window-ms'], 0);
-  if (v['drain-jitter'] !== undefined) given.drainJitter = c.onOff('drain-jitter', v['drain-jitter']);
-  if (v['compare-jitter']) given.compareJitter = true;
-  if (v['no-compare-jitter']) given.compareJitter = false;
-  if (v['restart-gap'] !== undefined) given.restartGap = c.num('restart-gap', v['restart-gap'], 0, 3600);
-  if (v['check-ms'] !== undefined) given.checkMs = c.int('check-ms', v['check-ms'], 50);
-  for (const raw of v['node-env'] ?? []) {
-    const eq = raw.indexOf('=');
-    if (eq <= 0 || !/^[A-Z_][A-Z0-9_]*$/.test(raw.slice(0, eq))) c.fail('node-env', raw, 'NAME=value');
-    given.nodeEnv = { ...(given.nodeEnv ?? {}), [raw.slice(0, eq)]: raw.slice(eq + 1) };
-  }
-  if (v['post-sockets'] !== undefined) given.postSockets = c.int('post-sockets', v['post-sockets'], 1, 8000);
-  if (v['recover-timeout'] !== undefined) given.recoverTimeout = c.num('recover-timeout', v['recover-timeout'], 1, 3600);
-  if (v['converge-timeout'] !== undefined) given.convergeTimeout = c.num('converge-timeout', v['converge-timeout'], 1, 3600);
-  if (v.tail !== undefined) given.tail = c.num('tail', v.tail, 0, 3600);
-  if (v['base-port'] !== undefined) given.basePort = c.int('base-port', v['base-port'], 1024, 65000);
-  if (v.out !== undefined) given.out = c.text('out', v.out, 'a directory');
-  if (v.snapshot) given.snapshot = true;
-  if (v['no-snapshot']) given.snapshot = false;
-  if (v['quiet-wait'] !== undefined) given.quietWait = c.num('quiet-wait', v['quiet-wait'], 0, 86400);
-  if (v['quiet-cores'] !== undefined) given.quietCores = c.num('quiet-cores', v['quiet-cores'], 0.01, 1024);
-  if (v['allow-dirty']) given.allowDirty = true;
+  const { noCookies, ...given } = command.parse(argv);
+  if (noCookies) given.cookieless = 1;
   const o: StormOptions = { ...STORM_DEFAULTS, ...given };
-  if (o.killNode > o.nodes) c.fail('kill-node', String(o.killNode), `a node in 1..${o.nodes}`);
+  if (o.killNode > o.nodes) command.fail('killNode', String(o.killNode), `a node in 1..${o.nodes}`);
   if (o.basePort !== null && o.basePort + o.nodes + 1 > 65535)
-    c.fail('base-port', String(o.basePort), `a port leaving room for ${o.nodes + 2} ports`);
+    command.fail('basePort', String(o.basePort), `a port leaving room for ${o.nodes + 2} ports`);
   // Each stream and pooled socket is one HAProxy connection (two fds there); its maxconn is 8,000.
   const connections = o.clients + (o.postSockets ?? o.clients);
   if (connections > MAX_CONNECTIONS) {
-    c.fail(
-      o.postSockets === null ? 'clients' : 'post-sockets',
+    command.fail(
+      o.postSockets === null ? 'clients' : 'postSockets',
       String(o.postSockets ?? o.clients),
       `streams + POST connections (${connections}) <= ${MAX_CONNECTIONS} (HAProxy maxconn 8000); with one connection per client, at most ${MAX_CONNECTIONS / 2} clients`,
     );

@@ -1,7 +1,8 @@
 /**
  * The Streamable HTTP endpoint: POST, GET and DELETE on /mcp. Handlers validate the HTTP layer,
  * read the body with a cap, and hand each message to the worker that owns its session. They are
- * top-level functions over the front's state; the only per-request closures are the ones uWS needs.
+ * top-level functions over the node context (context.ts); the only per-request closures are the ones
+ * uWS needs.
  */
 import { jsonShapeTooLarge, SHAPE_SCAN_MIN_BYTES } from '../protocol/limits.js';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';

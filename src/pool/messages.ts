@@ -133,6 +133,5 @@ export interface HostTaskData {
 export const HB_BEAT = 0;
 export const HB_EXIT = 1;
 export const HB_WORDS = 2;
-/** HB_EXIT values. */
-export const EXIT_NONE = 0;
+/** HB_EXIT when the worker ended itself over its heap cap (0, the initial value, means it did not). */
 export const EXIT_HEAP = 1;

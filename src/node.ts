@@ -131,24 +131,31 @@ export async function startNode(config: Readonly<NodeOptions>): Promise<RunningN
   }
   const socket: us_listen_socket = listenSocket;
   const port = uws.us_socket_local_port(socket);
-  const tagger = config.clusterSecret ? createTagger(config.clusterSecret, config.nodeId) : null;
-  const registry = makeRegistry(port, { liveSessions: () => ctx?.sessions.sessionIds() ?? [], observer: metrics.registryObserver() });
-  const sessions = new SessionTable(pool, registry, metrics, tagger);
-  if (directory) directory.selfAddress = config.advertiseAddress || `${config.host}:${port}`;
-  const exchanges = new Exchanges(config, pool, metrics);
-  const context: NodeContext = Object.freeze({
-    config,
-    metrics,
-    guard: createGuard(config),
-    pool,
-    sessions,
-    exchanges,
-    scrape: new MetricsScrape(pool, metrics, exchanges),
-    readiness: new Readiness(config, pool, sessions, directory),
-    tagger,
-    directory,
-    forwarder: directory && tagger && config.forward ? new Forwarder(config) : null,
-  });
+  let context: NodeContext;
+  try {
+    const tagger = config.clusterSecret ? createTagger(config.clusterSecret, config.nodeId) : null;
+    const registry = makeRegistry(port, { liveSessions: () => ctx?.sessions.sessionIds() ?? [], observer: metrics.registryObserver() });
+    const sessions = new SessionTable(pool, registry, metrics, tagger);
+    if (directory) directory.selfAddress = config.advertiseAddress || `${config.host}:${port}`;
+    const exchanges = new Exchanges(config, pool, metrics);
+    context = Object.freeze({
+      config,
+      metrics,
+      guard: createGuard(config),
+      pool,
+      sessions,
+      exchanges,
+      scrape: new MetricsScrape(pool, metrics, exchanges),
+      readiness: new Readiness(config, pool, sessions, directory),
+      tagger,
+      directory,
+      forwarder: directory && tagger && config.forward ? new Forwarder(config) : null,
+    });
+  } catch (err) {
+    uws.us_listen_socket_close(socket);
+    await closeEarly();
+    throw err;
+  }
   ctx = context;
   addRoutes(app, context);
 

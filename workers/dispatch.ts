@@ -369,7 +369,8 @@ export class SessionWorker {
     try {
       p = fn(extra);
     } catch (err) {
-      p = Promise.reject(err);
+      this.settleError(s, ex, id, flight, err);
+      return;
     }
     p.then(
       (result) => this.settleResult(s, ex, id, flight, result),
@@ -457,7 +458,6 @@ export class SessionWorker {
   }
 
   private extraFor(s: Session, ex: Exchange | null, requestId: string | number, params: Json, flight: Inflight): HandlerExtra {
-    const worker = this;
     return {
       get signal(): AbortSignal {
         return signalOf(flight);
@@ -465,10 +465,10 @@ export class SessionWorker {
       sessionId: s.id,
       requestId,
       _meta: params._meta as Json | undefined,
-      sendNotification(n: JsonRpcNotification): Promise<void> {
+      sendNotification: (n: JsonRpcNotification): Promise<void> => {
         if (s.closed) return Promise.reject(new McpRuntimeError(ErrorCodes.MCP_ERR_SESSION_CLOSED, 'session closed'));
         if (n.method === 'notifications/message' && s.logLevel >= 0) {
-          const level = LOG_LEVELS.indexOf(String((n.params as Json | undefined)?.level));
+          const level = LOG_LEVELS.indexOf(String(n.params?.level));
           if (level >= 0 && level < s.logLevel) return Promise.resolve();
         }
         const body = encode({ jsonrpc: '2.0', method: n.method, params: n.params });
@@ -477,31 +477,31 @@ export class SessionWorker {
           return Promise.reject(
             new McpRuntimeError(ErrorCodes.MCP_ERR_UNSERIALIZABLE, `Notification ${String(n.method)} could not be serialized`),
           );
-        worker.send(s, ex, body);
+        this.send(s, ex, body);
         return Promise.resolve();
       },
-      sendRequest(r: JsonRpcRequestOut, resultSchema?: unknown, options?: RequestOptions): Promise<any> {
-        return worker.request2client(s, ex, r, resultSchema, options, signalOf(flight));
+      sendRequest: <T>(r: JsonRpcRequestOut, resultSchema?: unknown, options?: RequestOptions): Promise<T> => {
+        return this.request2client<T>(s, ex, r, resultSchema, options, signalOf(flight));
       },
-      closeSSEStream(): void {
+      closeSSEStream: (): void => {
         if (!ex || ex.pending === 0 || s.closed) return;
-        const stream = worker.relatedStream(s, ex);
+        const stream = this.relatedStream(s, ex);
         if (stream.conn) {
-          worker.out.push({ type: 'close', exchange: stream.conn, retryMs: worker.opts.sseRetryMs });
+          this.out.push({ type: 'close', exchange: stream.conn, retryMs: this.opts.sseRetryMs });
           stream.conn = 0;
         }
       },
     };
   }
 
-  private request2client(
+  private request2client<T>(
     s: Session,
     ex: Exchange | null,
     r: JsonRpcRequestOut,
     schema: unknown,
     options: RequestOptions | undefined,
     parent: AbortSignal,
-  ): Promise<unknown> {
+  ): Promise<T> {
     if (s.closed) return Promise.reject(new McpRuntimeError(ErrorCodes.MCP_ERR_SESSION_CLOSED, 'session closed'));
     const need =
       r.method === 'sampling/createMessage'
@@ -522,9 +522,9 @@ export class SessionWorker {
     if (body === null)
       return Promise.reject(new McpRuntimeError(ErrorCodes.MCP_ERR_UNSERIALIZABLE, `Request ${String(r.method)} could not be serialized`));
     s.nextOutId++;
-    return new Promise((resolve, reject) => {
+    return new Promise<T>((resolve, reject) => {
       const timeout = options?.timeout ?? this.opts.requestTimeoutMs;
-      const cancel = (reason: unknown): void => {
+      const cancel = (reason: Error): void => {
         if (!s.outbound?.delete(id)) return;
         clearTimeout(timer);
         if (!s.closed)
@@ -539,7 +539,7 @@ export class SessionWorker {
         () => cancel(new McpRuntimeError(ErrorCodes.MCP_ERR_REQUEST_TIMEOUT, `Request ${r.method} timed out after ${timeout} ms`)),
         timeout,
       );
-      const onAbort = (): void => cancel(parent.reason ?? new Error('aborted'));
+      const onAbort = (): void => cancel(parent.reason instanceof Error ? parent.reason : new Error(String(parent.reason ?? 'aborted')));
       parent.addEventListener('abort', onAbort, { once: true });
       options?.signal?.addEventListener('abort', onAbort, { once: true });
       (s.outbound ??= new Map()).set(id, {
@@ -549,11 +549,11 @@ export class SessionWorker {
           if (sc && typeof sc.safeParse === 'function') {
             const parsed = sc.safeParse(v);
             if (!parsed.success) return reject(new Error(`Invalid result for ${r.method}: ${String(parsed.error)}`));
-            return resolve(parsed.data);
+            return resolve(parsed.data as T);
           }
-          resolve(v);
+          resolve(v as T);
         },
-        reject: (e: unknown) => {
+        reject: (e: Error) => {
           parent.removeEventListener('abort', onAbort);
           reject(e);
         },

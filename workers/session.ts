@@ -66,7 +66,7 @@ export function abortFlight(f: Inflight, reason: unknown): void {
 
 export interface PendingOut {
   resolve: (v: unknown) => void;
-  reject: (e: unknown) => void;
+  reject: (e: Error) => void;
   timer: NodeJS.Timeout;
 }
 

@@ -47,7 +47,7 @@ async function main(): Promise<void> {
       process.exit(1);
     }, graceMs);
     timer.unref();
-    node!.close(signal).then(
+    node.close(signal).then(
       () => process.exit(0),
       (err) => {
         log.error('shutdown failed', { err });
@@ -69,7 +69,7 @@ async function main(): Promise<void> {
 function keepServingOnProcessFaults(node: () => RunningNode | undefined): void {
   const report = (kind: string, err: unknown): void => {
     try {
-      node()?.state.metrics.internalErrors.inc({ where: 'process' });
+      node()?.context.metrics.internalErrors.inc({ where: 'process' });
       log.error(`${kind}; the node goes on`, { where: 'process', err: err instanceof Error ? err : { thrown: String(err) } });
     } catch {
       // Reporting must never throw here: an exception out of this handler ends the process.

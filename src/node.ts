@@ -5,26 +5,28 @@
 import type { us_listen_socket } from 'uWebSockets.js';
 import type { NodeOptions } from './config.js';
 import { ErrorCodes, McpRuntimeError } from './errors.js';
-import { buildApp, type UwsModule } from './front/app.js';
+import { addRoutes, type UwsModule } from './front/app.js';
+import type { NodeContext } from './front/context.js';
+import { Exchanges } from './front/exchanges.js';
 import { dispatchWorkerMessage } from './front/fault.js';
-import { createGuard } from './front/guards.js';
-import { FrontState } from './front/state.js';
-import { routeSlot } from './front/route.js';
 import { endRelayedStreams, Forwarder } from './front/forward.js';
-import { W_DELETE } from './pool/messages.js';
-import { M_GET } from './metrics/metrics.js';
+import { createGuard } from './front/guards.js';
+import { Readiness } from './front/readiness.js';
+import { MetricsScrape } from './front/scrape.js';
+import { SessionTable } from './front/session-table.js';
+import { onSlotLost } from './front/worker-events.js';
 import { createTagger } from './cluster/session-tag.js';
 import { RedisDirectory } from './cluster/directory.js';
 import { log } from './log.js';
 import { Metrics } from './metrics/metrics.js';
 import { SessionPool } from './pool/pool.js';
-import { createRegistry } from './registry/create.js';
-import { MemoryRegistry } from './registry/memory.js';
-import type { SessionRegistry } from './registry/registry.js';
+import { registryFactory, type RegistryFactory } from './registry/create.js';
 
 export interface RunningNode {
   port: number;
-  state: FrontState;
+  /** Everything the node serves with; read-only (tests and embedders inspect it). */
+  context: NodeContext;
+  /** Drains (MCP_DRAIN_WINDOW_MS) and stops; the same promise on every call. */
   close(reason?: string): Promise<void>;
 }
 
@@ -50,19 +52,22 @@ export async function loadUws(maxHeaderBytes: number): Promise<UwsModule> {
   return uws;
 }
 
+/**
+ * Starts one node: its workers, then its listen socket, then (in the same turn, so that no request is
+ * served before) its registry, context and routes. Any number of nodes may run in one process; they
+ * share nothing but what they share across processes (Redis), and the process-wide log settings.
+ */
 export async function startNode(config: Readonly<NodeOptions>): Promise<RunningNode> {
   const uws = await loadUws(config.maxHeaderBytes);
+  // The context exists once the node listens; until then nothing reads it (no request, no session).
+  let ctx: NodeContext | null = null;
   const metrics = new Metrics(
     config.metrics,
-    () => state?.streams.size ?? 0,
-    () => state !== null && state.ready(),
+    () => ctx?.exchanges.streams.size ?? 0,
+    () => ctx !== null && ctx.readiness.ready(),
     config.nodeId,
     VERSION,
   );
-  // Until the listen port is known, sessions are recorded in memory; the real registry re-asserts
-  // every live session when it connects.
-  let registry: SessionRegistry = new MemoryRegistry({ nodeId: config.nodeId, address: `${config.host}:${config.port}` });
-  let state: FrontState | null = null;
   const pool = new SessionPool(
     {
       workers: config.workers,
@@ -79,75 +84,90 @@ export async function startNode(config: Readonly<NodeOptions>): Promise<RunningN
       logLevel: config.logLevel,
     },
     {
-      onMessage: (slot, msg) => dispatchWorkerMessage(state!, slot, msg),
-      onSlotLost: (slot, sessions, _err, reason) => state!.slotLost(slot, sessions, reason),
-      onStall: (slot) => state!.slotStalled(slot),
+      onMessage: (_slot, msg) => {
+        if (ctx) dispatchWorkerMessage(ctx, msg);
+      },
+      onSlotLost: (slot, sessions, _err, reason) => {
+        if (ctx) onSlotLost(ctx, slot, sessions, reason);
+        else metrics.workerRestarts.inc({ reason });
+      },
+      onStall: () => metrics.workerStalls.inc(),
     },
   );
-  state = new FrontState(config, pool, registry, metrics, createGuard(config));
-  // Before the node listens: every session it ever mints carries its owner tag.
-  if (config.clusterSecret) state.tagger = createTagger(config.clusterSecret, config.nodeId);
   const directory = config.redisUrl
     ? new RedisDirectory(config.redisUrl, config.nodeId, {
         peerAllow: config.peerAllow,
         observer: {
           reaped: (n) => metrics.nodesReaped.inc(n),
           invalidAddress: () => metrics.peerAddressInvalid.inc(),
-          rejoined: () => state?.registry.reassert?.(),
+          rejoined: () => ctx?.sessions.registry.reassert?.(),
         },
       })
     : null;
-  const stale = directory ? await directory.clearPreviousLife() : 0;
-  if (stale > 0) log.warn('removed session keys left by an earlier process with this NODE_ID', { sessions: stale });
+  const closeEarly = async (): Promise<void> => {
+    await pool.close().catch(() => {});
+    await directory?.close();
+  };
+  let makeRegistry: RegistryFactory;
   try {
+    const stale = directory ? await directory.clearPreviousLife() : 0;
+    if (stale > 0) log.warn('removed session keys left by an earlier process with this NODE_ID', { sessions: stale });
+    makeRegistry = await registryFactory(config);
     await pool.start();
   } catch (err) {
-    state.stop();
-    await pool.close().catch(() => {});
-    await registry.close();
-    await directory?.close();
+    await closeEarly();
     throw err;
   }
 
-  const app = buildApp(uws, state);
-  const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
-    app.listen(config.host, config.port, (ls) => {
-      if (ls) resolve(ls);
-      else reject(new McpRuntimeError(ErrorCodes.MCP_ERR_LISTEN, `cannot listen on ${config.host}:${config.port}`));
-    });
-  }).catch(async (err) => {
-    state!.stop();
-    await pool.close().catch(() => {});
-    await registry.close();
-    await directory?.close();
-    throw err;
+  const app = uws.App();
+  let listenSocket: us_listen_socket | false = false;
+  // uWS calls back synchronously: everything up to addRoutes runs before any request is read.
+  app.listen(config.host, config.port, (ls) => {
+    listenSocket = ls;
   });
-  const port = uws.us_socket_local_port(listenSocket);
+  if (!listenSocket) {
+    await closeEarly();
+    throw new McpRuntimeError(ErrorCodes.MCP_ERR_LISTEN, `cannot listen on ${config.host}:${config.port}`);
+  }
+  const socket: us_listen_socket = listenSocket;
+  const port = uws.us_socket_local_port(socket);
+  let context: NodeContext;
   try {
-    registry = await createRegistry(config, port, { liveSessions: () => state!.routes.keys(), observer: metrics.registryObserver() });
+    const tagger = config.clusterSecret ? createTagger(config.clusterSecret, config.nodeId) : null;
+    const registry = makeRegistry(port, { liveSessions: () => ctx?.sessions.sessionIds() ?? [], observer: metrics.registryObserver() });
+    const sessions = new SessionTable(pool, registry, metrics, tagger);
+    if (directory) directory.selfAddress = config.advertiseAddress || `${config.host}:${port}`;
+    const exchanges = new Exchanges(config, pool, metrics);
+    context = Object.freeze({
+      config,
+      metrics,
+      guard: createGuard(config),
+      pool,
+      sessions,
+      exchanges,
+      scrape: new MetricsScrape(pool, metrics, exchanges),
+      readiness: new Readiness(config, pool, sessions, directory),
+      tagger,
+      directory,
+      forwarder: directory && tagger && config.forward ? new Forwarder(config) : null,
+    });
   } catch (err) {
-    uws.us_listen_socket_close(listenSocket);
-    state.stop();
-    await pool.close().catch(() => {});
-    await directory?.close();
+    uws.us_listen_socket_close(socket);
+    await closeEarly();
     throw err;
   }
-  state.registry = registry;
-  if (directory) {
-    directory.selfAddress = config.advertiseAddress || `${config.host}:${port}`;
-    state.directory = directory;
-    if (state.tagger !== null && config.forward) state.forwarder = new Forwarder(config);
-  }
+  ctx = context;
+  addRoutes(app, context);
 
   let closing: Promise<void> | null = null;
   const close = (reason = 'shutdown'): Promise<void> => {
-    closing ??= drainAndClose(state!, reason, async () => {
-      uws.us_listen_socket_close(listenSocket);
+    closing ??= drainAndClose(context, reason, async () => {
+      uws.us_listen_socket_close(socket);
       await pool.close().catch((err) => log.warn('pool close failed', { err }));
     });
     return closing;
   };
-  return { port, state, close };
+  return { port, context, close };
 }
 
 /**
@@ -160,33 +180,19 @@ export async function startNode(config: Readonly<NodeOptions>): Promise<RunningN
  * that is complete does the node leave the known-node set (otherwise its peers reap what is left once
  * it stops heart-beating), before it stops serving.
  */
-function endSession(st: FrontState, sid: string): void {
-  const route = st.routes.get(sid);
-  if (route === undefined) return;
-  const slot = st.pool.slots[routeSlot(route)];
-  st.dropRoute(sid, 'shutdown');
-  if (slot) st.pool.send(slot, { k: W_DELETE, sid, reason: 'shutdown' });
-}
-
-/** A request of `sid` still waiting for its answer (a JSON POST or a POST's SSE stream). */
-function hasRequestInFlight(st: FrontState, sid: string): boolean {
-  for (const conn of st.conns.values()) if (conn.sid === sid && conn.method !== M_GET) return true;
-  return false;
-}
-
 /** Closes every GET stream with `retry` at a random moment of the window (or all at once). */
-async function closeStreamsSpread(st: FrontState, window: number): Promise<void> {
-  const gets = [...st.streams].filter((c) => c.method === M_GET);
+async function closeStreamsSpread(ctx: NodeContext, window: number): Promise<void> {
+  const gets = ctx.exchanges.getStreams();
   if (window <= 0 || gets.length === 0) return;
   await new Promise<void>((resolve) => {
     let left = gets.length;
     for (const conn of gets) {
-      const delay = st.config.drainJitter ? Math.random() * window : 0;
+      const delay = ctx.config.drainJitter ? Math.random() * window : 0;
       setTimeout(() => {
-        if (!conn.done) conn.res.cork(() => st.closeStream(conn, st.config.sseRetryMs));
+        if (!conn.done) conn.res.cork(() => ctx.exchanges.closeStream(conn, ctx.config.sseRetryMs));
         // The session ends with its stream, so re-initializations spread over the window too instead
         // of bunching at its end; one with a request in flight lives on until that is answered.
-        if (!hasRequestInFlight(st, conn.sid)) endSession(st, conn.sid);
+        if (!ctx.exchanges.hasRequestInFlight(conn.sid)) ctx.sessions.end(conn.sid, 'shutdown');
         if (--left === 0) resolve();
       }, delay);
     }
@@ -194,36 +200,36 @@ async function closeStreamsSpread(st: FrontState, window: number): Promise<void>
 }
 
 /** Resolves when no request is in flight any more, or at `deadline`. */
-async function settleInFlight(st: FrontState, deadline: number): Promise<void> {
-  while (st.requestsInFlight() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, DRAIN_POLL_MS));
+async function settleInFlight(ctx: NodeContext, deadline: number): Promise<void> {
+  while (ctx.exchanges.requestsInFlight() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, DRAIN_POLL_MS));
 }
 
 const DRAIN_POLL_MS = 20;
 
-async function drainAndClose(st: FrontState, reason: string, stopServing: () => Promise<void>): Promise<void> {
-  st.draining = true;
-  const window = st.config.drainWindowMs;
-  const inFlight = st.requestsInFlight();
+async function drainAndClose(ctx: NodeContext, reason: string, stopServing: () => Promise<void>): Promise<void> {
+  ctx.readiness.startDrain();
+  const window = ctx.config.drainWindowMs;
   log.info('draining', {
     reason,
-    sessions: st.routes.size,
-    streams: st.streams.size,
-    requestsInFlight: inFlight,
+    sessions: ctx.sessions.size,
+    streams: ctx.exchanges.streams.size,
+    requestsInFlight: ctx.exchanges.requestsInFlight(),
     windowMs: window,
-    jitter: st.config.drainJitter,
+    jitter: ctx.config.drainJitter,
   });
-  await Promise.all([closeStreamsSpread(st, window), settleInFlight(st, Date.now() + window)]);
-  const unanswered = st.endAllExchanges();
+  await Promise.all([closeStreamsSpread(ctx, window), settleInFlight(ctx, Date.now() + window)]);
+  const unanswered = ctx.exchanges.endAll();
   if (unanswered > 0) log.warn('requests still in flight at the end of the drain window answered 503', { requests: unanswered });
-  const relayed = endRelayedStreams(st);
+  const relayed = endRelayedStreams(ctx);
   if (relayed > 0) log.info("ended relayed streams of other nodes' sessions", { streams: relayed });
   // The registry forgets all of this node's sessions at once in close(); no per-session writes here.
-  st.forgetAllRoutes('shutdown');
-  st.stop();
-  const clean = await st.registry.close();
+  ctx.sessions.forgetAll('shutdown');
+  ctx.exchanges.stop();
+  ctx.scrape.stop();
+  const clean = await ctx.sessions.registry.close();
   if (!clean) log.warn('registry keys of this node could not all be removed; staying listed so that peers reap them');
-  await st.directory?.close(clean);
-  st.forwarder?.close();
+  await ctx.directory?.close(clean);
+  ctx.forwarder?.close();
   await stopServing();
   log.info('stopped', { reason });
 }

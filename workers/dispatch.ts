@@ -6,25 +6,9 @@ import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { ErrorCodes, McpRuntimeError, RpcCodes } from '../src/errors.js';
 import { errorBody } from '../src/protocol/jsonrpc.js';
 import { subscriptionError } from './limits.js';
-import {
-  F_CLOSE,
-  F_GONE,
-  F_JSON,
-  F_STATS,
-  W_DELETE,
-  W_DETACH,
-  W_GET,
-  W_INIT,
-  W_POST,
-  W_STATS,
-  type GetMsg,
-  type InitMsg,
-  type PostMsg,
-  type ToWorker,
-} from '../src/pool/messages.js';
+import type { GetMsg, InitMsg, PostMsg, ToWorker } from '../src/pool/messages.js';
 import type { Definitions } from './definitions.js';
 import type { HandlerExtra, JsonRpcNotification, JsonRpcRequestOut, RequestOptions } from './api.js';
-import type { Outbox } from './outbox.js';
 import { E_TIMEOUT, E_UNSERIALIZABLE, WorkerMetrics } from './metrics.js';
 import { FaultLog } from './faults.js';
 import { LAG_RESOLUTION_MS, lagSeconds } from '../src/metrics/hot.js';
@@ -39,6 +23,7 @@ import {
   Session,
   signalOf,
   type Exchange,
+  type FrontSink,
   type Inflight,
   type Stream,
   type StreamLimits,
@@ -100,7 +85,7 @@ export class SessionWorker {
   readonly faults: FaultLog;
 
   constructor(
-    private readonly out: Outbox,
+    private readonly out: FrontSink,
     private readonly defs: Definitions,
     private readonly opts: WorkerOptions,
   ) {
@@ -125,38 +110,43 @@ export class SessionWorker {
         this.handle(m);
       } catch (err) {
         // One bad message must not take the worker (and its other sessions) down.
-        const c = (m as { c?: number }).c;
-        if (c) this.out.push({ k: F_JSON, c, status: 500, body: errorBody(null, RpcCodes.INTERNAL_ERROR, 'Internal error') });
+        const exchange = (m as { exchange?: number }).exchange;
+        if (exchange)
+          this.out.push({ type: 'json', exchange, status: 500, body: errorBody(null, RpcCodes.INTERNAL_ERROR, 'Internal error') });
         console.error(JSON.stringify({ level: 'error', msg: 'worker message failed', err: String((err as Error)?.stack ?? err) }));
       }
     }
   }
 
   private handle(m: ToWorker): void {
-    switch (m.k) {
-      case W_INIT:
+    switch (m.type) {
+      case 'init':
         return this.init(m);
-      case W_POST:
+      case 'post':
         return this.post(m);
-      case W_GET:
+      case 'get':
         return this.get(m);
-      case W_DETACH: {
-        const s = this.sessions.get(m.sid);
-        if (s) this.detach(s, m.c);
+      case 'detach': {
+        const s = this.sessions.get(m.sessionId);
+        if (s) this.detach(s, m.exchange);
         return;
       }
-      case W_DELETE: {
-        const s = this.sessions.get(m.sid);
+      case 'delete': {
+        const s = this.sessions.get(m.sessionId);
         if (s) this.closeSession(s, m.reason, false);
         return;
       }
-      case W_STATS: {
+      case 'stats': {
         const lag = lagSeconds(this.lag);
         this.lag.reset();
         const utilization = this.metrics.utilization();
-        const c = m.c;
+        const request = m.request;
         void this.metrics.json().then((metrics) => {
-          this.out.push({ k: F_STATS, c, stats: { sessions: this.sessions.size, eventLoopLagSeconds: lag, utilization, metrics } });
+          this.out.push({
+            type: 'stats',
+            request,
+            stats: { sessions: this.sessions.size, eventLoopLagSeconds: lag, utilization, metrics },
+          });
         });
         return;
       }
@@ -168,21 +158,21 @@ export class SessionWorker {
   private init(m: InitMsg): void {
     const msg = JSON.parse(m.body) as Json;
     const params = (msg.params ?? {}) as Json;
-    const s = new Session(m.sid, m.v);
+    const s = new Session(m.sessionId, m.version);
     s.clientCapabilities = (params.capabilities as Json) ?? {};
     s.clientInfo = params.clientInfo ?? null;
     this.sessions.set(s.id, s);
-    let body = this.initCache.get(m.v);
+    let body = this.initCache.get(m.version);
     if (body === undefined) {
       body = JSON.stringify({
-        protocolVersion: m.v,
+        protocolVersion: m.version,
         capabilities: this.defs.capabilities(),
         serverInfo: this.defs.serverInfo,
         ...(this.defs.instructions ? { instructions: this.defs.instructions } : {}),
       });
-      this.initCache.set(m.v, body);
+      this.initCache.set(m.version, body);
     }
-    this.out.push({ k: F_JSON, c: m.c, status: 200, body: resultBody(msg.id, body) });
+    this.out.push({ type: 'json', exchange: m.exchange, status: 200, body: resultBody(msg.id, body) });
   }
 
   private closeSession(s: Session, reason: string, tellFront: boolean): void {
@@ -209,14 +199,15 @@ export class SessionWorker {
     // Every open exchange of the session ends now; clients that come back get 404 and re-initialize.
     if (s.exchanges) {
       for (const ex of s.exchanges.values()) {
-        if (ex.stream?.conn) this.out.push({ k: F_CLOSE, c: ex.stream.conn, retry: this.opts.sseRetryMs });
-        else if (!ex.stream && !ex.gone) this.out.push({ k: F_JSON, c: ex.c, status: 404, body: NOT_FOUND_BODY });
+        if (ex.stream?.conn) this.out.push({ type: 'close', exchange: ex.stream.conn, retryMs: this.opts.sseRetryMs });
+        else if (!ex.stream && !ex.gone) this.out.push({ type: 'json', exchange: ex.c, status: 404, body: NOT_FOUND_BODY });
       }
       s.exchanges.clear();
     }
-    if (s.standalone?.conn) this.out.push({ k: F_CLOSE, c: s.standalone.conn, retry: this.opts.sseRetryMs });
-    if (s.streams) for (const st of s.streams.values()) if (st.conn) this.out.push({ k: F_CLOSE, c: st.conn, retry: this.opts.sseRetryMs });
-    if (tellFront) this.out.push({ k: F_GONE, sid: s.id, reason });
+    if (s.standalone?.conn) this.out.push({ type: 'close', exchange: s.standalone.conn, retryMs: this.opts.sseRetryMs });
+    if (s.streams)
+      for (const st of s.streams.values()) if (st.conn) this.out.push({ type: 'close', exchange: st.conn, retryMs: this.opts.sseRetryMs });
+    if (tellFront) this.out.push({ type: 'gone', sessionId: s.id, reason });
   }
 
   private sweep(): void {
@@ -229,14 +220,14 @@ export class SessionWorker {
   }
 
   private missing(c: number): void {
-    if (c) this.out.push({ k: F_JSON, c, status: 404, body: NOT_FOUND_BODY });
+    if (c) this.out.push({ type: 'json', exchange: c, status: 404, body: NOT_FOUND_BODY });
   }
 
   // ---- POST ---------------------------------------------------------------------------------------
 
   private post(m: PostMsg): void {
-    const s = this.sessions.get(m.sid);
-    if (!s) return this.missing(m.c);
+    const s = this.sessions.get(m.sessionId);
+    if (!s) return this.missing(m.exchange);
     s.lastSeen = Date.now();
     const parsed = JSON.parse(m.body) as Json | Json[];
     const batch = Array.isArray(parsed);
@@ -244,9 +235,9 @@ export class SessionWorker {
     let requests = 0;
     for (const msg of msgs) if (typeof msg.method === 'string' && 'id' in msg) requests++;
     let ex: Exchange | null = null;
-    if (requests > 0 && m.c) {
-      ex = { c: m.c, pending: requests, batch, responses: [], stream: null, gone: false };
-      (s.exchanges ??= new Map()).set(m.c, ex);
+    if (requests > 0 && m.exchange) {
+      ex = { c: m.exchange, pending: requests, batch, responses: [], stream: null, gone: false };
+      (s.exchanges ??= new Map()).set(m.exchange, ex);
     }
     for (const msg of msgs) {
       if (typeof msg.method !== 'string') this.clientResponse(s, msg);
@@ -378,7 +369,8 @@ export class SessionWorker {
     try {
       p = fn(extra);
     } catch (err) {
-      p = Promise.reject(err);
+      this.settleError(s, ex, id, flight, err);
+      return;
     }
     p.then(
       (result) => this.settleResult(s, ex, id, flight, result),
@@ -466,7 +458,6 @@ export class SessionWorker {
   }
 
   private extraFor(s: Session, ex: Exchange | null, requestId: string | number, params: Json, flight: Inflight): HandlerExtra {
-    const worker = this;
     return {
       get signal(): AbortSignal {
         return signalOf(flight);
@@ -474,10 +465,10 @@ export class SessionWorker {
       sessionId: s.id,
       requestId,
       _meta: params._meta as Json | undefined,
-      sendNotification(n: JsonRpcNotification): Promise<void> {
+      sendNotification: (n: JsonRpcNotification): Promise<void> => {
         if (s.closed) return Promise.reject(new McpRuntimeError(ErrorCodes.MCP_ERR_SESSION_CLOSED, 'session closed'));
         if (n.method === 'notifications/message' && s.logLevel >= 0) {
-          const level = LOG_LEVELS.indexOf(String((n.params as Json | undefined)?.level));
+          const level = LOG_LEVELS.indexOf(String(n.params?.level));
           if (level >= 0 && level < s.logLevel) return Promise.resolve();
         }
         const body = encode({ jsonrpc: '2.0', method: n.method, params: n.params });
@@ -486,31 +477,31 @@ export class SessionWorker {
           return Promise.reject(
             new McpRuntimeError(ErrorCodes.MCP_ERR_UNSERIALIZABLE, `Notification ${String(n.method)} could not be serialized`),
           );
-        worker.send(s, ex, body);
+        this.send(s, ex, body);
         return Promise.resolve();
       },
-      sendRequest(r: JsonRpcRequestOut, resultSchema?: unknown, options?: RequestOptions): Promise<any> {
-        return worker.request2client(s, ex, r, resultSchema, options, signalOf(flight));
+      sendRequest: <T>(r: JsonRpcRequestOut, resultSchema?: unknown, options?: RequestOptions): Promise<T> => {
+        return this.request2client<T>(s, ex, r, resultSchema, options, signalOf(flight));
       },
-      closeSSEStream(): void {
+      closeSSEStream: (): void => {
         if (!ex || ex.pending === 0 || s.closed) return;
-        const stream = worker.relatedStream(s, ex);
+        const stream = this.relatedStream(s, ex);
         if (stream.conn) {
-          worker.out.push({ k: F_CLOSE, c: stream.conn, retry: worker.opts.sseRetryMs });
+          this.out.push({ type: 'close', exchange: stream.conn, retryMs: this.opts.sseRetryMs });
           stream.conn = 0;
         }
       },
     };
   }
 
-  private request2client(
+  private request2client<T>(
     s: Session,
     ex: Exchange | null,
     r: JsonRpcRequestOut,
     schema: unknown,
     options: RequestOptions | undefined,
     parent: AbortSignal,
-  ): Promise<unknown> {
+  ): Promise<T> {
     if (s.closed) return Promise.reject(new McpRuntimeError(ErrorCodes.MCP_ERR_SESSION_CLOSED, 'session closed'));
     const need =
       r.method === 'sampling/createMessage'
@@ -531,9 +522,9 @@ export class SessionWorker {
     if (body === null)
       return Promise.reject(new McpRuntimeError(ErrorCodes.MCP_ERR_UNSERIALIZABLE, `Request ${String(r.method)} could not be serialized`));
     s.nextOutId++;
-    return new Promise((resolve, reject) => {
+    return new Promise<T>((resolve, reject) => {
       const timeout = options?.timeout ?? this.opts.requestTimeoutMs;
-      const cancel = (reason: unknown): void => {
+      const cancel = (reason: Error): void => {
         if (!s.outbound?.delete(id)) return;
         clearTimeout(timer);
         if (!s.closed)
@@ -548,7 +539,7 @@ export class SessionWorker {
         () => cancel(new McpRuntimeError(ErrorCodes.MCP_ERR_REQUEST_TIMEOUT, `Request ${r.method} timed out after ${timeout} ms`)),
         timeout,
       );
-      const onAbort = (): void => cancel(parent.reason ?? new Error('aborted'));
+      const onAbort = (): void => cancel(parent.reason instanceof Error ? parent.reason : new Error(String(parent.reason ?? 'aborted')));
       parent.addEventListener('abort', onAbort, { once: true });
       options?.signal?.addEventListener('abort', onAbort, { once: true });
       (s.outbound ??= new Map()).set(id, {
@@ -558,11 +549,11 @@ export class SessionWorker {
           if (sc && typeof sc.safeParse === 'function') {
             const parsed = sc.safeParse(v);
             if (!parsed.success) return reject(new Error(`Invalid result for ${r.method}: ${String(parsed.error)}`));
-            return resolve(parsed.data);
+            return resolve(parsed.data as T);
           }
-          resolve(v);
+          resolve(v as T);
         },
-        reject: (e: unknown) => {
+        reject: (e: Error) => {
           parent.removeEventListener('abort', onAbort);
           reject(e);
         },
@@ -588,24 +579,24 @@ export class SessionWorker {
   // ---- GET ----------------------------------------------------------------------------------------
 
   private get(m: GetMsg): void {
-    const s = this.sessions.get(m.sid);
-    if (!s) return this.missing(m.c);
+    const s = this.sessions.get(m.sessionId);
+    if (!s) return this.missing(m.exchange);
     s.lastSeen = Date.now();
-    const match = m.last ? EVENT_ID.exec(m.last) : null;
+    const match = m.lastEventId ? EVENT_ID.exec(m.lastEventId) : null;
     if (match) {
       const streamId = Number(match[1]);
       const stream = streamId === 0 ? s.standalone : (s.streams?.get(streamId) ?? this.exchangeStream(s, streamId));
-      if (stream) return resume(this.out, s, stream, m.c, Number(match[2]));
+      if (stream) return resume(this.out, s, stream, m.exchange, Number(match[2]));
     }
     // "The server MUST either return Content-Type: text/event-stream ... or else return 405"; one
     // standalone stream per session keeps "each message on exactly one stream" true.
     if (s.standalone?.conn) {
-      this.out.push({ k: F_JSON, c: m.c, status: 409, body: CONFLICT_BODY });
+      this.out.push({ type: 'json', exchange: m.exchange, status: 409, body: CONFLICT_BODY });
       return;
     }
     const stream = (s.standalone ??= newStream(0, 0));
-    stream.conn = m.c;
-    openStream(this.out, s, stream, m.c);
+    stream.conn = m.exchange;
+    openStream(this.out, s, stream, m.exchange);
   }
 
   private exchangeStream(s: Session, streamId: number): Stream | null {

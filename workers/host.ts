@@ -6,11 +6,11 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ErrorCodes, McpRuntimeError } from '../src/errors.js';
-import { F_READY, type HostTaskData, type ToWorker } from '../src/pool/messages.js';
+import type { HostTaskData, ToFront, ToWorker } from '../src/pool/messages.js';
+import { BatchChannel } from '../src/pool/channel.js';
 import type { RegisterFn } from './api.js';
 import { Definitions } from './definitions.js';
 import { SessionWorker } from './dispatch.js';
-import { Outbox } from './outbox.js';
 import { containFaults } from './faults.js';
 import { startWatch } from './watch.js';
 import { configureLog } from '../src/log.js';
@@ -20,7 +20,7 @@ async function loadDefinitions(tools: string | null): Promise<Definitions> {
   const url = tools ? pathToFileURL(resolve(tools)).href : new URL('./everything.js', import.meta.url).href;
   let mod: { default?: unknown; register?: unknown };
   try {
-    mod = await import(url);
+    mod = (await import(url)) as { default?: unknown; register?: unknown };
   } catch (err) {
     throw new McpRuntimeError(ErrorCodes.MCP_ERR_TOOLS_MODULE, `cannot load tools module ${tools}: ${(err as Error).message}`);
   }
@@ -47,7 +47,7 @@ export default async function host(data: HostTaskData): Promise<HostResult> {
     // could arrive after the task's end.
     return { fatal: { code: (err as { code?: string }).code ?? ErrorCodes.MCP_ERR_TOOLS_MODULE, message: (err as Error).message } };
   }
-  const out = new Outbox(port);
+  const out = new BatchChannel<ToFront>(port);
   const worker = new SessionWorker(out, defs, {
     sessionIdleMs: data.sessionIdleMs,
     sseRetryMs: data.sseRetryMs,
@@ -69,6 +69,6 @@ export default async function host(data: HostTaskData): Promise<HostResult> {
       done('closed');
     });
     port.start();
-    out.push({ k: F_READY, slot: data.slot });
+    out.push({ type: 'ready', slot: data.slot });
   });
 }

@@ -5,9 +5,12 @@
  * Event ids are `<stream>_<seq>`: they encode their stream, so a GET with Last-Event-ID resumes exactly
  * that stream and replays only what belonged to it ("Each message goes on exactly one stream").
  */
-import { F_CLOSE, F_EVENT, F_JSON } from '../src/pool/messages.js';
+import type { ToFront } from '../src/pool/messages.js';
+import type { MessageSink } from '../src/pool/channel.js';
 import { wantsPriming } from '../src/protocol/versions.js';
-import type { Outbox } from './outbox.js';
+
+/** Where a session's messages to the front go (the worker's batch channel). */
+export type FrontSink = MessageSink<ToFront>;
 
 /** Stream 0 is the session's standalone GET stream; POST streams count up from 1. */
 export interface Stream {
@@ -63,7 +66,7 @@ export function abortFlight(f: Inflight, reason: unknown): void {
 
 export interface PendingOut {
   resolve: (v: unknown) => void;
-  reject: (e: unknown) => void;
+  reject: (e: Error) => void;
   timer: NodeJS.Timeout;
 }
 
@@ -113,20 +116,20 @@ export function newStream(id: number, conn: number): Stream {
 }
 
 /** Opens the SSE response of `conn` with a priming event (SEP-1699) or, for older clients, headers only. */
-export function openStream(out: Outbox, s: Session, stream: Stream, conn: number): void {
+export function openStream(out: FrontSink, s: Session, stream: Stream, conn: number): void {
   const eid = wantsPriming(s.version) ? `${stream.id}_${stream.seq}` : '';
-  out.push({ k: F_EVENT, c: conn, eid, body: '', end: false });
+  out.push({ type: 'event', exchange: conn, eventId: eid, body: '', end: false });
 }
 
 /** Appends an event to a stream: buffered for replay, written if a connection is attached. */
-export function emit(out: Outbox, s: Session, stream: Stream, body: string, end: boolean, limits: StreamLimits): void {
+export function emit(out: FrontSink, s: Session, stream: Stream, body: string, end: boolean, limits: StreamLimits): void {
   const seq = ++stream.seq;
   const eid = `${stream.id}_${seq}`;
   if (limits.replayEvents > 0) {
     stream.buf.push([seq, eid, body]);
     if (stream.buf.length > limits.replayEvents) stream.buf.shift();
   }
-  if (stream.conn) out.push({ k: F_EVENT, c: stream.conn, eid, body, end });
+  if (stream.conn) out.push({ type: 'event', exchange: stream.conn, eventId: eid, body, end });
   if (end) finishStream(s, stream, limits);
 }
 
@@ -140,7 +143,7 @@ function finishStream(s: Session, stream: Stream, limits: StreamLimits): void {
     return;
   }
   // Detached: keep it so the client can resume with Last-Event-ID, bounded per session.
-  const streams = (s.streams ??= new Map());
+  const streams = (s.streams ??= new Map<number, Stream>());
   streams.set(stream.id, stream);
   if (streams.size > limits.keptStreams) {
     for (const [id, st] of streams) {
@@ -156,18 +159,18 @@ function finishStream(s: Session, stream: Stream, limits: StreamLimits): void {
  * Resumes a stream on a new connection: replays what came after `afterSeq`, then keeps the stream
  * attached (or closes the connection at once when the stream already finished).
  */
-export function resume(out: Outbox, s: Session, stream: Stream, conn: number, afterSeq: number): void {
-  if (stream.conn && stream.conn !== conn) out.push({ k: F_CLOSE, c: stream.conn, retry: 0 });
+export function resume(out: FrontSink, s: Session, stream: Stream, conn: number, afterSeq: number): void {
+  if (stream.conn && stream.conn !== conn) out.push({ type: 'close', exchange: stream.conn, retryMs: 0 });
   const toSend = stream.buf.filter((e) => e[0] > afterSeq);
   if (toSend.length === 0) {
-    out.push({ k: F_EVENT, c: conn, eid: '', body: '', end: stream.done });
+    out.push({ type: 'event', exchange: conn, eventId: '', body: '', end: stream.done });
     stream.conn = stream.done ? 0 : conn;
     if (stream.done && stream.id !== 0) s.streams?.delete(stream.id);
     return;
   }
   for (let i = 0; i < toSend.length; i++) {
     const last = i === toSend.length - 1;
-    out.push({ k: F_EVENT, c: conn, eid: toSend[i][1], body: toSend[i][2], end: last && stream.done });
+    out.push({ type: 'event', exchange: conn, eventId: toSend[i][1], body: toSend[i][2], end: last && stream.done });
   }
   if (stream.done) {
     stream.conn = 0;
@@ -178,8 +181,8 @@ export function resume(out: Outbox, s: Session, stream: Stream, conn: number, af
 }
 
 /** Sends a finished JSON exchange's reply. */
-export function replyJson(out: Outbox, ex: Exchange, status: number): void {
+export function replyJson(out: FrontSink, ex: Exchange, status: number): void {
   if (ex.gone || !ex.responses) return;
   const body = ex.batch ? `[${ex.responses.join(',')}]` : ex.responses[0];
-  out.push({ k: F_JSON, c: ex.c, status, body });
+  out.push({ type: 'json', exchange: ex.c, status, body });
 }

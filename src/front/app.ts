@@ -1,20 +1,20 @@
 /**
- * The uWebSockets.js application: routes only; the work is in mcp.ts and state.ts. Every route goes
+ * The uWebSockets.js application: routes only; the work is in mcp.ts and the node context's pieces. Every route goes
  * through `guarded` (fault.ts): an unexpected error in a handler answers 500 and the node goes on.
  */
 import type { TemplatedApp } from 'uWebSockets.js';
 import { guarded, internalError } from './fault.js';
 import { handleDelete, handleGet, handleMethodNotAllowed, handlePost } from './mcp.js';
 import { JSON_TYPE, Status } from './http.js';
-import type { FrontState } from './state.js';
+import type { NodeContext } from './context.js';
 import { headerFault, injectedFault, processFault } from './test-faults.js';
 
 const NOT_FOUND_BODY = JSON.stringify({ error: 'Not Found', hint: 'the MCP endpoint is /mcp' });
 
 export type UwsModule = typeof import('uWebSockets.js');
 
-export function buildApp(uws: UwsModule, st: FrontState): TemplatedApp {
-  const app = uws.App();
+/** Adds the node's routes to `app`. */
+export function addRoutes(app: TemplatedApp, st: NodeContext): void {
   const healthBody = JSON.stringify({ status: 'ok', node: st.config.nodeId });
   app.post(
     '/mcp',
@@ -43,17 +43,8 @@ export function buildApp(uws: UwsModule, st: FrontState): TemplatedApp {
   app.get(
     '/readyz',
     guarded(st, 'ready', (res) => {
-      const ready = st.ready();
-      const body = JSON.stringify({
-        status: ready ? 'ready' : st.draining ? 'draining' : st.pool.servingCount === 0 ? 'no_worker' : 'starting',
-        node: st.config.nodeId,
-        workers: st.pool.readyCount,
-        // Workers taking no new sessions now (watchdog), and the latest replacements (bounded).
-        stalledWorkers: st.pool.slots.filter((x) => x.stalled).map((x) => x.index),
-        workerRestarts: st.pool.faults,
-        sessions: st.routes.size,
-        registry: st.registry.kind === 'memory' ? 'memory' : st.registry.connected ? 'connected' : 'disconnected',
-      });
+      const ready = st.readiness.ready();
+      const body = st.readiness.body(ready);
       res
         .writeStatus(Status[ready ? 200 : 503])
         .writeHeader('content-type', JSON_TYPE)
@@ -68,7 +59,8 @@ export function buildApp(uws: UwsModule, st: FrontState): TemplatedApp {
         aborted = true;
       });
       const fault = st.config.testFaults && headerFault(req) === 'metrics';
-      st.metricsText()
+      st.scrape
+        .text()
         .then((text) => {
           if (fault) throw injectedFault('metrics');
           if (!aborted) res.cork(() => res.writeStatus(Status[200]).writeHeader('content-type', st.metrics.contentType).end(text));
@@ -82,5 +74,4 @@ export function buildApp(uws: UwsModule, st: FrontState): TemplatedApp {
       res.writeStatus(Status[404]).writeHeader('content-type', JSON_TYPE).end(NOT_FOUND_BODY);
     }),
   );
-  return app;
 }

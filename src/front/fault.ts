@@ -16,11 +16,11 @@
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { log } from '../log.js';
 import { M_OTHER, type InternalErrorSite } from '../metrics/metrics.js';
-import { F_JSON, type ToFront } from '../pool/messages.js';
-import type { Slot } from '../pool/pool.js';
+import type { ToFront } from '../pool/messages.js';
 import { Bodies } from '../protocol/jsonrpc.js';
 import { writeJson } from './http.js';
-import type { FrontState } from './state.js';
+import type { NodeContext } from './context.js';
+import { onWorkerMessage } from './worker-events.js';
 import { headerFault, injectedFault, textFault } from './test-faults.js';
 
 export type Handler = (res: HttpResponse, req: HttpRequest) => void;
@@ -42,7 +42,7 @@ const MCP_SITES: ReadonlySet<InternalErrorSite> = new Set<InternalErrorSite>([
  * handler had ended (or closed) the response already; uWS refuses access to such a response, which
  * `answerInternal` relies on.
  */
-export function guarded(st: FrontState, where: InternalErrorSite, handler: Handler): Handler {
+export function guarded(st: NodeContext, where: InternalErrorSite, handler: Handler): Handler {
   if (st.config.testFaults) {
     return (res, req) => {
       try {
@@ -67,7 +67,7 @@ export function guarded(st: FrontState, where: InternalErrorSite, handler: Handl
  * `res` is null when there is no response to answer (a background continuation), and callers that
  * track an abort pass null once the client has gone: a response is never written after onAborted.
  */
-export function internalError(st: FrontState, res: HttpResponse | null, where: InternalErrorSite, err: unknown): void {
+export function internalError(st: NodeContext, res: HttpResponse | null, where: InternalErrorSite, err: unknown): void {
   st.metrics.internalErrors.inc({ where });
   log.error('internal error; the request failed, the node goes on', { where, err: asError(err) });
   if (res !== null && answerInternal(res) && MCP_SITES.has(where)) st.metrics.request(M_OTHER, 500, -1);
@@ -112,16 +112,16 @@ function asError(err: unknown): unknown {
  * exchange (500, or the end of its SSE stream), never the batch, the worker's other sessions or the
  * node. The exchange is looked up before dispatch because delivering a reply forgets it first.
  */
-export function dispatchWorkerMessage(st: FrontState, slot: Slot, msg: ToFront): void {
-  const c = (msg as { c?: number }).c;
-  const conn = c === undefined ? undefined : st.conns.get(c);
+export function dispatchWorkerMessage(st: NodeContext, msg: ToFront): void {
+  const id = (msg as { exchange?: number }).exchange;
+  const conn = id === undefined ? undefined : st.exchanges.get(id);
   try {
-    if (st.config.testFaults && msg.k === F_JSON) textFault(msg.body, 'worker_message');
-    st.onWorkerMessage(slot, msg);
+    if (st.config.testFaults && msg.type === 'json') textFault(msg.body, 'worker_message');
+    onWorkerMessage(st, msg);
   } catch (err) {
     if (conn === undefined) return internalError(st, null, 'worker_message', err);
     const sse = conn.sse;
-    st.finish(conn);
+    st.exchanges.finish(conn);
     if (sse) {
       internalError(st, null, 'worker_message', err);
       endStream(conn.res);

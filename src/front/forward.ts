@@ -24,7 +24,7 @@ import { Bodies, errorBody } from '../protocol/jsonrpc.js';
 import { createForwardAuth, FORWARD_AUTH_HEADER, type ForwardAuth } from '../cluster/forward-auth.js';
 import { JSON_TYPE, Status, writeJson } from './http.js';
 import { M_OTHER, type ForwardFailure } from '../metrics/metrics.js';
-import type { FrontState } from './state.js';
+import type { NodeContext } from './context.js';
 
 /** The only path forwarded (and covered by the forward HMAC). */
 const PATH = '/mcp';
@@ -116,7 +116,7 @@ export class Forwarder {
  * load balancer, which by then sends it to a live node that relays to the owner. Without this, the
  * streams would be cut when the draining process exits.
  */
-export function endRelayedStreams(st: FrontState): number {
+export function endRelayedStreams(st: NodeContext): number {
   const fw = st.forwarder;
   if (fw === null) return 0;
   const n = fw.relays.size;
@@ -128,7 +128,7 @@ export function endRelayedStreams(st: FrontState): number {
  * True when the request was forwarded by a peer (valid forward HMAC): the session is then not
  * forwarded again. A header that does not verify is counted and ignored: the sender is a client.
  */
-export function fromPeer(st: FrontState, req: HttpRequest, method: string, sid: string): boolean {
+export function fromPeer(st: NodeContext, req: HttpRequest, method: string, sid: string): boolean {
   const header = req.getHeader(FORWARD_AUTH_HEADER);
   if (header === '') return false;
   if (st.forwarder!.auth.verify(header, method, PATH, sid, Date.now())) return true;
@@ -149,7 +149,7 @@ export interface ForwardRequest {
 
 /** One forwarded exchange, from the per-owner slot taken to its release. */
 interface Exchange {
-  st: FrontState;
+  st: NodeContext;
   fw: Forwarder;
   res: HttpResponse;
   fr: ForwardRequest;
@@ -169,7 +169,7 @@ interface Exchange {
  * Relays `fr` to its owner and the answer back to `res`. The caller has read the request already;
  * `res.onAborted` is (re)bound here, so call it synchronously from the handler or after the body.
  */
-export function forward(st: FrontState, res: HttpResponse, fr: ForwardRequest, alreadyAborted: () => boolean): void {
+export function forward(st: NodeContext, res: HttpResponse, fr: ForwardRequest, alreadyAborted: () => boolean): void {
   const fw = st.forwarder!;
   st.metrics.forwarded.inc();
   const method = fr.metricsMethod ?? M_OTHER;
@@ -209,7 +209,7 @@ export function forward(st: FrontState, res: HttpResponse, fr: ForwardRequest, a
   send(ex, 0);
 }
 
-function failed(st: FrontState, reason: ForwardFailure, method: number, status: number): void {
+function failed(st: NodeContext, reason: ForwardFailure, method: number, status: number): void {
   st.metrics.forwardFailed(reason);
   st.metrics.request(method, status, -1);
 }

@@ -9,7 +9,7 @@ import { M_INIT, R_CLIENT_STATE, R_MAX_SESSIONS } from '../metrics/metrics.js';
 import { Bodies, errorBody } from '../protocol/jsonrpc.js';
 import { jsonLargerThan, MAX_BATCH_MESSAGES, MAX_CLIENT_STATE_CHARS, MAX_SESSIONS_RETRY_AFTER_S } from '../protocol/limits.js';
 import { JSON_TYPE, Status } from './http.js';
-import type { FrontState } from './state.js';
+import type { NodeContext } from './context.js';
 
 /** The parts of an initialize a session worker keeps for the session's whole life. */
 const STORED_PARAMS = ['capabilities', 'clientInfo'] as const;
@@ -25,7 +25,7 @@ export function batchTooLarge(batch: readonly unknown[]): boolean {
  * than 200: no session was created, and like every other request the front refuses before a worker
  * sees it, the HTTP status says so (clients see the error either way; no Mcp-Session-Id is sent).
  */
-export function admitInitParams(st: FrontState, res: HttpResponse, msg: { id?: unknown; params?: Record<string, unknown> }): boolean {
+export function admitInitParams(st: NodeContext, res: HttpResponse, msg: { id?: unknown; params?: Record<string, unknown> }): boolean {
   const params = msg.params;
   if (params === undefined) return true;
   for (const name of STORED_PARAMS) {
@@ -46,8 +46,8 @@ export function admitInitParams(st: FrontState, res: HttpResponse, msg: { id?: u
  * MCP_MAX_SESSIONS: a node full of live sessions answers a new initialize 503 with Retry-After (in a
  * cluster the balancer or the client can try another node) and counts it. Returns false if answered.
  */
-export function admitSession(st: FrontState, res: HttpResponse): boolean {
-  if (st.routes.size < st.config.maxSessions) return true;
+export function admitSession(st: NodeContext, res: HttpResponse): boolean {
+  if (st.sessions.size < st.config.maxSessions) return true;
   st.metrics.sessionsRejected.inc(R_MAX_SESSIONS);
   res.cork(() => {
     res.writeStatus(Status[503]).writeHeader('retry-after', RETRY_AFTER).writeHeader('content-type', JSON_TYPE).end(Bodies.tooManySessions);

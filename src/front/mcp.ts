@@ -1,23 +1,21 @@
 /**
  * The Streamable HTTP endpoint: POST, GET and DELETE on /mcp. Handlers validate the HTTP layer,
  * read the body with a cap, and hand each message to the worker that owns its session. They are
- * top-level functions over the front's state; the only per-request closures are the ones uWS needs.
+ * top-level functions over the node context (context.ts); the only per-request closures are the ones
+ * uWS needs.
  */
 import { jsonShapeTooLarge, SHAPE_SCAN_MIN_BYTES } from '../protocol/limits.js';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { log, sessionRef } from '../log.js';
 import { M_BATCH, M_DELETE, M_GET, M_INIT, M_NOTIFICATION, M_OTHER, M_RESPONSE, methodIndex } from '../metrics/metrics.js';
-import { W_DELETE, W_GET, W_INIT, W_POST } from '../pool/messages.js';
 import { Bodies, classify, MsgKind } from '../protocol/jsonrpc.js';
-import { allowsBatch, negotiate, SUPPORTED_VERSIONS, versionIndex } from '../protocol/versions.js';
+import { allowsBatch, negotiate, versionIndex } from '../protocol/versions.js';
 import { accepts, ALLOW_MCP, JSON_TYPE, SSE_TYPE, Status, writeJson } from './http.js';
 import { internalError } from './fault.js';
 import { forward, fromPeer, PASSED, type ForwardRequest } from './forward.js';
 import { admitInitParams, admitSession, batchTooLarge } from './limits.js';
-import { mintSessionId } from './session-id.js';
 import { textFault } from './test-faults.js';
-import type { FrontState } from './state.js';
-import { routeRevision, routeSlot } from './route.js';
+import type { NodeContext } from './context.js';
 
 interface PostHead {
   sid: string;
@@ -31,7 +29,7 @@ interface PostHead {
  * Can this node forward at all (cluster secret, directory, MCP_FORWARD), and was `req` not forwarded
  * by a peer already (authenticated, so a client cannot claim it)?
  */
-function mayForward(st: FrontState, req: HttpRequest, method: string, sid: string): boolean {
+function mayForward(st: NodeContext, req: HttpRequest, method: string, sid: string): boolean {
   return st.forwarder !== null && !fromPeer(st, req, method, sid);
 }
 
@@ -49,7 +47,7 @@ function captureHeaders(req: HttpRequest): Record<string, string> {
  * (untagged or forged id, this node, owner not alive). Answers from the cache; only an owner the
  * cache has never seen costs a Redis round trip.
  */
-function ownerAddress(st: FrontState, sid: string): string | null | Promise<string | null> {
+function ownerAddress(st: NodeContext, sid: string): string | null | Promise<string | null> {
   const owner = st.tagger!.owner(sid);
   if (owner === null || owner === st.config.nodeId) return null;
   const cached = st.directory!.address(owner);
@@ -58,7 +56,7 @@ function ownerAddress(st: FrontState, sid: string): string | null | Promise<stri
 
 /** Forwards when the owner is alive, otherwise answers the sticky-session design's 404 (+ misroute bookkeeping). */
 function forwardOr404(
-  st: FrontState,
+  st: NodeContext,
   res: HttpResponse,
   fr: Omit<ForwardRequest, 'address'>,
   sid: string,
@@ -89,13 +87,13 @@ function forwardOr404(
     .catch((err: unknown) => internalError(st, gone ? null : res, 'forward', err));
 }
 
-function reject(st: FrontState, res: HttpResponse, status: number, body: string, method = M_OTHER, close = false): void {
+function reject(st: NodeContext, res: HttpResponse, status: number, body: string, method = M_OTHER, close = false): void {
   writeJson(res, status, body, undefined, close);
   st.metrics.request(method, status, -1);
 }
 
 /** Same checks for every method: Host, Origin, protocol-version header. Returns false if answered. */
-function commonChecks(st: FrontState, res: HttpResponse, req: HttpRequest, close: boolean): boolean {
+function commonChecks(st: NodeContext, res: HttpResponse, req: HttpRequest, close: boolean): boolean {
   const host = req.getHeader('host');
   if (!st.guard.hostAllowed(host)) {
     reject(st, res, 403, Bodies.forbiddenHost, M_OTHER, close);
@@ -115,7 +113,7 @@ function commonChecks(st: FrontState, res: HttpResponse, req: HttpRequest, close
   return true;
 }
 
-export function handlePost(st: FrontState, res: HttpResponse, req: HttpRequest): void {
+export function handlePost(st: NodeContext, res: HttpResponse, req: HttpRequest): void {
   if (!commonChecks(st, res, req, true)) return;
   const accept = req.getHeader('accept');
   if (!accepts(accept, JSON_TYPE) || !accepts(accept, SSE_TYPE)) return reject(st, res, 406, Bodies.notAcceptablePost, M_OTHER, true);
@@ -130,7 +128,7 @@ export function handlePost(st: FrontState, res: HttpResponse, req: HttpRequest):
     aborted: false,
     started: performance.now(),
     // Only requests that are not local (or initializes while draining) may need forwarding.
-    fwd: (st.draining || (sid !== '' && !st.routes.has(sid))) && mayForward(st, req, 'POST', sid) ? captureHeaders(req) : null,
+    fwd: (st.readiness.draining || (sid !== '' && !st.sessions.has(sid))) && mayForward(st, req, 'POST', sid) ? captureHeaders(req) : null,
   };
   res.onAborted(() => {
     head.aborted = true;
@@ -153,7 +151,7 @@ function drainLimit(max: number): number {
  * only a reset. So the answer goes out at once (status, headers, body; uWS frames it chunked because
  * the response stays open) and the rest of the body is read and discarded (finishRefusal).
  */
-function refuseBody(st: FrontState, res: HttpResponse): void {
+function refuseBody(st: NodeContext, res: HttpResponse): void {
   res.cork(() => {
     res.writeStatus(Status[413]).writeHeader('content-type', JSON_TYPE).writeHeader('connection', 'close');
     res.write(Bodies.tooLarge);
@@ -188,7 +186,7 @@ function finishRefusal(res: HttpResponse, head: PostHead, bodyEnded: boolean): v
  * body over the cap (declared or streamed) is refused with 413 and drained (refuseBody). Anything
  * unexpected thrown while the body is handled goes to the guard (fault.ts) as where="body".
  */
-function readBody(st: FrontState, res: HttpResponse, head: PostHead, length: number): void {
+function readBody(st: NodeContext, res: HttpResponse, head: PostHead, length: number): void {
   const max = st.config.maxBody;
   const declared = length >= 0;
   // Content-Length known: one allocation of the exact size; otherwise chunks, capped while streaming.
@@ -233,11 +231,11 @@ function readBody(st: FrontState, res: HttpResponse, head: PostHead, length: num
   });
 }
 
-function answer(st: FrontState, res: HttpResponse, status: number, body: string, method: number): void {
+function answer(st: NodeContext, res: HttpResponse, status: number, body: string, method: number): void {
   res.cork(() => reject(st, res, status, body, method));
 }
 
-function onPostBody(st: FrontState, res: HttpResponse, head: PostHead, raw: Buffer): void {
+function onPostBody(st: NodeContext, res: HttpResponse, head: PostHead, raw: Buffer): void {
   // Small bodies cannot be costly to parse; a large one could stall this thread for every session.
   if (raw.length >= SHAPE_SCAN_MIN_BYTES && jsonShapeTooLarge(raw)) return answer(st, res, 400, Bodies.tooComplex, M_OTHER);
   const text = raw.toString('utf8');
@@ -282,7 +280,7 @@ function onPostBody(st: FrontState, res: HttpResponse, head: PostHead, raw: Buff
 
   const sid = head.sid;
   if (sid === '') return answer(st, res, 400, Bodies.missingSession, method);
-  const route = st.routes.get(sid);
+  const route = st.sessions.route(sid);
   if (route === undefined) {
     if (head.fwd) {
       const fwd = head.fwd;
@@ -294,32 +292,32 @@ function onPostBody(st: FrontState, res: HttpResponse, head: PostHead, raw: Buff
     answer(st, res, 404, Bodies.sessionNotFound, method);
     return unknownSession(st, sid);
   }
-  const slot = st.pool.slots[routeSlot(route)];
-  if (isBatch && !allowsBatch(SUPPORTED_VERSIONS[routeRevision(route)])) return answer(st, res, 400, Bodies.batchNotAllowed, method);
+  const slot = st.sessions.slotOf(route);
+  if (isBatch && !allowsBatch(st.sessions.revisionOf(route))) return answer(st, res, 400, Bodies.batchNotAllowed, method);
   if (requests === 0) {
     // "If the input consists solely of JSON-RPC responses or notifications ... the server MUST return
     // HTTP status code 202 Accepted with no body."
-    st.pool.send(slot, { k: W_POST, sid, c: 0, body: text });
+    st.pool.send(slot, { type: 'post', sessionId: sid, exchange: 0, body: text });
     res.cork(() => {
       res.writeStatus(Status[202]).end();
     });
     st.metrics.request(method, 202, head.started);
     return;
   }
-  const conn = st.newConn(res, sid, slot, false, method, head.started);
-  res.onAborted(() => st.aborted(conn));
-  if (head.aborted) return st.aborted(conn);
-  st.pool.send(slot, { k: W_POST, sid, c: conn.c, body: text });
+  const conn = st.exchanges.open(res, sid, slot, false, method, head.started);
+  res.onAborted(() => st.exchanges.aborted(conn));
+  if (head.aborted) return st.exchanges.aborted(conn);
+  st.pool.send(slot, { type: 'post', sessionId: sid, exchange: conn.id, body: text });
 }
 
 function startSession(
-  st: FrontState,
+  st: NodeContext,
   res: HttpResponse,
   head: PostHead,
   msg: { params?: { protocolVersion?: unknown } },
   text: string,
 ): void {
-  if (st.draining) {
+  if (st.readiness.draining) {
     // A draining node takes no new sessions; in a cluster it hands them to a live peer.
     const peers = head.fwd ? st.directory!.livePeers() : [];
     if (peers.length > 0) {
@@ -332,16 +330,16 @@ function startSession(
   const slot = st.pool.pick();
   if (!slot) return answer(st, res, 503, Bodies.overloaded, M_INIT);
   const version = negotiate(msg.params?.protocolVersion);
-  const sid = st.tagger ? st.tagger.tag(mintSessionId()) : mintSessionId();
-  st.addRoute(sid, slot, versionIndex(version));
-  const conn = st.newConn(res, sid, slot, true, M_INIT, head.started);
-  res.onAborted(() => st.aborted(conn));
-  st.pool.send(slot, { k: W_INIT, sid, c: conn.c, body: text, v: version });
+  const sid = st.sessions.mintId();
+  st.sessions.add(sid, slot, versionIndex(version));
+  const conn = st.exchanges.open(res, sid, slot, true, M_INIT, head.started);
+  res.onAborted(() => st.exchanges.aborted(conn));
+  st.pool.send(slot, { type: 'init', sessionId: sid, exchange: conn.id, body: text, version });
 }
 
 /** A session this node does not have: 404 went out already; the registry only shapes bookkeeping. */
-function unknownSession(st: FrontState, sid: string): void {
-  st.registry
+function unknownSession(st: NodeContext, sid: string): void {
+  st.sessions.registry
     .lookup(sid)
     .then(
       (owner) => {
@@ -360,13 +358,13 @@ function unknownSession(st: FrontState, sid: string): void {
     .catch((err: unknown) => internalError(st, null, 'registry', err));
 }
 
-export function handleGet(st: FrontState, res: HttpResponse, req: HttpRequest): void {
+export function handleGet(st: NodeContext, res: HttpResponse, req: HttpRequest): void {
   if (!commonChecks(st, res, req, false)) return;
   // "The client MUST include an Accept header, listing text/event-stream as a supported content type."
   if (!accepts(req.getHeader('accept'), SSE_TYPE)) return reject(st, res, 406, Bodies.notAcceptableGet, M_GET);
   const sid = req.getHeader('mcp-session-id');
   if (sid === '') return reject(st, res, 400, Bodies.missingSession);
-  const route = st.routes.get(sid);
+  const route = st.sessions.route(sid);
   if (route === undefined) {
     if (mayForward(st, req, 'GET', sid))
       return forwardOr404(
@@ -382,35 +380,32 @@ export function handleGet(st: FrontState, res: HttpResponse, req: HttpRequest): 
     return unknownSession(st, sid);
   }
   const last = req.getHeader('last-event-id');
-  const slot = st.pool.slots[routeSlot(route)];
-  const conn = st.newConn(res, sid, slot, false, M_GET, performance.now());
-  res.onAborted(() => st.aborted(conn));
-  st.pool.send(slot, { k: W_GET, sid, c: conn.c, last: last === '' ? null : last });
+  const slot = st.sessions.slotOf(route);
+  const conn = st.exchanges.open(res, sid, slot, false, M_GET, performance.now());
+  res.onAborted(() => st.exchanges.aborted(conn));
+  st.pool.send(slot, { type: 'get', sessionId: sid, exchange: conn.id, lastEventId: last === '' ? null : last });
 }
 
-export function handleDelete(st: FrontState, res: HttpResponse, req: HttpRequest): void {
+export function handleDelete(st: NodeContext, res: HttpResponse, req: HttpRequest): void {
   if (!commonChecks(st, res, req, false)) return;
   const sid = req.getHeader('mcp-session-id');
   if (sid === '') return reject(st, res, 400, Bodies.missingSession);
-  const route = st.routes.get(sid);
-  if (route === undefined) {
+  if (!st.sessions.has(sid)) {
     const address = mayForward(st, req, 'DELETE', sid) ? ownerAddress(st, sid) : null;
     if (address !== null)
       return forwardOr404(st, res, { method: 'DELETE', headers: captureHeaders(req), body: null }, sid, M_DELETE, () => false, address);
     // Clean the registry even though nothing closes here; the session may belong to
     // another node or an earlier process.
-    st.registry.unregister(sid);
+    st.sessions.forgetUnknown(sid);
     reject(st, res, 404, Bodies.sessionNotFound);
     return unknownSession(st, sid);
   }
-  const slot = st.pool.slots[routeSlot(route)];
-  st.dropRoute(sid, 'delete');
-  st.pool.send(slot, { k: W_DELETE, sid, reason: 'delete' });
+  st.sessions.end(sid, 'delete');
   res.writeStatus(Status[200]).writeHeader('content-type', JSON_TYPE).end('{}');
   st.metrics.request(M_DELETE, 200, -1);
 }
 
-export function handleMethodNotAllowed(st: FrontState, res: HttpResponse): void {
+export function handleMethodNotAllowed(st: NodeContext, res: HttpResponse): void {
   res.writeStatus(Status[405]).writeHeader('allow', ALLOW_MCP).writeHeader('content-type', JSON_TYPE).end(Bodies.methodNotAllowed, true);
   st.metrics.request(M_OTHER, 405, -1);
 }

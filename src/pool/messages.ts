@@ -2,93 +2,92 @@ import type { MessagePort } from 'node:worker_threads';
 import type { LogLevel } from '../log.js';
 
 /**
- * The front ↔ session-worker channel. Messages travel in arrays (one postMessage per event-loop turn
- * in each direction); `k` is the opcode. `c` is the front's key for one HTTP exchange (a POST waiting
- * for its reply or an open SSE stream); 0 means "no HTTP reply wanted".
+ * The front ↔ session-worker channel. Messages travel in arrays (one postMessage per batch, see
+ * channel.ts); each is a plain object told apart by its `type`. `exchange` is the front's key for one
+ * HTTP exchange (a POST waiting for its reply, or an open SSE stream); 0 means "no HTTP reply wanted".
  */
 
-// front → worker
-export const W_INIT = 1; // { k, sid, c, body, v }       new session, body = initialize request text
-export const W_POST = 2; // { k, sid, c, body }          POST body text for a live session
-export const W_GET = 3; // { k, sid, c, last }           open (or resume, last = Last-Event-ID) an SSE stream
-export const W_DETACH = 4; // { k, sid, c }              the client went away from exchange c
-export const W_DELETE = 5; // { k, sid, reason }         end the session
-export const W_STATS = 6; // { k, c }                    ask for counters (metrics)
+// ---- front → worker --------------------------------------------------------------------------------
 
+/** A new session: `body` is the initialize request's text, `version` the negotiated revision. */
 export interface InitMsg {
-  k: 1;
-  sid: string;
-  c: number;
+  type: 'init';
+  sessionId: string;
+  exchange: number;
   body: string;
-  v: string;
+  version: string;
 }
+/** A POST body for a live session. */
 export interface PostMsg {
-  k: 2;
-  sid: string;
-  c: number;
+  type: 'post';
+  sessionId: string;
+  exchange: number;
   body: string;
 }
+/** Open the session's GET stream, or resume the stream that `lastEventId` names. */
 export interface GetMsg {
-  k: 3;
-  sid: string;
-  c: number;
-  last: string | null;
+  type: 'get';
+  sessionId: string;
+  exchange: number;
+  lastEventId: string | null;
 }
+/** The client went away from `exchange`: its stream's events are kept for resumption. */
 export interface DetachMsg {
-  k: 4;
-  sid: string;
-  c: number;
+  type: 'detach';
+  sessionId: string;
+  exchange: number;
 }
+/** End the session. */
 export interface DeleteMsg {
-  k: 5;
-  sid: string;
+  type: 'delete';
+  sessionId: string;
   reason: string;
 }
+/** Ask for the worker's counters; answered by a StatsOut with the same `request`. */
 export interface StatsMsg {
-  k: 6;
-  c: number;
+  type: 'stats';
+  request: number;
 }
 export type ToWorker = InitMsg | PostMsg | GetMsg | DetachMsg | DeleteMsg | StatsMsg;
 
-// worker → front
-export const F_JSON = 1; // { k, c, status, body, drop? }  whole reply; drop: forget session sid (failed initialize)
-export const F_EVENT = 2; // { k, c, eid, body, end }      one SSE event on exchange c ('' body = priming event)
-export const F_CLOSE = 3; // { k, c, retry }               send `retry:` and close the SSE stream of exchange c
-export const F_GONE = 4; // { k, sid, reason }             the worker ended a session (idle expiry, error)
-export const F_STATS = 5; // { k, c, stats }
-export const F_READY = 6; // { k, slot }                the host task is serving
+// ---- worker → front --------------------------------------------------------------------------------
 
+/** The whole reply of `exchange`. */
 export interface JsonOut {
-  k: 1;
-  c: number;
+  type: 'json';
+  exchange: number;
   status: number;
   body: string;
-  drop?: string;
 }
+/** One SSE event on `exchange` (an empty `body` is a priming event, or only opens the stream). */
 export interface EventOut {
-  k: 2;
-  c: number;
-  eid: string;
+  type: 'event';
+  exchange: number;
+  eventId: string;
   body: string;
+  /** The last event of the stream: the response that completes its POST. */
   end: boolean;
 }
+/** Send `retry:` and close the SSE stream of `exchange`. */
 export interface CloseOut {
-  k: 3;
-  c: number;
-  retry: number;
+  type: 'close';
+  exchange: number;
+  retryMs: number;
 }
+/** The worker ended a session on its own (idle expiry, error). */
 export interface GoneOut {
-  k: 4;
-  sid: string;
+  type: 'gone';
+  sessionId: string;
   reason: string;
 }
 export interface StatsOut {
-  k: 5;
-  c: number;
+  type: 'stats';
+  request: number;
   stats: WorkerStats;
 }
+/** The host task is serving. */
 export interface ReadyOut {
-  k: 6;
+  type: 'ready';
   slot: number;
 }
 export type ToFront = JsonOut | EventOut | CloseOut | GoneOut | StatsOut | ReadyOut;
@@ -107,6 +106,7 @@ export interface HostTaskData {
   port: MessagePort;
   slot: number;
   tools: string | null;
+  /** The node's id, for the worker's log lines. */
   nodeId: string;
   sessionIdleMs: number;
   replayEvents: number;
@@ -133,6 +133,5 @@ export interface HostTaskData {
 export const HB_BEAT = 0;
 export const HB_EXIT = 1;
 export const HB_WORDS = 2;
-/** HB_EXIT values. */
-export const EXIT_NONE = 0;
+/** HB_EXIT when the worker ended itself over its heap cap (0, the initial value, means it did not). */
 export const EXIT_HEAP = 1;

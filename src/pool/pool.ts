@@ -21,7 +21,8 @@ import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { Piscina } from 'piscina';
 import { ErrorCodes, McpRuntimeError, type ErrorCode } from '../errors.js';
-import { EXIT_HEAP, F_READY, HB_BEAT, HB_EXIT, HB_WORDS, type HostTaskData, type ToFront, type ToWorker } from './messages.js';
+import { EXIT_HEAP, HB_BEAT, HB_EXIT, HB_WORDS, type HostTaskData, type ToFront, type ToWorker } from './messages.js';
+import { BatchChannel } from './channel.js';
 import { log, type LogLevel } from '../log.js';
 
 export interface PoolOptions {
@@ -62,7 +63,8 @@ export interface Slot {
   ready: boolean;
   /** Sessions living in this slot's worker. */
   sessions: Set<string>;
-  outbox: ToWorker[];
+  /** Messages to the current host task, batched; null while no host task runs. */
+  channel: BatchChannel<ToWorker> | null;
   generation: number;
   /** Why the host task could not start, as the worker reported it. */
   fatal?: Error;
@@ -89,16 +91,11 @@ export interface PoolEvents {
   onStall(slot: Slot): void;
 }
 
-/** Messages per slot after which a batch is posted without waiting for the end of the turn. */
-export const EAGER_BATCH = 4;
-
 const HOST_FILE = fileURLToPath(new URL('../../workers/host.js', import.meta.url));
 
 export class SessionPool {
   readonly slots: Slot[] = [];
   private readonly piscina: Piscina;
-  private flushScheduled = false;
-  private readonly flushBound = (): void => this.flush();
   private closing = false;
   private readyWaiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
   private rr = 0;
@@ -134,7 +131,7 @@ export class SessionPool {
         port: null,
         ready: false,
         sessions: new Set(),
-        outbox: [],
+        channel: null,
         generation: 0,
         heartbeat: new Int32Array(0),
         lastBeat: 0,
@@ -158,6 +155,7 @@ export class SessionPool {
   private startHost(slot: Slot): void {
     const { port1, port2 } = new MessageChannel();
     slot.port = port1;
+    slot.channel = new BatchChannel<ToWorker>(port1);
     slot.ready = false;
     slot.stalled = false;
     slot.endReason = null;
@@ -168,7 +166,7 @@ export class SessionPool {
     port1.on('message', (batch: ToFront[]) => {
       for (let i = 0; i < batch.length; i++) {
         const msg = batch[i];
-        if (msg.k === F_READY) {
+        if (msg.type === 'ready') {
           slot.ready = true;
           // Watched from now on (loading a tools module may take any time).
           slot.lastBeat = Atomics.load(slot.heartbeat, HB_BEAT);
@@ -209,9 +207,10 @@ export class SessionPool {
     slot.ready = false;
     slot.stalled = false;
     slot.abort = null;
+    slot.channel?.close();
+    slot.channel = null;
     slot.port?.close();
     slot.port = null;
-    slot.outbox.length = 0;
     const lost = slot.sessions;
     slot.sessions = new Set();
     if (!wasReady && this.readyWaiters.length) {
@@ -300,30 +299,9 @@ export class SessionPool {
     return best;
   }
 
+  /** Queues `msg` for the slot's worker (batched, see channel.ts); dropped while no host task runs. */
   send(slot: Slot, msg: ToWorker): void {
-    if (!slot.port) return;
-    // A full-enough batch goes now, so the worker starts on it while the front reads more requests
-    // (front and worker overlap instead of taking turns); the rest waits for the end of the turn.
-    if (slot.outbox.push(msg) >= EAGER_BATCH) {
-      const batch = slot.outbox;
-      slot.outbox = [];
-      slot.port.postMessage(batch);
-      return;
-    }
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(this.flushBound);
-    }
-  }
-
-  private flush(): void {
-    this.flushScheduled = false;
-    for (const slot of this.slots) {
-      if (slot.outbox.length === 0 || !slot.port) continue;
-      const batch = slot.outbox;
-      slot.outbox = [];
-      slot.port.postMessage(batch);
-    }
+    slot.channel?.push(msg);
   }
 
   get readyCount(): number {
@@ -342,8 +320,11 @@ export class SessionPool {
   async close(): Promise<void> {
     this.closing = true;
     if (this.watchTimer) clearInterval(this.watchTimer);
-    this.flush();
-    for (const s of this.slots) s.port?.close();
+    for (const s of this.slots) {
+      s.channel?.flush();
+      s.channel?.close();
+      s.port?.close();
+    }
     await this.piscina.destroy();
   }
 }

@@ -3,11 +3,18 @@ import type { NodeOptions } from '../config.js';
 import { MemoryRegistry } from './memory.js';
 import type { RegistryHooks, SessionRegistry } from './registry.js';
 
-export async function createRegistry(config: Readonly<NodeOptions>, port: number, hooks: RegistryHooks): Promise<SessionRegistry> {
-  const identity = { nodeId: config.nodeId, address: config.advertiseAddress || `${config.host}:${port}` };
+export type RegistryFactory = (port: number, hooks: RegistryHooks) => SessionRegistry;
+
+/**
+ * Loads the chosen implementation and returns its constructor bound to the config: a node makes its
+ * registry synchronously once its listen port (part of its address) is known.
+ */
+export async function registryFactory(config: Readonly<NodeOptions>): Promise<RegistryFactory> {
+  const identity = (port: number) => ({ nodeId: config.nodeId, address: config.advertiseAddress || `${config.host}:${port}` });
   if (config.redisUrl) {
+    const url = config.redisUrl;
     const { RedisRegistry } = await import('./redis.js');
-    return new RedisRegistry(config.redisUrl, identity, config, hooks);
+    return (port, hooks) => new RedisRegistry(url, identity(port), config, hooks);
   }
-  return new MemoryRegistry(identity);
+  return (port) => new MemoryRegistry(identity(port));
 }

@@ -116,7 +116,7 @@ export class RedisRegistry implements SessionRegistry {
 
   constructor(
     url: string,
-    private readonly identity: RegistryIdentity,
+    identity: RegistryIdentity,
     config: Readonly<RegistryConfig>,
     private readonly hooks: RegistryHooks,
   ) {

@@ -1,12 +1,11 @@
 /** In-process: per-stream replay buffers and Last-Event-ID resumption (workers/session.ts). */
 import { describe, expect, it } from 'vitest';
-import type { ToFront } from '../../src/pool/messages.js';
-import { emit, newStream, resume, Session } from '../../workers/session.js';
-import type { Outbox } from '../../workers/outbox.js';
+import type { EventOut, ToFront } from '../../src/pool/messages.js';
+import { emit, newStream, resume, Session, type FrontSink } from '../../workers/session.js';
 
-function recorder(): { out: Outbox; sent: ToFront[] } {
+function recorder(): { out: FrontSink; sent: ToFront[] } {
   const sent: ToFront[] = [];
-  return { out: { push: (m: ToFront) => sent.push(m) } as unknown as Outbox, sent };
+  return { out: { push: (m: ToFront) => void sent.push(m) }, sent };
 }
 
 const LIMITS = { replayEvents: 3, keptStreams: 2 };
@@ -17,7 +16,7 @@ describe('replay buffer', () => {
     const s = new Session('sid', '2025-11-25');
     const stream = newStream(4, 11);
     for (let i = 1; i <= 5; i++) emit(out, s, stream, `{"n":${i}}`, false, LIMITS);
-    expect(sent.map((m) => (m as { eid: string }).eid)).toEqual(['4_1', '4_2', '4_3', '4_4', '4_5']);
+    expect(sent.map((m) => (m as EventOut).eventId)).toEqual(['4_1', '4_2', '4_3', '4_4', '4_5']);
     expect(stream.buf.map((e) => e[1])).toEqual(['4_3', '4_4', '4_5']);
   });
 
@@ -28,7 +27,7 @@ describe('replay buffer', () => {
     for (let i = 1; i <= 3; i++) emit(out, s, stream, `{"n":${i}}`, false, LIMITS);
     expect(sent).toEqual([]);
     resume(out, s, stream, 21, 1);
-    expect(sent.map((m) => [(m as { c: number }).c, (m as { eid: string }).eid])).toEqual([
+    expect(sent.map((m) => [(m as EventOut).exchange, (m as EventOut).eventId])).toEqual([
       [21, '0_2'],
       [21, '0_3'],
     ]);
@@ -43,7 +42,7 @@ describe('replay buffer', () => {
     // keptStreams = 2: the oldest finished one was let go.
     expect([...s.streams!.keys()]).toEqual([2, 3]);
     resume(out, s, streams[2], 30, 0);
-    expect(sent).toEqual([{ k: 2, c: 30, eid: '3_1', body: '{"result":1}', end: true }]);
+    expect(sent).toEqual([{ type: 'event', exchange: 30, eventId: '3_1', body: '{"result":1}', end: true }]);
     expect(s.streams!.has(3)).toBe(false);
   });
 
@@ -53,6 +52,6 @@ describe('replay buffer', () => {
     const st = newStream(5, 0);
     emit(out, s, st, '{"result":1}', true, LIMITS);
     resume(out, s, st, 40, 1);
-    expect(sent).toEqual([{ k: 2, c: 40, eid: '', body: '', end: true }]);
+    expect(sent).toEqual([{ type: 'event', exchange: 40, eventId: '', body: '', end: true }]);
   });
 });

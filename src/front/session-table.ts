@@ -1,0 +1,114 @@
+/**
+ * The session table: which worker holds each live session of this node, and at which protocol
+ * revision (one small integer per session, route.ts). It is the only writer of the routes, of each
+ * worker's session set and of the registry's register/unregister, and it counts session lifecycle
+ * metrics, so the four never disagree. Every request for a local session reads it synchronously;
+ * nothing here waits on the registry.
+ */
+import type { SessionTagger } from '../cluster/session-tag.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { SessionPool, Slot } from '../pool/pool.js';
+import type { SessionRegistry } from '../registry/registry.js';
+import { SUPPORTED_VERSIONS } from '../protocol/versions.js';
+import { encodeRoute, routeRevision, routeSlot } from './route.js';
+import { SessionIdSource } from './session-id.js';
+
+export class SessionTable {
+  private readonly routes = new Map<string, number>();
+  private readonly ids = new SessionIdSource();
+
+  constructor(
+    private readonly pool: SessionPool,
+    /** The registry of this node (memory or Redis); read by /readyz and misroute bookkeeping. */
+    readonly registry: SessionRegistry,
+    private readonly metrics: Metrics,
+    /** Cluster mode: every id minted here carries this node's owner tag. */
+    private readonly tagger: SessionTagger | null,
+  ) {}
+
+  /** The route of a local session (worker slot and revision, packed), or undefined. */
+  route(sid: string): number | undefined {
+    return this.routes.get(sid);
+  }
+
+  has(sid: string): boolean {
+    return this.routes.has(sid);
+  }
+
+  /** The worker slot a route names. */
+  slotOf(route: number): Slot {
+    return this.pool.slots[routeSlot(route)];
+  }
+
+  /** The protocol revision a route names. */
+  revisionOf(route: number): string {
+    return SUPPORTED_VERSIONS[routeRevision(route)];
+  }
+
+  get size(): number {
+    return this.routes.size;
+  }
+
+  /** Every live session id (re-asserted by the registry). */
+  sessionIds(): IterableIterator<string> {
+    return this.routes.keys();
+  }
+
+  /** A fresh session id, owner-tagged in a cluster. */
+  mintId(): string {
+    const id = this.ids.mint();
+    return this.tagger ? this.tagger.tag(id) : id;
+  }
+
+  add(sid: string, slot: Slot, revisionIndex: number): void {
+    this.routes.set(sid, encodeRoute(slot.index, revisionIndex));
+    slot.sessions.add(sid);
+    this.registry.register(sid);
+    this.metrics.sessionsCreated.inc();
+  }
+
+  /** Forgets a session everywhere; the registry is cleaned whether or not the local close succeeded. */
+  drop(sid: string, reason: string): void {
+    const route = this.routes.get(sid);
+    if (route !== undefined) {
+      this.routes.delete(sid);
+      this.pool.slots[routeSlot(route)]?.sessions.delete(sid);
+      this.metrics.sessionClosed(reason);
+    }
+    this.registry.unregister(sid);
+  }
+
+  /**
+   * Ends a local session: forgets it and tells its worker. Returns false when it was not local.
+   * `reason` is both the worker's and the metric's.
+   */
+  end(sid: string, reason: string): boolean {
+    const route = this.routes.get(sid);
+    if (route === undefined) return false;
+    const slot = this.pool.slots[routeSlot(route)];
+    this.drop(sid, reason);
+    if (slot) this.pool.send(slot, { type: 'delete', sessionId: sid, reason });
+    return true;
+  }
+
+  /** A session this node does not have: its registry key goes (it may be another node's or an earlier process's). */
+  forgetUnknown(sid: string): void {
+    this.registry.unregister(sid);
+  }
+
+  /** A worker died: these sessions died with it. */
+  lost(sessions: Iterable<string>): void {
+    for (const sid of sessions) {
+      this.routes.delete(sid);
+      this.registry.unregister(sid);
+      this.metrics.sessionClosed('worker_died');
+    }
+  }
+
+  /** Shutdown: forgets every route locally; the registry's close() removes them all from the store. */
+  forgetAll(reason: string): void {
+    for (let n = this.routes.size; n > 0; n--) this.metrics.sessionClosed(reason);
+    this.routes.clear();
+    for (const slot of this.pool.slots) slot.sessions.clear();
+  }
+}

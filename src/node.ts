@@ -2,6 +2,7 @@
  * One node: the session pool, the registry, the uWS front, and an orderly shutdown. Used by main.ts
  * and by anything that embeds a node in-process.
  */
+import { randomBytes } from 'node:crypto';
 import type { us_listen_socket } from 'uWebSockets.js';
 import type { NodeOptions } from './config.js';
 import { ErrorCodes, McpRuntimeError } from './errors.js';
@@ -82,6 +83,12 @@ export async function startNode(config: Readonly<NodeOptions>): Promise<RunningN
       stallMs: config.workerStallMs,
       maxHeapMb: config.workerMaxHeapMb,
       logLevel: config.logLevel,
+      // A retried 2026-07-28 request may reach any node: with a cluster secret every node opens the
+      // others' requestState; without one, states open on this node only (any of its workers).
+      requestStateKey: config.clusterSecret || randomBytes(32).toString('hex'),
+      requestStateTtlMs: config.requestStateTtlMs,
+      listTtlMs: config.listTtlMs,
+      readTtlMs: config.readTtlMs,
     },
     {
       onMessage: (_slot, msg) => {

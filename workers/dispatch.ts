@@ -8,6 +8,7 @@ import { errorBody } from '../src/protocol/jsonrpc.js';
 import { subscriptionError } from './limits.js';
 import type { GetMsg, InitMsg, PostMsg, ToWorker } from '../src/pool/messages.js';
 import type { Definitions } from './definitions.js';
+import type { ModernHost } from './modern-host.js';
 import type { HandlerExtra, JsonRpcNotification, JsonRpcRequestOut, RequestOptions } from './api.js';
 import { E_TIMEOUT, E_UNSERIALIZABLE, WorkerMetrics } from './metrics.js';
 import { FaultLog } from './faults.js';
@@ -83,6 +84,8 @@ export class SessionWorker {
   readonly metrics: WorkerMetrics;
   /** Contained faults: counted, and logged at a bounded rate. */
   readonly faults: FaultLog;
+  /** Set by host.ts: the 2026-07-28 side of this worker. */
+  modern: ModernHost | null = null;
 
   constructor(
     private readonly out: FrontSink,
@@ -136,6 +139,10 @@ export class SessionWorker {
         if (s) this.closeSession(s, m.reason, false);
         return;
       }
+      case 'modern':
+      case 'cancel':
+        // 2026-07-28 requests: stateless, served by workers/modern-host.ts.
+        return this.modern?.handle(m);
       case 'stats': {
         const lag = lagSeconds(this.lag);
         this.lag.reset();

@@ -11,6 +11,9 @@ import { BatchChannel } from '../src/pool/channel.js';
 import type { RegisterFn } from './api.js';
 import { Definitions } from './definitions.js';
 import { SessionWorker } from './dispatch.js';
+import { ModernDispatcher } from './modern.js';
+import { ModernHost } from './modern-host.js';
+import { createRequestStateSealer } from '../src/cluster/request-state.js';
 import { containFaults } from './faults.js';
 import { startWatch } from './watch.js';
 import { configureLog } from '../src/log.js';
@@ -58,6 +61,15 @@ export default async function host(data: HostTaskData): Promise<HostResult> {
     keptStreams: 16,
     metrics: data.metrics,
   });
+  const sealer = createRequestStateSealer(data.requestStateKey, { ttlMs: data.requestStateTtlMs });
+  const dispatcher = new ModernDispatcher(defs, sealer, {
+    handlerTimeoutMs: data.handlerTimeoutMs,
+    listCache: { ttlMs: data.listTtlMs, cacheScope: 'private' },
+    readCache: { ttlMs: data.readTtlMs, cacheScope: 'private' },
+    onToolCall: (name, isError, started) => worker.metrics.toolCall(name, isError, started),
+  });
+  const modern = new ModernHost(out, dispatcher);
+  worker.modern = modern;
   const release = containFaults(worker.faults);
   const stopWatch = startWatch(data.heartbeat, data.heartbeatMs, data.maxHeapMb, data.slot);
   return new Promise((done) => {
@@ -65,6 +77,7 @@ export default async function host(data: HostTaskData): Promise<HostResult> {
     port.on('close', () => {
       stopWatch();
       worker.stop();
+      modern.stop();
       release();
       done('closed');
     });

@@ -64,11 +64,16 @@ export class Exchanges {
     return this.conns.get(id);
   }
 
-  /** The client went away (onAborted): the worker keeps the stream's events for resumption. */
+  /**
+   * The client went away (onAborted). A session's stream keeps its events for resumption; a
+   * 2026-07-28 request (no session) is cancelled: "Closing the SSE response stream MUST be treated by
+   * the server as cancellation of that request."
+   */
   aborted(conn: Conn): void {
     if (conn.done) return;
     this.finish(conn);
-    this.pool.send(conn.slot, { type: 'detach', sessionId: conn.sid, exchange: conn.id });
+    if (conn.sid === '') this.pool.send(conn.slot, { type: 'cancel', exchange: conn.id });
+    else this.pool.send(conn.slot, { type: 'detach', sessionId: conn.sid, exchange: conn.id });
   }
 
   finish(conn: Conn): void {
@@ -170,6 +175,8 @@ export class Exchanges {
       const res = conn.res;
       res.cork(() => {
         if (conn.sse) sseEnd(conn);
+        // A stateless request lost its worker, not a session: the client may retry it as it is.
+        else if (conn.sid === '') writeJson(res, 503, Bodies.overloaded);
         else writeJson(res, 404, Bodies.sessionNotFound);
       });
     }

@@ -10,6 +10,7 @@ import { log, sessionRef } from '../log.js';
 import { M_BATCH, M_DELETE, M_GET, M_INIT, M_NOTIFICATION, M_OTHER, M_RESPONSE, methodIndex } from '../metrics/metrics.js';
 import { Bodies, classify, MsgKind } from '../protocol/jsonrpc.js';
 import { allowsBatch, negotiate, versionIndex } from '../protocol/versions.js';
+import { bodyIsModern, Era, eraOfHeaders } from '../protocol/modern.js';
 import { accepts, ALLOW_MCP, JSON_TYPE, SSE_TYPE, Status, writeJson } from './http.js';
 import { internalError } from './fault.js';
 import { forward, fromPeer, PASSED, type ForwardRequest } from './forward.js';
@@ -17,8 +18,36 @@ import { admitInitParams, admitSession, batchTooLarge } from './limits.js';
 import { textFault } from './test-faults.js';
 import type { NodeContext } from './context.js';
 
+/** The headers a 2026-07-28 request mirrors from its body, read while uWS's request is valid. */
+interface ModernHead {
+  protocolVersion: string;
+  mcpMethod: string;
+  mcpName: string;
+  paramHeaders: Record<string, string> | null;
+}
+
+/** `mcp-param-*` headers kept per request at most (a tool schema names at most this many). */
+const MAX_PARAM_HEADERS = 32;
+const PARAM_PREFIX = 'mcp-param-';
+
+function modernHead(req: HttpRequest, protocolVersion: string): ModernHead {
+  let paramHeaders: Record<string, string> | null = null;
+  let n = 0;
+  req.forEach((name, value) => {
+    if (n < MAX_PARAM_HEADERS && name.startsWith(PARAM_PREFIX)) {
+      (paramHeaders ??= {})[name] = value;
+      n++;
+    }
+  });
+  return { protocolVersion, mcpMethod: req.getHeader('mcp-method'), mcpName: req.getHeader('mcp-name'), paramHeaders };
+}
+
 interface PostHead {
   sid: string;
+  /** The era from the headers (protocol/modern.ts); Undecided: the body's `_meta` decides. */
+  era: Era;
+  /** Set for a request the headers make modern. */
+  modern: ModernHead | null;
   aborted: boolean;
   started: number;
   /** Headers to forward with, captured only when this request may have to be forwarded. */
@@ -92,8 +121,11 @@ function reject(st: NodeContext, res: HttpResponse, status: number, body: string
   st.metrics.request(method, status, -1);
 }
 
-/** Same checks for every method: Host, Origin, protocol-version header. Returns false if answered. */
-function commonChecks(st: NodeContext, res: HttpResponse, req: HttpRequest, close: boolean): boolean {
+/**
+ * Same checks for every method: Host, Origin, protocol-version header (the 2025 table's; a modern
+ * POST's version is checked against its body later). Returns false if answered.
+ */
+function commonChecks(st: NodeContext, res: HttpResponse, req: HttpRequest, close: boolean, modern = false): boolean {
   const host = req.getHeader('host');
   if (!st.guard.hostAllowed(host)) {
     reject(st, res, 403, Bodies.forbiddenHost, M_OTHER, close);
@@ -106,7 +138,7 @@ function commonChecks(st: NodeContext, res: HttpResponse, req: HttpRequest, clos
   const hv = req.getHeader('mcp-protocol-version');
   // "If the server receives a request with an invalid or unsupported MCP-Protocol-Version, it MUST
   // respond with 400 Bad Request."
-  if (hv !== '' && versionIndex(hv) < 0) {
+  if (!modern && hv !== '' && versionIndex(hv) < 0) {
     reject(st, res, 400, Bodies.badVersion, M_OTHER, close);
     return false;
   }
@@ -114,7 +146,10 @@ function commonChecks(st: NodeContext, res: HttpResponse, req: HttpRequest, clos
 }
 
 export function handlePost(st: NodeContext, res: HttpResponse, req: HttpRequest): void {
-  if (!commonChecks(st, res, req, true)) return;
+  const sid = req.getHeader('mcp-session-id');
+  const hv = req.getHeader('mcp-protocol-version');
+  const era = eraOfHeaders(hv, sid);
+  if (!commonChecks(st, res, req, true, era === Era.Modern)) return;
   const accept = req.getHeader('accept');
   if (!accepts(accept, JSON_TYPE) || !accepts(accept, SSE_TYPE)) return reject(st, res, 406, Bodies.notAcceptablePost, M_OTHER, true);
   const ctype = req.getHeader('content-type');
@@ -122,9 +157,10 @@ export function handlePost(st: NodeContext, res: HttpResponse, req: HttpRequest)
   const declared = req.getHeader('content-length');
   const length = declared === '' ? -1 : Number(declared);
 
-  const sid = req.getHeader('mcp-session-id');
   const head: PostHead = {
     sid,
+    era,
+    modern: era === Era.Modern ? modernHead(req, hv) : null,
     aborted: false,
     started: performance.now(),
     // Only requests that are not local (or initializes while draining) may need forwarding.
@@ -246,6 +282,7 @@ function onPostBody(st: NodeContext, res: HttpResponse, head: PostHead, raw: Buf
   } catch {
     return answer(st, res, 400, Bodies.parseError, M_OTHER);
   }
+  if (head.era === Era.Modern || (head.era === Era.Undecided && bodyIsModern(parsed))) return modernPost(st, res, head, parsed, text);
   let requests = 0;
   let method = M_OTHER;
   let isInit = false;
@@ -308,6 +345,42 @@ function onPostBody(st: NodeContext, res: HttpResponse, head: PostHead, raw: Buf
   res.onAborted(() => st.exchanges.aborted(conn));
   if (head.aborted) return st.exchanges.aborted(conn);
   st.pool.send(slot, { type: 'post', sessionId: sid, exchange: conn.id, body: text });
+}
+
+/**
+ * A 2026-07-28 request: stateless, so the least recently picked worker serves it (no session, no
+ * stickiness). The worker validates the envelope and answers JSON, or SSE when the handler sends
+ * notifications first.
+ */
+function modernPost(st: NodeContext, res: HttpResponse, head: PostHead, parsed: unknown, text: string): void {
+  const kind = classify(parsed);
+  if (kind === MsgKind.Notification) {
+    // "If the server accepts it, the server MUST return HTTP status code 202 Accepted with no body";
+    // this revision defines no client notification over HTTP, so nothing is done with it.
+    res.cork(() => {
+      res.writeStatus(Status[202]).end();
+    });
+    st.metrics.request(M_NOTIFICATION, 202, head.started);
+    return;
+  }
+  // A batch, a response, or no JSON-RPC message: "The body of the HTTP POST MUST be a single JSON-RPC request or notification."
+  if (kind !== MsgKind.Request) return answer(st, res, 400, Bodies.invalidRequest, M_OTHER);
+  const method = methodIndex((parsed as { method: string }).method);
+  const slot = st.pool.pickAny();
+  if (!slot) return answer(st, res, 503, Bodies.overloaded, method);
+  const conn = st.exchanges.open(res, '', slot, false, method, head.started);
+  res.onAborted(() => st.exchanges.aborted(conn));
+  if (head.aborted) return st.exchanges.aborted(conn);
+  const h = head.modern;
+  st.pool.send(slot, {
+    type: 'modern',
+    exchange: conn.id,
+    body: text,
+    protocolVersion: h?.protocolVersion ?? '',
+    mcpMethod: h?.mcpMethod ?? '',
+    mcpName: h?.mcpName ?? '',
+    paramHeaders: h?.paramHeaders ?? null,
+  });
 }
 
 function startSession(

@@ -48,7 +48,25 @@ export interface StatsMsg {
   type: 'stats';
   request: number;
 }
-export type ToWorker = InitMsg | PostMsg | GetMsg | DetachMsg | DeleteMsg | StatsMsg;
+/**
+ * A 2026-07-28 request: no session, so any worker serves it. The header fields are the values the
+ * revision mirrors from the body ('' when absent); `paramHeaders` the request's `mcp-param-*` headers.
+ */
+export interface ModernMsg {
+  type: 'modern';
+  exchange: number;
+  body: string;
+  protocolVersion: string;
+  mcpMethod: string;
+  mcpName: string;
+  paramHeaders: Record<string, string> | null;
+}
+/** The client closed a 2026-07-28 request's response: that is its cancellation. */
+export interface CancelMsg {
+  type: 'cancel';
+  exchange: number;
+}
+export type ToWorker = InitMsg | PostMsg | GetMsg | DetachMsg | DeleteMsg | StatsMsg | ModernMsg | CancelMsg;
 
 // ---- worker → front --------------------------------------------------------------------------------
 
@@ -123,6 +141,11 @@ export interface HostTaskData {
   maxHeapMb: number;
   /** The node's LOG_LEVEL: the worker's log lines carry the node id and honour it like the front's. */
   logLevel: LogLevel;
+  /** Seals 2026-07-28 `requestState`: the cluster secret, or random bytes the node made once (hex). */
+  requestStateKey: string;
+  requestStateTtlMs: number;
+  listTtlMs: number;
+  readTtlMs: number;
 }
 
 /**

@@ -40,6 +40,10 @@ export interface PoolOptions {
   /** Live-heap cap per worker, MiB; V8's hard limit is twice this. 0: none. */
   maxHeapMb: number;
   logLevel: LogLevel;
+  requestStateKey: string;
+  requestStateTtlMs: number;
+  listTtlMs: number;
+  readTtlMs: number;
 }
 
 /** Why a worker was replaced: the `reason` label of mcp_worker_restarts_total. */
@@ -99,6 +103,7 @@ export class SessionPool {
   private closing = false;
   private readyWaiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
   private rr = 0;
+  private anyRr = 0;
   private startFailure: Error | null = null;
   /** The most recent replacements, newest last (bounded by FAULT_HISTORY). */
   readonly faults: WorkerFault[] = [];
@@ -190,6 +195,10 @@ export class SessionPool {
       heartbeatMs: this.watchEvery,
       maxHeapMb: this.opts.maxHeapMb,
       logLevel: this.opts.logLevel,
+      requestStateKey: this.opts.requestStateKey,
+      requestStateTtlMs: this.opts.requestStateTtlMs,
+      listTtlMs: this.opts.listTtlMs,
+      readTtlMs: this.opts.readTtlMs,
     };
     this.piscina.run(data, { transferList: [port2] as never, signal: slot.abort.signal }).then(
       (result: { fatal?: { code: string; message: string } } | string) => {
@@ -297,6 +306,17 @@ export class SessionPool {
     }
     this.rr = (this.rr + 1) % n;
     return best;
+  }
+
+  /** A ready slot for a stateless (2026-07-28) request: round-robin over the ready, unstalled ones. */
+  pickAny(): Slot | null {
+    const n = this.slots.length;
+    for (let i = 0; i < n; i++) {
+      const s = this.slots[this.anyRr];
+      this.anyRr = (this.anyRr + 1) % n;
+      if (s.ready && !s.stalled) return s;
+    }
+    return null;
   }
 
   /** Queues `msg` for the slot's worker (batched, see channel.ts); dropped while no host task runs. */

@@ -1,0 +1,87 @@
+/**
+ * The thread side of 2026-07-28 requests: turns a `modern` message into a ModernDispatcher call and
+ * its answer into `json` (a whole reply) or `event`s (notifications first, the response last, no
+ * event ids: streams are not resumable in this revision). A `cancel` aborts the request; nothing is
+ * sent for it afterwards.
+ */
+import type { BatchChannel } from '../src/pool/channel.js';
+import type { CancelMsg, ModernMsg, ToFront } from '../src/pool/messages.js';
+import { Bodies, classify, MsgKind } from '../src/protocol/jsonrpc.js';
+import type { ModernDispatcher, ModernFlight, ModernSink } from './modern.js';
+
+/** One request's way back to its exchange. */
+class ExchangeSink implements ModernSink {
+  streamed = false;
+  done = false;
+  constructor(
+    private readonly host: ModernHost,
+    readonly exchange: number,
+  ) {}
+
+  notify(body: string): void {
+    if (this.done) return;
+    this.streamed = true;
+    this.host.out.push({ type: 'event', exchange: this.exchange, eventId: '', body, end: false });
+  }
+
+  reply(status: number, body: string): void {
+    if (this.done) return;
+    this.done = true;
+    this.host.settled(this.exchange);
+    if (this.streamed) this.host.out.push({ type: 'event', exchange: this.exchange, eventId: '', body, end: true });
+    else this.host.out.push({ type: 'json', exchange: this.exchange, status, body });
+  }
+}
+
+export class ModernHost {
+  /** Requests of this worker still running, by exchange: what a `cancel` finds. */
+  private readonly flights = new Map<number, ModernFlight>();
+
+  constructor(
+    readonly out: BatchChannel<ToFront>,
+    private readonly dispatcher: ModernDispatcher,
+  ) {}
+
+  get inFlight(): number {
+    return this.flights.size;
+  }
+
+  handle(m: ModernMsg | CancelMsg): void {
+    if (m.type === 'cancel') {
+      const f = this.flights.get(m.exchange);
+      if (f) {
+        this.flights.delete(m.exchange);
+        f.cancel();
+      }
+      return;
+    }
+    // The front parsed and classified this body already; a second look costs less than a second shape.
+    const msg = JSON.parse(m.body) as { id: string | number; method: string; params?: unknown };
+    if (classify(msg) !== MsgKind.Request) {
+      this.out.push({ type: 'json', exchange: m.exchange, status: 400, body: Bodies.invalidRequest });
+      return;
+    }
+    const sink = new ExchangeSink(this, m.exchange);
+    const flight = this.dispatcher.dispatch(
+      {
+        id: msg.id,
+        method: msg.method,
+        params: msg.params,
+        headers: { protocolVersion: m.protocolVersion, method: m.mcpMethod, name: m.mcpName },
+        paramHeaders: m.paramHeaders ?? undefined,
+      },
+      sink,
+    );
+    if (flight && !sink.done) this.flights.set(m.exchange, flight);
+  }
+
+  settled(exchange: number): void {
+    this.flights.delete(exchange);
+  }
+
+  /** The worker stops: every request still running is cancelled (the front ends their exchanges). */
+  stop(): void {
+    for (const f of this.flights.values()) f.cancel();
+    this.flights.clear();
+  }
+}

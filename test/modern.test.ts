@@ -1,0 +1,137 @@
+/**
+ * The 2026-07-28 path through HTTP: stateless requests spread over every worker, JSON answers or SSE
+ * when the handler streams (no event ids), the client closing the stream cancels the handler, and a
+ * multi-round-trip request retried on another node of the cluster (same secret) completes while a
+ * node with another secret refuses the state.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROOT, startServer, type TestServer } from './helpers/server.js';
+import { waitFor } from './helpers/wait.js';
+
+const VERSION = '2026-07-28';
+const TOOLS = `${ROOT}test/fixtures/modern-tools.mjs`;
+const SECRET = 'modern-test-secret-of-32-characters';
+let nextId = 1;
+
+function headers(method: string, name?: string): Record<string, string> {
+  const h: Record<string, string> = {
+    'content-type': 'application/json',
+    accept: 'application/json, text/event-stream',
+    'mcp-protocol-version': VERSION,
+    'mcp-method': method,
+  };
+  if (name !== undefined) h['mcp-name'] = name;
+  return h;
+}
+
+function body(method: string, params: Record<string, unknown> = {}): string {
+  const _meta = {
+    'io.modelcontextprotocol/protocolVersion': VERSION,
+    'io.modelcontextprotocol/clientInfo': { name: 'modern-test', version: '1' },
+    'io.modelcontextprotocol/clientCapabilities': { elicitation: {} },
+  };
+  return JSON.stringify({ jsonrpc: '2.0', id: nextId++, method, params: { ...params, _meta } });
+}
+
+async function call(url: string, name: string, params: Record<string, unknown> = {}): Promise<{ status: number; type: string; json: any }> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: headers('tools/call', name),
+    body: body('tools/call', { name, arguments: {}, ...params }),
+  });
+  return { status: res.status, type: res.headers.get('content-type') ?? '', json: await res.json() };
+}
+
+describe('one node', () => {
+  let srv: TestServer;
+  beforeAll(async () => {
+    srv = await startServer({ args: ['--tools', TOOLS], env: { WORKERS: '2' } });
+  });
+  afterAll(async () => {
+    await srv?.stop();
+  });
+
+  it('answers JSON with resultType, from every worker in turn, with no session', async () => {
+    const threads = new Set<string>();
+    for (let i = 0; i < 6; i++) {
+      const res = await fetch(srv.url, {
+        method: 'POST',
+        headers: headers('tools/call', 'whoami'),
+        body: body('tools/call', { name: 'whoami' }),
+      });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toContain('application/json');
+      expect(res.headers.get('mcp-session-id')).toBeNull();
+      const json: any = await res.json();
+      expect(json.result.resultType).toBe('complete');
+      threads.add(json.result.content[0].text);
+    }
+    expect(threads.size).toBe(2);
+  });
+
+  it('streams a handler that notifies as SSE without event ids, and cancels it when the client closes the stream', async () => {
+    const ac = new AbortController();
+    const res = await fetch(srv.url, {
+      method: 'POST',
+      headers: headers('tools/call', 'hold'),
+      body: body('tools/call', { name: 'hold' }),
+      signal: ac.signal,
+    });
+    expect(res.headers.get('content-type')).toContain('text/event-stream');
+    const reader = res.body!.getReader();
+    let text = '';
+    while (!text.includes('\n\n')) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    expect(text).toContain('notifications/progress');
+    expect(text).not.toMatch(/^id:/m);
+    ac.abort();
+    // Each worker counts its own cancellations: ask until both have answered and one saw it.
+    await waitFor(
+      async () => {
+        const counts = await Promise.all([call(srv.url, 'cancelled'), call(srv.url, 'cancelled')]);
+        return counts.some((c) => c.json.result.content[0].text === '1');
+      },
+      10_000,
+      'the hold call cancelled in its worker',
+    );
+  });
+
+  it('answers a 2025 request without a session 400, as before', async () => {
+    const res = await fetch(srv.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-11-25' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+    });
+    expect(res.status).toBe(400);
+  });
+});
+
+describe('across nodes', () => {
+  let a: TestServer;
+  let b: TestServer;
+  let other: TestServer;
+  beforeAll(async () => {
+    [a, b, other] = await Promise.all([
+      startServer({ args: ['--tools', TOOLS], env: { MCP_CLUSTER_SECRET: SECRET, WORKERS: '1' } }),
+      startServer({ args: ['--tools', TOOLS], env: { MCP_CLUSTER_SECRET: SECRET, WORKERS: '1' } }),
+      startServer({ args: ['--tools', TOOLS], env: { MCP_CLUSTER_SECRET: `${SECRET}-other`, WORKERS: '1' } }),
+    ]);
+  });
+  afterAll(async () => {
+    await Promise.all([a?.stop(), b?.stop(), other?.stop()]);
+  });
+
+  it('completes a retry on another node with the same secret; another secret refuses the state', async () => {
+    const r1 = await call(a.url, 'confirm');
+    expect(r1.json.result.resultType).toBe('input_required');
+    const state = r1.json.result.requestState as string;
+    const retry = { requestState: state, inputResponses: { ok: { action: 'accept', content: {} } } };
+    const r2 = await call(b.url, 'confirm', retry);
+    expect(r2.json.result).toMatchObject({ resultType: 'complete', content: [{ text: expect.stringMatching(/^confirmed/) }] });
+    const r3 = await call(other.url, 'confirm', retry);
+    expect(r3.json.error.code).toBe(-32602);
+  });
+});

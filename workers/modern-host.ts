@@ -9,6 +9,12 @@ import type { CancelMsg, ModernMsg, ToFront } from '../src/pool/messages.js';
 import { Bodies, classify, MsgKind } from '../src/protocol/jsonrpc.js';
 import type { ModernDispatcher, ModernFlight, ModernSink } from './modern.js';
 
+/**
+ * 2026-07-28 requests one worker runs at once at most; beyond it the front gets 503 at once. Each
+ * costs a handler closure and a timer, so a flood of calls that never finish stays bounded.
+ */
+export const MAX_MODERN_IN_FLIGHT = 10_000;
+
 /** One request's way back to its exchange. */
 class ExchangeSink implements ModernSink {
   streamed = false;
@@ -59,6 +65,10 @@ export class ModernHost {
     const msg = JSON.parse(m.body) as { id: string | number; method: string; params?: unknown };
     if (classify(msg) !== MsgKind.Request) {
       this.out.push({ type: 'json', exchange: m.exchange, status: 400, body: Bodies.invalidRequest });
+      return;
+    }
+    if (this.flights.size >= MAX_MODERN_IN_FLIGHT) {
+      this.out.push({ type: 'json', exchange: m.exchange, status: 503, body: Bodies.overloaded });
       return;
     }
     const sink = new ExchangeSink(this, m.exchange);

@@ -9,6 +9,7 @@ import { ErrorCodes, McpRuntimeError } from './errors.js';
 import { addRoutes, type UwsModule } from './front/app.js';
 import type { NodeContext } from './front/context.js';
 import { Exchanges } from './front/exchanges.js';
+import { Listeners } from './front/listeners.js';
 import { dispatchWorkerMessage } from './front/fault.js';
 import { endRelayedStreams, Forwarder } from './front/forward.js';
 import { createGuard } from './front/guards.js';
@@ -152,6 +153,7 @@ export async function startNode(config: Readonly<NodeOptions>): Promise<RunningN
       pool,
       sessions,
       exchanges,
+      listeners: new Listeners(exchanges),
       scrape: new MetricsScrape(pool, metrics, exchanges),
       readiness: new Readiness(config, pool, sessions, directory),
       tagger,

@@ -99,6 +99,55 @@ describe('one node', () => {
     );
   });
 
+  it('delivers list changes from every worker on a subscriptions/listen stream, acknowledged first and tagged', async () => {
+    const ac = new AbortController();
+    const listenBody = JSON.parse(body('subscriptions/listen', { notifications: { toolsListChanged: true, promptsListChanged: true } }));
+    const res = await fetch(srv.url, {
+      method: 'POST',
+      headers: headers('subscriptions/listen'),
+      body: JSON.stringify(listenBody),
+      signal: ac.signal,
+    });
+    expect(res.headers.get('content-type')).toContain('text/event-stream');
+    const reader = res.body!.getReader();
+    const frames: any[] = [];
+    let buf = '';
+    const next = async (): Promise<any> => {
+      while (!buf.includes('\n\n')) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error('listen stream ended');
+        buf += new TextDecoder().decode(value);
+      }
+      const i = buf.indexOf('\n\n');
+      const event = buf.slice(0, i);
+      buf = buf.slice(i + 2);
+      const data = event.split('\n').find((l) => l.startsWith('data: '));
+      return data ? JSON.parse(data.slice(6)) : next();
+    };
+    frames.push(await next());
+    expect(frames[0]).toMatchObject({
+      method: 'notifications/subscriptions/acknowledged',
+      params: {
+        notifications: { toolsListChanged: true, promptsListChanged: true },
+        _meta: { 'io.modelcontextprotocol/subscriptionId': listenBody.id },
+      },
+    });
+    // Round-robin: two calls reach both workers; each change reaches this stream.
+    const threads = new Set([
+      (await call(srv.url, 'change')).json.result.content[0].text,
+      (await call(srv.url, 'change')).json.result.content[0].text,
+    ]);
+    expect(threads.size).toBe(2);
+    frames.push(await next(), await next());
+    for (const f of frames.slice(1))
+      expect(f).toEqual({
+        jsonrpc: '2.0',
+        method: 'notifications/tools/list_changed',
+        params: { _meta: { 'io.modelcontextprotocol/subscriptionId': listenBody.id } },
+      });
+    ac.abort();
+  });
+
   it('answers a 2025 request without a session 400, as before', async () => {
     const res = await fetch(srv.url, {
       method: 'POST',

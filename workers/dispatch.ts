@@ -571,6 +571,8 @@ export class SessionWorker {
   }
 
   private resourceUpdated(uri: string): void {
+    // The front hands it to the node's 2026-07-28 listen streams.
+    this.out.push({ type: 'updated', uri });
     const body = JSON.stringify({ jsonrpc: '2.0', method: 'notifications/resources/updated', params: { uri } });
     for (const s of this.sessions.values()) {
       if (s.subscriptions?.has(uri)) emit(this.out, s, (s.standalone ??= newStream(0, 0)), body, false, this.opts);
@@ -579,6 +581,7 @@ export class SessionWorker {
 
   /** A definitions change reaches every session of this worker, on its standalone (GET) stream. */
   private listChanged(kind: 'tools' | 'resources' | 'prompts'): void {
+    this.out.push({ type: 'changed', kind });
     const body = `{"jsonrpc":"2.0","method":"notifications/${kind}/list_changed"}`;
     for (const s of this.sessions.values()) emit(this.out, s, (s.standalone ??= newStream(0, 0)), body, false, this.opts);
   }

@@ -207,6 +207,24 @@ export function registerModern(server: McpServerApi): void {
     (args: { region?: unknown }) => text(`region ${String(args?.region)}`),
   );
 
+  // server-stateless: list changes announced to the node's subscriptions/listen streams.
+  server.registerTool(
+    'test_trigger_tool_change',
+    { description: 'Announces a tools list change (notifications/tools/list_changed)', inputSchema: NO_ARGS },
+    () => {
+      server.sendToolListChanged();
+      return text('tools list change announced');
+    },
+  );
+  server.registerTool(
+    'test_trigger_prompt_change',
+    { description: 'Announces a prompts list change (notifications/prompts/list_changed)', inputSchema: NO_ARGS },
+    () => {
+      server.sendPromptListChanged();
+      return text('prompts list change announced');
+    },
+  );
+
   // input-required-result-non-tool-request
   server.registerPrompt(
     'test_input_required_result_prompt',

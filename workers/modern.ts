@@ -176,12 +176,12 @@ export class ModernDispatcher {
     }
   }
 
-  /** Capabilities a modern client sees: no resource subscriptions and no list-changed streams yet. */
+  /** Capabilities a modern client sees; changes reach it on `subscriptions/listen` streams (the front's). */
   capabilities(): Json {
     const caps: Json = { logging: {}, completions: {} };
-    if (this.defs.tools.size) caps.tools = {};
-    if (this.defs.resources.size || this.defs.templates.length) caps.resources = {};
-    if (this.defs.prompts.size) caps.prompts = {};
+    if (this.defs.tools.size) caps.tools = { listChanged: true };
+    if (this.defs.resources.size || this.defs.templates.length) caps.resources = { subscribe: true, listChanged: true };
+    if (this.defs.prompts.size) caps.prompts = { listChanged: true };
     return caps;
   }
 

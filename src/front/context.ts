@@ -9,6 +9,7 @@ import type { NodeOptions } from '../config.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { SessionPool } from '../pool/pool.js';
 import type { Exchanges } from './exchanges.js';
+import type { Listeners } from './listeners.js';
 import type { Forwarder } from './forward.js';
 import type { Guard } from './guards.js';
 import type { Readiness } from './readiness.js';
@@ -25,6 +26,8 @@ export interface NodeContext {
   readonly sessions: SessionTable;
   /** HTTP exchanges waiting on a worker, and SSE writing. */
   readonly exchanges: Exchanges;
+  /** Open 2026-07-28 `subscriptions/listen` streams. */
+  readonly listeners: Listeners;
   readonly scrape: MetricsScrape;
   readonly readiness: Readiness;
   /** Cluster mode (a cluster secret): owner tags in session ids. */

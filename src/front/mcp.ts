@@ -10,7 +10,8 @@ import { log, sessionRef } from '../log.js';
 import { M_BATCH, M_DELETE, M_GET, M_INIT, M_NOTIFICATION, M_OTHER, M_RESPONSE, methodIndex } from '../metrics/metrics.js';
 import { Bodies, classify, MsgKind } from '../protocol/jsonrpc.js';
 import { allowsBatch, negotiate, versionIndex } from '../protocol/versions.js';
-import { bodyIsModern, Era, eraOfHeaders } from '../protocol/modern.js';
+import { bodyIsModern, checkEnvelope, Era, eraOfHeaders, listenAckBody, listenFilter, modernErrorBody } from '../protocol/modern.js';
+import type { Slot } from '../pool/pool.js';
 import { accepts, ALLOW_MCP, JSON_TYPE, SSE_TYPE, Status, writeJson } from './http.js';
 import { internalError } from './fault.js';
 import { forward, fromPeer, PASSED, type ForwardRequest } from './forward.js';
@@ -368,6 +369,7 @@ function modernPost(st: NodeContext, res: HttpResponse, head: PostHead, parsed: 
   const method = methodIndex((parsed as { method: string }).method);
   const slot = st.pool.pickAny();
   if (!slot) return answer(st, res, 503, Bodies.overloaded, method);
+  if ((parsed as { method: string }).method === 'subscriptions/listen') return listen(st, res, head, parsed as ListenRequest, slot, method);
   const conn = st.exchanges.open(res, '', slot, false, method, head.started);
   res.onAborted(() => st.exchanges.aborted(conn));
   if (head.aborted) return st.exchanges.aborted(conn);
@@ -381,6 +383,38 @@ function modernPost(st: NodeContext, res: HttpResponse, head: PostHead, parsed: 
     mcpName: h?.mcpName ?? '',
     paramHeaders: h?.paramHeaders ?? null,
   });
+}
+
+interface ListenRequest {
+  id: string | number;
+  method: string;
+  params?: Record<string, unknown>;
+}
+
+/**
+ * `subscriptions/listen`: the front holds the stream itself, since a change may come from any
+ * worker. The acknowledgement goes first, then every change the client opted in to (listeners.ts).
+ * The stream's exchange is nominally on `slot` only so that closing it follows the path of every
+ * other exchange (a `cancel` the worker ignores).
+ */
+function listen(st: NodeContext, res: HttpResponse, head: PostHead, msg: ListenRequest, slot: Slot, method: number): void {
+  const h = head.modern;
+  const refused = checkEnvelope(msg.method, msg.params, {
+    protocolVersion: h?.protocolVersion ?? '',
+    method: h?.mcpMethod ?? '',
+    name: h?.mcpName ?? '',
+  });
+  if (refused) return answer(st, res, refused.status, modernErrorBody(msg.id, refused), method);
+  const filter = listenFilter(msg.params!);
+  if ('code' in filter) return answer(st, res, filter.status, modernErrorBody(msg.id, filter), method);
+  if (head.aborted) return;
+  const conn = st.exchanges.open(res, '', slot, false, method, head.started);
+  res.onAborted(() => st.exchanges.aborted(conn));
+  if (!st.listeners.add(conn, msg.id, filter)) {
+    st.exchanges.json(conn.id, 503, Bodies.overloaded);
+    return;
+  }
+  st.exchanges.event(conn.id, '', listenAckBody(msg.id, filter), false);
 }
 
 function startSession(

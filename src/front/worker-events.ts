@@ -21,6 +21,10 @@ export function onWorkerMessage(ctx: NodeContext, msg: ToFront): void {
       return ctx.sessions.drop(msg.sessionId, msg.reason);
     case 'stats':
       return ctx.scrape.answered(msg.request, msg.stats);
+    case 'changed':
+      return ctx.listeners.changed(msg.kind);
+    case 'updated':
+      return ctx.listeners.updated(msg.uri);
     case 'ready':
       // Handled by the pool itself.
       return;

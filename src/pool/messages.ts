@@ -103,12 +103,22 @@ export interface StatsOut {
   request: number;
   stats: WorkerStats;
 }
+/** A worker's definitions changed (`sendToolListChanged` ...): every matching listen stream of the node hears it. */
+export interface ChangedOut {
+  type: 'changed';
+  kind: 'tools' | 'prompts' | 'resources';
+}
+/** A worker's module announced `notifyResourceUpdated(uri)`. */
+export interface UpdatedOut {
+  type: 'updated';
+  uri: string;
+}
 /** The host task is serving. */
 export interface ReadyOut {
   type: 'ready';
   slot: number;
 }
-export type ToFront = JsonOut | EventOut | CloseOut | GoneOut | StatsOut | ReadyOut;
+export type ToFront = JsonOut | EventOut | CloseOut | GoneOut | StatsOut | ReadyOut | ChangedOut | UpdatedOut;
 
 export interface WorkerStats {
   sessions: number;

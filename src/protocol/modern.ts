@@ -19,11 +19,7 @@ export const META_LOG_LEVEL = 'io.modelcontextprotocol/logLevel';
 export const META_SERVER_INFO = 'io.modelcontextprotocol/serverInfo';
 export const META_SUBSCRIPTION_ID = 'io.modelcontextprotocol/subscriptionId';
 
-/**
- * Methods a modern request may name. Everything else, `initialize` and `ping` included, is 404 + -32601;
- * so is `subscriptions/listen` until change notifications flow between workers and nodes (the
- * capabilities declare no `listChanged` or `subscribe`, which makes that answer the specified one).
- */
+/** Methods a modern request may name. Everything else, `initialize` and `ping` included, is 404 + -32601. */
 export const MODERN_METHODS: ReadonlySet<string> = new Set([
   'server/discover',
   'tools/list',
@@ -34,6 +30,7 @@ export const MODERN_METHODS: ReadonlySet<string> = new Set([
   'prompts/list',
   'prompts/get',
   'completion/complete',
+  'subscriptions/listen',
 ]);
 
 /** "Servers MAY send InputRequiredResult responses on the following client requests" (and no others). */
@@ -317,4 +314,55 @@ export function modernErrorBody(id: string | number | null, e: ModernError): str
     id,
     error: e.data === undefined ? { code: e.code, message: e.message } : { code: e.code, message: e.message, data: e.data },
   });
+}
+
+// ---- subscriptions/listen ---------------------------------------------------------------------
+
+/** What one listen stream opted in to (SubscriptionFilter), as the front matches it. */
+export interface ListenFilter {
+  tools: boolean;
+  prompts: boolean;
+  resources: boolean;
+  /** `resourceSubscriptions`: the uris whose `notifications/resources/updated` this stream gets. */
+  uris: ReadonlySet<string>;
+}
+
+/** Resource uris one listen stream may subscribe to. */
+export const MAX_LISTEN_URIS = 256;
+
+/** The filter of a `subscriptions/listen` request, or a -32602 error for a malformed one. */
+export function listenFilter(params: Record<string, unknown>): ListenFilter | ModernError {
+  const n = params.notifications;
+  if (!isObject(n)) return invalidMeta('subscriptions/listen needs a notifications object');
+  const uris = n.resourceSubscriptions;
+  if (uris !== undefined && (!Array.isArray(uris) || uris.length > MAX_LISTEN_URIS || !uris.every((u) => typeof u === 'string')))
+    return invalidMeta(`resourceSubscriptions must be an array of at most ${MAX_LISTEN_URIS} strings`);
+  return {
+    tools: n.toolsListChanged === true,
+    prompts: n.promptsListChanged === true,
+    resources: n.resourcesListChanged === true,
+    uris: new Set(uris ?? []),
+  };
+}
+
+/**
+ * `notifications/subscriptions/acknowledged`: "MUST be the first message the server sends carrying
+ * the subscription's ID", with "the subset of requested notification types the server agreed to honor".
+ */
+export function listenAckBody(subscriptionId: string | number, f: ListenFilter): string {
+  const honored: Record<string, unknown> = {};
+  if (f.tools) honored.toolsListChanged = true;
+  if (f.prompts) honored.promptsListChanged = true;
+  if (f.resources) honored.resourcesListChanged = true;
+  if (f.uris.size > 0) honored.resourceSubscriptions = [...f.uris];
+  return JSON.stringify({
+    jsonrpc: '2.0',
+    method: 'notifications/subscriptions/acknowledged',
+    params: { notifications: honored, _meta: { [META_SUBSCRIPTION_ID]: subscriptionId } },
+  });
+}
+
+/** A change notification for one listen stream, tagged with its subscription id ("MUST include this key"). */
+export function listenNotificationBody(method: string, subscriptionId: string | number, params?: Record<string, unknown>): string {
+  return JSON.stringify({ jsonrpc: '2.0', method, params: { ...params, _meta: { [META_SUBSCRIPTION_ID]: subscriptionId } } });
 }

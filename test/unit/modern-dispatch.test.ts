@@ -59,11 +59,9 @@ describe('modern dispatcher', () => {
       ttlMs: 60_000,
       cacheScope: 'private',
       supportedVersions: [MODERN_VERSION],
-      capabilities: { tools: {}, prompts: {}, resources: {} },
+      capabilities: { tools: { listChanged: true }, prompts: { listChanged: true }, resources: { subscribe: true, listChanged: true } },
       _meta: { 'io.modelcontextprotocol/serverInfo': { name: 'mcp-storm-everything' } },
     });
-    // No listen streams yet: nothing may promise list-changed notifications.
-    expect(JSON.stringify(body.result.capabilities)).not.toContain('listChanged');
   });
 
   it('puts resultType and caching hints on every list and read result, resultType on the rest', async () => {

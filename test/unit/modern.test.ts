@@ -10,9 +10,13 @@ import {
   Era,
   eraOfHeaders,
   headerParamsOf,
+  listenAckBody,
+  listenFilter,
+  listenNotificationBody,
   MODERN_VERSION,
   modernErrorBody,
   shapeResult,
+  type ListenFilter,
   type ModernHeaders,
 } from '../../src/protocol/modern.js';
 
@@ -167,6 +171,33 @@ describe('Mcp-Param headers', () => {
     expect(decodeHeaderValue('=?base64?/w==?=')).toBeNull(); // not UTF-8
     expect(decodeHeaderValue('  x  ')).toBe('x');
     expect(decodeHeaderValue('é')).toBeNull();
+  });
+});
+
+describe('subscriptions/listen', () => {
+  it('reads the filter, bounded, and acknowledges what it honors with the subscription id', () => {
+    const f = listenFilter({ notifications: { toolsListChanged: true, resourceSubscriptions: ['a://x'] } });
+    expect(f).toMatchObject({ tools: true, prompts: false, resources: false });
+    expect(JSON.parse(listenAckBody(7, f as ListenFilter))).toEqual({
+      jsonrpc: '2.0',
+      method: 'notifications/subscriptions/acknowledged',
+      params: {
+        notifications: { toolsListChanged: true, resourceSubscriptions: ['a://x'] },
+        _meta: { 'io.modelcontextprotocol/subscriptionId': 7 },
+      },
+    });
+    for (const bad of [
+      {},
+      { notifications: [] },
+      { notifications: { resourceSubscriptions: [1] } },
+      { notifications: { resourceSubscriptions: Array(257).fill('u') } },
+    ])
+      expect(listenFilter(bad), JSON.stringify(bad).slice(0, 80)).toMatchObject({ code: -32602 });
+    expect(JSON.parse(listenNotificationBody('notifications/resources/updated', 'L1', { uri: 'a://x' }))).toEqual({
+      jsonrpc: '2.0',
+      method: 'notifications/resources/updated',
+      params: { uri: 'a://x', _meta: { 'io.modelcontextprotocol/subscriptionId': 'L1' } },
+    });
   });
 });
 

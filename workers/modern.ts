@@ -112,6 +112,12 @@ export class ModernDispatcher {
   /** `x-mcp-header` annotations per tool, rebuilt when the tools list changes. */
   private headerParams = new Map<string, HeaderParam[]>();
   private headerParamsFor: string | null = null;
+  /** tools/list, prompts/list, resources/templates/list: the source list and its modern form. */
+  private readonly lists = [
+    { source: '', json: '' },
+    { source: '', json: '' },
+    { source: '', json: '' },
+  ];
 
   constructor(
     private readonly defs: Definitions,
@@ -135,13 +141,13 @@ export class ModernDispatcher {
         sink.reply(200, resultBody(req.id, this.discover()));
         return null;
       case 'tools/list':
-        sink.reply(200, resultBody(req.id, completeJson(defs.toolsListJson(), this.opts.listCache)));
+        sink.reply(200, resultBody(req.id, this.listJson(0, defs.toolsListJson())));
         return null;
       case 'prompts/list':
-        sink.reply(200, resultBody(req.id, completeJson(defs.promptsListJson(), this.opts.listCache)));
+        sink.reply(200, resultBody(req.id, this.listJson(1, defs.promptsListJson())));
         return null;
       case 'resources/templates/list':
-        sink.reply(200, resultBody(req.id, completeJson(defs.templatesListJson(), this.opts.listCache)));
+        sink.reply(200, resultBody(req.id, this.listJson(2, defs.templatesListJson())));
         return null;
       case 'tools/call': {
         const bad = this.checkToolHeaders(req, params);
@@ -183,6 +189,19 @@ export class ModernDispatcher {
     if (this.defs.resources.size || this.defs.templates.length) caps.resources = { subscribe: true, listChanged: true };
     if (this.defs.prompts.size) caps.prompts = { listChanged: true };
     return caps;
+  }
+
+  /**
+   * A list result with resultType and hints, built once per version of the Definitions' cached list
+   * (the same string until a registration or a list change replaces it).
+   */
+  private listJson(slot: 0 | 1 | 2, source: string): string {
+    const c = this.lists[slot];
+    if (c.source !== source) {
+      c.source = source;
+      c.json = completeJson(source, this.opts.listCache);
+    }
+    return c.json;
   }
 
   private discover(): string {

@@ -38,6 +38,7 @@ export interface StormClusterOptions {
   workers: number;
   basePort: number | null;
   checkMs: number | null;
+  ownerRouting: boolean;
   env: Record<string, string>;
   say: (line: string) => void;
 }
@@ -55,6 +56,7 @@ export async function startStormCluster(o: StormClusterOptions): Promise<Cluster
       env: o.env,
       nodeOutput: 'pipe',
       ...(o.checkMs === null ? {} : { checkIntervalMs: o.checkMs }),
+      ownerRouting: o.ownerRouting,
       say: o.say,
     };
     try {

@@ -5,7 +5,7 @@
 import { checks, parseFlags } from './args.js';
 import { RESULTS } from './product.js';
 
-export const STORM_SCENARIOS = ['kill', 'rolling', 'deploy-storm'] as const;
+export const STORM_SCENARIOS = ['kill', 'rolling', 'deploy-storm', 'steady'] as const;
 export type StormScenario = (typeof STORM_SCENARIOS)[number];
 
 export interface StormOptions {
@@ -16,6 +16,8 @@ export interface StormOptions {
   workers: number;
   /** Share of clients that keep no cookie (0: all keep the sticky cookie, 1: none does). */
   cookieless: number;
+  /** HAProxy routes requests on their session id's owner tag (the cluster runner's default: on). */
+  ownerRouting: boolean;
   /** Each client calls a tool about this often (its phase is random). */
   callIntervalMs: number;
   tool: string;
@@ -68,6 +70,7 @@ export const STORM_DEFAULTS: Readonly<StormOptions> = Object.freeze({
   nodes: 3,
   workers: 1,
   cookieless: 0,
+  ownerRouting: true,
   callIntervalMs: 1000,
   tool: 'test_simple_text',
   rampRate: 500,
@@ -92,12 +95,14 @@ export const STORM_DEFAULTS: Readonly<StormOptions> = Object.freeze({
 });
 
 export const STORM_USAGE = `usage: npm run bench:storm -- [flags]
-  --scenario S          kill | rolling | deploy-storm | all, or a comma list (${STORM_DEFAULTS.scenarios.join(',')})
+  --scenario S          kill | rolling | deploy-storm | steady | all, or a comma list (${STORM_DEFAULTS.scenarios.join(',')})
+                        (steady: no event, --warmup seconds of steady load measured; all: the three storms)
   --clients N           concurrent MCP clients, each with a GET SSE stream (${STORM_DEFAULTS.clients})
   --nodes N             cluster nodes behind HAProxy (${STORM_DEFAULTS.nodes})
   --workers N           session workers per node (${STORM_DEFAULTS.workers})
   --cookieless F        share of clients that keep no cookie, 0..1 (${STORM_DEFAULTS.cookieless})
   --no-cookies          same as --cookieless 1
+  --owner-routing on|off HAProxy routes on the session id's owner tag before the cookie (on)
   --call-interval-ms N  each client calls a tool about this often (${STORM_DEFAULTS.callIntervalMs})
   --tool NAME           the tool called (${STORM_DEFAULTS.tool})
   --ramp-rate N         sessions opened per second during set-up (${STORM_DEFAULTS.rampRate})
@@ -132,6 +137,7 @@ const FLAGS = {
   workers: { type: 'string' },
   cookieless: { type: 'string' },
   'no-cookies': { type: 'boolean' },
+  'owner-routing': { type: 'string' },
   'call-interval-ms': { type: 'string' },
   tool: { type: 'string' },
   'ramp-rate': { type: 'string' },
@@ -163,12 +169,14 @@ export function parseStormArgs(argv: readonly string[]): StormOptions {
   const c = checks(STORM_USAGE);
   const given: Partial<StormOptions> = {};
   const scenario = v.scenario ?? v.scenarios;
-  if (scenario !== undefined) given.scenarios = scenario === 'all' ? [...STORM_SCENARIOS] : c.subset('scenario', scenario, STORM_SCENARIOS);
+  if (scenario !== undefined)
+    given.scenarios = scenario === 'all' ? STORM_SCENARIOS.filter((s) => s !== 'steady') : c.subset('scenario', scenario, STORM_SCENARIOS);
   if (v.clients !== undefined) given.clients = c.int('clients', v.clients, 1, MAX_CONNECTIONS);
   if (v.nodes !== undefined) given.nodes = c.int('nodes', v.nodes, 2, 16);
   if (v.workers !== undefined) given.workers = c.int('workers', v.workers, 1, 64);
   if (v.cookieless !== undefined) given.cookieless = c.num('cookieless', v.cookieless, 0, 1);
   if (v['no-cookies']) given.cookieless = 1;
+  if (v['owner-routing'] !== undefined) given.ownerRouting = c.onOff('owner-routing', v['owner-routing']);
   if (v['call-interval-ms'] !== undefined) given.callIntervalMs = c.int('call-interval-ms', v['call-interval-ms'], 10);
   if (v.tool !== undefined) given.tool = c.text('tool', v.tool, 'a tool name');
   if (v['ramp-rate'] !== undefined) given.rampRate = c.int('ramp-rate', v['ramp-rate'], 1);

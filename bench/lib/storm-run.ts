@@ -70,6 +70,7 @@ export interface RunData {
   quiet: QuietCheck;
   clients: number;
   cookieless: number;
+  ownerRouting: boolean;
   startedAt: string;
   nodeNames: string[];
   lbUrl: string;
@@ -195,9 +196,18 @@ export async function runStorm(o: StormOptions, plan: RunPlan, code: ClusterCode
   };
   const quiet = o.quietWait > 0 ? await waitQuiet(o.quietCores, o.quietWait, say) : { busyCores: null, waitedS: 0, quiet: true };
   say(
-    `starting redis, ${o.nodes} nodes (${o.workers} worker${o.workers > 1 ? 's' : ''} each), haproxy; ${o.clients} clients${o.cookieless > 0 ? `, ${Math.round(o.cookieless * 100)}% cookie-less` : ''}`,
+    `starting redis, ${o.nodes} nodes (${o.workers} worker${o.workers > 1 ? 's' : ''} each), haproxy; ${o.clients} clients${o.cookieless > 0 ? `, ${Math.round(o.cookieless * 100)}% cookie-less` : ''}; owner routing ${o.ownerRouting ? 'on' : 'off'}`,
   );
-  const cluster = await startStormCluster({ code, nodes: o.nodes, workers: o.workers, basePort: o.basePort, checkMs: o.checkMs, env, say });
+  const cluster = await startStormCluster({
+    code,
+    nodes: o.nodes,
+    workers: o.workers,
+    basePort: o.basePort,
+    checkMs: o.checkMs,
+    ownerRouting: o.ownerRouting,
+    env,
+    say,
+  });
   const entry: { fleet: Fleet | null; cluster: Cluster } = { fleet: null, cluster };
   running.add(entry);
   const redis = new Redis(cluster.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 1 });
@@ -280,6 +290,7 @@ export async function runStorm(o: StormOptions, plan: RunPlan, code: ClusterCode
     quiet,
     clients: o.clients,
     cookieless: o.cookieless,
+    ownerRouting: o.ownerRouting,
     startedAt,
     nodeNames,
     lbUrl: cluster.lbUrl,
@@ -336,6 +347,11 @@ async function runEvents(
         );
         if (i < cluster.nodes.length - 1) await sleep(o.restartGap * 1000);
       }
+      return;
+    }
+    case 'steady': {
+      // No event: the steady window (set-up end to here) is what is measured.
+      fleet.nodeEvent('steady load (no event)', []);
       return;
     }
     case 'deploy-storm': {

@@ -291,7 +291,15 @@ function onPostBody(st: FrontState, res: HttpResponse, head: PostHead, raw: Buff
     if (head.fwd) {
       const fwd = head.fwd;
       res.cork(() =>
-        forwardOr404(st, res, { method: 'POST', headers: fwd, body: text, reason: head.reason }, sid, method, () => head.aborted, ownerAddress(st, sid)),
+        forwardOr404(
+          st,
+          res,
+          { method: 'POST', headers: fwd, body: text, reason: head.reason },
+          sid,
+          method,
+          () => head.aborted,
+          ownerAddress(st, sid),
+        ),
       );
       return;
     }

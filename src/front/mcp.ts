@@ -6,7 +6,18 @@
 import { jsonShapeTooLarge, SHAPE_SCAN_MIN_BYTES } from '../protocol/limits.js';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { log, sessionRef } from '../log.js';
-import { FR_HANDOFF, M_BATCH, M_DELETE, M_GET, M_INIT, M_NOTIFICATION, M_OTHER, M_RESPONSE, methodIndex } from '../metrics/metrics.js';
+import {
+  FR_HANDOFF,
+  FR_NO_TAG,
+  M_BATCH,
+  M_DELETE,
+  M_GET,
+  M_INIT,
+  M_NOTIFICATION,
+  M_OTHER,
+  M_RESPONSE,
+  methodIndex,
+} from '../metrics/metrics.js';
 import { W_DELETE, W_GET, W_INIT, W_POST } from '../pool/messages.js';
 import { Bodies, classify, MsgKind } from '../protocol/jsonrpc.js';
 import { allowsBatch, negotiate, SUPPORTED_VERSIONS, versionIndex } from '../protocol/versions.js';
@@ -133,7 +144,7 @@ export function handlePost(st: FrontState, res: HttpResponse, req: HttpRequest):
     started: performance.now(),
     // Only requests that are not local (or initializes while draining) may need forwarding.
     fwd: (st.draining || (sid !== '' && !st.routes.has(sid))) && mayForward(st, req, 'POST', sid) ? captureHeaders(req) : null,
-    reason: 0,
+    reason: FR_NO_TAG,
   };
   if (head.fwd !== null) head.reason = forwardReason(req);
   res.onAborted(() => {

@@ -7,6 +7,7 @@
  *   kill          SIGKILL one node; its clients notice, get 404, re-initialize elsewhere
  *   rolling       SIGTERM + restart every node in turn (drain); run with drain jitter on, then off
  *   deploy-storm  every client drops its session and re-initializes at the same moment
+ *   steady        no event: --warmup seconds of steady load (relayed share, calls/s, CPU per call)
  *
  *   npm run bench:storm -- --clients 3000 --scenario kill --out bench/results
  *   npm run bench:storm -- --clients 200 --scenario all          (a quick look)
@@ -30,6 +31,7 @@ const TITLES: Record<StormScenario, string> = {
   kill: 'SIGKILL one node',
   rolling: 'rolling restart of every node (SIGTERM, drain)',
   'deploy-storm': 'every client re-initializes at once',
+  steady: 'steady load, no event',
 };
 
 function plansOf(o: StormOptions, scenario: StormScenario): RunPlan[] {
@@ -46,6 +48,7 @@ function headline(s: RunOutput['summary']): string {
   const q = (x: number): string => (Number.isFinite(x) ? `${Math.round(x)}` : 'n/a');
   const lines = [
     `${s.name}: ${r.affected} affected clients, ${r.unrecovered} not recovered; recovery ms after notice p50/p95/p99/max ${q(r.fromNotice.p50)}/${q(r.fromNotice.p95)}/${q(r.fromNotice.p99)}/${q(r.fromNotice.max)}, after event p99/max ${q(r.fromEvent.p99)}/${q(r.fromEvent.max)}`,
+    `  relayed share steady ${(s.relay.steady.share * 100).toFixed(2)}% (${s.relay.steady.forwarded}/${s.relay.steady.requests}), event window ${(s.relay.event.share * 100).toFixed(2)}%; steady ${q(s.throughput.callsPerS)} calls/s, ${s.throughput.cpuMsPerCall.toFixed(3)} ms CPU per call; bystanders disturbed ${s.bystanders.disturbed} of ${s.bystanders.clients}`,
     `  errors other than 404: ${s.errors.unexpected} (affected ${s.errors.affected}, others ${s.errors.unaffected}); tool calls ${s.calls.started} started, ${s.calls.ok} ok, ${s.calls.lost} lost, ${s.calls.inFlightAtStop} in flight at the end, ${s.calls.retried} retried`,
     `  peak initialize rate per node: ${Object.entries(s.initRate.peakByNode)
       .map(([n, v]) => `${n} ${q(v)}/s`)
@@ -92,7 +95,7 @@ async function main(): Promise<number> {
           process.stdout.write(`${headline(runs.at(-1)!.summary)}\n`);
         } catch (err) {
           failed = true;
-          process.stderr.write(`[${plan.name}] failed: ${(err as Error).stack ?? err}\n`);
+          process.stderr.write(`[${plan.name}] failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
         }
       }
       if (runs.length === 0) continue;

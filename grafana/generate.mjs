@@ -320,6 +320,21 @@ const overview = dashboard({
       8,
     ),
     ts(
+      'Relayed share of /mcp requests',
+      'Requests a node relayed to the owner of their session, over all /mcp requests the nodes answered (a relayed request is answered once, by its owner). A balancer that routes on the owner tag of Mcp-Session-Id keeps this near 0; round robin over N nodes without cookies gives about (N-1)/N.',
+      'percentunit',
+      [target(`${rate('mcp_forwarded_requests_total')} / ${rate('mcp_requests_total')}`, 'relayed share')],
+      8,
+      { max: 1 },
+    ),
+    ts(
+      'Forwarded requests by reason',
+      'Why a request reached a node other than its owner, from the route mark the balancer sets (x-mcp-route): no_tag (the balancer did not route on the owner tag), owner_unroutable (it did, but the owner was out of its rotation: draining, starting, failing /readyz), stale_route (it followed a sticky cookie naming another node), handoff (an initialize a draining node passed to a peer).',
+      'reqps',
+      [target(rate('mcp_forwarded_by_reason_total', 'reason'), '{{reason}}')],
+      8,
+    ),
+    ts(
       'Registry drops and degraded lookups',
       'dropped: registry writes lost because the bounded queue was full (Redis slow or down); degraded: misroute checks answered locally because Redis was unreachable.',
       'ops',

@@ -1,5 +1,6 @@
 /**
- * A real cluster (redis-server + 3 nodes + HAProxy). Sticky cookie pinning, no
+ * A real cluster (redis-server + 3 nodes + HAProxy without owner routing, as a balancer that cannot
+ * route on a header: cookie-less requests land anywhere and are forwarded). Sticky cookie pinning, no
  * cookie outside /mcp, cookie-less forwarding (GET stream and server→client requests included), the
  * conformance suite and the SDK client through the load balancer without a cookie jar.
  */
@@ -27,7 +28,7 @@ async function forwardedTotal(c: Cluster): Promise<number> {
 
 let cluster: Cluster;
 beforeAll(async () => {
-  cluster = await startTestCluster();
+  cluster = await startTestCluster({}, 3, false);
 }, 60_000);
 afterAll(async () => {
   await cluster?.stop();

@@ -213,10 +213,33 @@ describe('Dockerfile', () => {
 const traefikStatic = yamlFile('traefik/traefik.yml');
 const traefikDynamic = yamlFile('traefik/dynamic.yml');
 
+/** The regexp of a HeaderRegexp(`name`, `re`) matcher in a Traefik rule, or null. */
+function headerRegexp(rule: string, header: string): string | null {
+  const m = new RegExp(`HeaderRegexp\\(\\s*\`${header}\`\\s*,\\s*\`([^\`]+)\`\\s*\\)`).exec(rule);
+  return m ? m[1] : null;
+}
+
+/** A session id as the node `owner` mints it: 16 random bytes, the owner tag, a 12-byte MAC (base64url). */
+function sessionIdOf(owner: string): string {
+  return `${'A'.repeat(22)}.${Buffer.from(owner, 'utf8').toString('base64url')}.${'b'.repeat(16)}`;
+}
+
+const ownerRule = (rule: string): string | null => headerRegexp(rule, 'Mcp-Session-Id');
+
 describe('Traefik static and dynamic configuration (ARCHITECTURE.md, sticky sessions)', () => {
   const routers = traefikDynamic.http.routers as Record<string, any>;
+  /** The routers whose Mcp-Session-Id matcher accepts `node`'s session ids (and no other node's). */
+  const ownerRouters = (node: string): any[] =>
+    Object.values(routers).filter((r) => {
+      const re = ownerRule(r.rule);
+      if (re === null || !new RegExp(re).test(sessionIdOf(node))) return false;
+      for (const other of composeNodes)
+        if (other !== node) expect(new RegExp(re).test(sessionIdOf(other)), `${re} vs ${other}`).toBe(false);
+      return true;
+    });
   const services = traefikDynamic.http.services as Record<string, any>;
-  const mcpRouter = Object.values(routers).find((r) => pathPrefixes(r.rule).include.includes('/mcp'));
+  // The sticky router: /mcp without a header matcher (the owner and cookie routers add one).
+  const mcpRouter = Object.values(routers).find((r) => pathPrefixes(r.rule).include.includes('/mcp') && !r.rule.includes('Header'));
   const defaultRouter = Object.values(routers).find((r) => pathPrefixes(r.rule).include.includes('/'));
 
   it('routes PathPrefix(/mcp) with a higher explicit priority than the default router', () => {
@@ -268,6 +291,45 @@ describe('Traefik static and dynamic configuration (ARCHITECTURE.md, sticky sess
       expect(durationMs(t.readTimeout), ep).toBe(0);
       if (t.writeTimeout !== undefined) expect(durationMs(t.writeTimeout), ep).toBe(0);
     }
+  });
+
+  it('routes a session id to its owner node above the cookie and sticky routers, falling back to the sticky service', () => {
+    for (const name of composeNodes) {
+      const owned = ownerRouters(name);
+      expect(owned.length, `one owner router for ${name}`).toBe(1);
+      const r = owned[0];
+      expect(pathPrefixes(r.rule).include).toEqual(['/mcp']);
+      expect(r.priority).toBeGreaterThan(mcpRouter.priority);
+      for (const other of Object.values(routers))
+        if (other !== r && !ownerRule(other.rule)) expect(r.priority).toBeGreaterThan(other.priority);
+      expect(new Set(r.entryPoints)).toEqual(new Set(mcpRouter.entryPoints));
+      expect(r.tls).toBeDefined();
+      const failover = services[r.service].failover;
+      expect(failover, `${r.service} is a failover service`).toBeDefined();
+      expect(failover.fallback).toBe(mcpRouter.service);
+      const own = services[failover.service].loadBalancer;
+      expect(own.servers.map((s: { url: string }) => s.url)).toEqual([`http://${name}:${NODE_PORT}`]);
+      // Failover needs the owner's health: /readyz, so a draining owner's requests go to the fallback.
+      expect(own.healthCheck?.path).toBe('/readyz');
+      expect(own.serversTransport).toBe(services[mcpRouter.service].loadBalancer.serversTransport);
+    }
+  });
+
+  it('marks how it routed (X-Mcp-Route: owner, cookie) and removes a client value on the sticky router', () => {
+    const middlewares = traefikDynamic.http.middlewares as Record<string, any>;
+    const mark = (r: any): unknown => {
+      const values = ((r.middlewares ?? []) as string[]).map((m) => middlewares[m]?.headers?.customRequestHeaders?.['X-Mcp-Route']);
+      expect(values.filter((v) => v !== undefined).length, r.rule).toBe(1);
+      return values.find((v) => v !== undefined);
+    };
+    for (const name of composeNodes) expect(mark(ownerRouters(name)[0])).toBe('owner');
+    const cookieRouter = Object.values(routers).find((r) => /HeaderRegexp\(`Cookie`/.test(r.rule));
+    expect(cookieRouter.service).toBe(mcpRouter.service);
+    expect(cookieRouter.priority).toBeGreaterThan(mcpRouter.priority);
+    expect(new RegExp(headerRegexp(cookieRouter.rule, 'Cookie')!).test(`a=b; ${COOKIE.name}=x`)).toBe(true);
+    expect(mark(cookieRouter)).toBe('cookie');
+    // An empty customRequestHeaders value makes Traefik delete the header.
+    expect(mark(mcpRouter)).toBe('');
   });
 
   it('reads the dynamic configuration from the file the compose file mounts', () => {
@@ -472,9 +534,20 @@ describe('Prometheus configuration and alert rules', () => {
  */
 describe('local HAProxy (test cluster)', () => {
   let cfg = '';
+  let cfgNoOwner = '';
+  let routeMark = '';
+  let nodeRouteMark = '';
+  let tagOf: (node: string) => string;
   beforeAll(async () => {
-    const { haproxyConfig } = await import(pathToFileURL(join(ROOT, 'dist/src/cluster/local/haproxy.js')).href);
-    cfg = haproxyConfig({ lbPort: 8080, nodes: composeNodes.map((name, i) => ({ name, host: '127.0.0.1', port: 3001 + i })) });
+    const { haproxyConfig, ROUTE_MARK } = await import(pathToFileURL(join(ROOT, 'dist/src/cluster/local/haproxy.js')).href);
+    const nodes = composeNodes.map((name, i) => ({ name, host: '127.0.0.1', port: 3001 + i }));
+    cfg = haproxyConfig({ lbPort: 8080, nodes });
+    cfgNoOwner = haproxyConfig({ lbPort: 8080, nodes, ownerRouting: false });
+    routeMark = ROUTE_MARK;
+    nodeRouteMark = (await import(pathToFileURL(join(ROOT, 'dist/src/front/forward.js')).href)).ROUTE_MARK_HEADER;
+    const { createTagger } = await import(pathToFileURL(join(ROOT, 'dist/src/cluster/session-tag.js')).href);
+    // A session id exactly as a node mints it.
+    tagOf = (node) => createTagger('s'.repeat(32), node).tag('A'.repeat(22));
   });
 
   function section(header: string): string {
@@ -519,6 +592,64 @@ describe('local HAProxy (test cluster)', () => {
     expect(section('backend mcp_round_robin')).not.toMatch(/\n\s*cookie /);
     // The same nodes as the compose file, each with its own cookie value.
     for (const name of composeNodes) expect(sticky).toMatch(new RegExp(`server ${name} \\S+ check cookie ${name}`));
+  });
+
+  it('routes a session id to the node its owner tag names, as Traefik does, before the cookie', () => {
+    const routers = Object.values(traefikDynamic.http.routers as Record<string, any>);
+    const sticky = section('backend mcp_sticky');
+    const lines = sticky.split('\n').map((l) => l.trim());
+    const firstServer = lines.findIndex((l) => l.startsWith('server '));
+    for (const name of composeNodes) {
+      const sid = tagOf(name);
+      const rule = lines.find((l) => l.startsWith(`use-server ${name} if `));
+      expect(rule, `use-server ${name}`).toBeDefined();
+      // { req.fhdr(mcp-session-id),field(2,.) -m str <tag> }: the second dot-separated field.
+      const m = /^use-server \S+ if \{ req\.fhdr\(mcp-session-id\),field\(2,\.\) -m str (\S+) \}$/.exec(rule!);
+      expect(m, rule).not.toBeNull();
+      expect(sid.split('.')[1]).toBe(m![1]);
+      // Traefik's owner router for this node accepts the same id, and no other node's router does.
+      const matching = routers.filter((r) => {
+        const re = ownerRule(r.rule);
+        return re !== null && new RegExp(re).test(sid);
+      });
+      expect(matching.length, name).toBe(1);
+      expect((traefikDynamic.http.services as Record<string, any>)[matching[0].service].failover.service).toBeDefined();
+      expect(lines.indexOf(rule!)).toBeLessThan(firstServer);
+    }
+    // A rule naming a DOWN server is skipped only without persist options: then cookie, then round robin.
+    const directives = cfg
+      .split('\n')
+      .filter((l) => !l.trim().startsWith('#'))
+      .join('\n');
+    expect(directives).not.toMatch(/option persist|force-persist/);
+    expect(cfgNoOwner).not.toMatch(/use-server/);
+  });
+
+  it('sets the route mark the node reads (owner, cookie) and drops a client value, like Traefik', () => {
+    expect(routeMark).toBe(nodeRouteMark);
+    const middlewares = traefikDynamic.http.middlewares as Record<string, any>;
+    const traefikNames = Object.values(middlewares).flatMap((m) => Object.keys(m.headers?.customRequestHeaders ?? {}));
+    expect(new Set(traefikNames.map((n) => n.toLowerCase()))).toEqual(new Set([routeMark]));
+    expect(section('frontend ')).toContain(`http-request del-header ${routeMark}`);
+    const sticky = section('backend mcp_sticky');
+    expect(sticky).toContain(`http-request set-header ${routeMark} cookie if { req.cook(${COOKIE.name}) -m found }`);
+    const owner = new RegExp(
+      `http-request set-header ${routeMark} owner if \\{ req\\.fhdr\\(mcp-session-id\\),field\\(2,\\.\\) -m str ([^}]+) \\}`,
+    ).exec(sticky);
+    expect(owner).not.toBeNull();
+    expect(owner![1].trim().split(/\s+/).sort()).toEqual(composeNodes.map((n) => tagOf(n).split('.')[1]).sort());
+    // The owner mark comes after the cookie mark, so it wins when both apply.
+    expect(sticky.indexOf(' owner if ')).toBeGreaterThan(sticky.indexOf(' cookie if '));
+  });
+
+  it('is accepted by haproxy -c with owner routing off', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { spawnSync } = await import('node:child_process');
+    const dir = mkdtempSync(join(tmpdir(), 'haproxy-check-'));
+    writeFileSync(join(dir, 'h.cfg'), cfgNoOwner);
+    const r = spawnSync('haproxy', ['-c', '-f', join(dir, 'h.cfg')], { encoding: 'utf8' });
+    expect(r.status, r.stderr + r.stdout).toBe(0);
   });
 
   it('health-checks /readyz like Traefik, and redispatches clients of a dead node', () => {

@@ -29,7 +29,7 @@ interface Described {
 /**
  * One option. `int` / `num`: bounds inclusive, `nullWord` a word that stands for null (`--workers
  * default`); `ints`: a comma list of integers; `list`: a comma list of members of `of` (kept in
- * the order of `of`, duplicates dropped), `allWord` a word for all of them, `renamed` old names
+ * the order of `of`, duplicates dropped), `allWord` a word for all of them (or for `allOf`), `renamed` old names
  * still accepted; `bool`: a switch,
  * `negatable` adds `--no-<flag>` (both given is an error); `onOff`: on|off|1|0|true|false;
  * `pairs`: repeatable NAME=value.
@@ -40,7 +40,7 @@ export type OptionSpec = Described &
     | { type: 'num'; min: number; max?: number }
     | { type: 'text'; want: string }
     | { type: 'ints'; min: number }
-    | { type: 'list'; of: readonly string[]; allWord?: string; renamed?: Readonly<Record<string, string>> }
+    | { type: 'list'; of: readonly string[]; allWord?: string; allOf?: readonly string[]; renamed?: Readonly<Record<string, string>> }
     | { type: 'bool'; negatable?: boolean }
     | { type: 'onOff' }
     | { type: 'pairs'; namePattern: RegExp }
@@ -150,7 +150,7 @@ function convert(spec: OptionSpec, flag: string, raw: string | string[], usage: 
       return items.map(Number);
     }
     case 'list': {
-      if (spec.allWord !== undefined && raw.trim() === spec.allWord) return Object.freeze([...spec.of]);
+      if (spec.allWord !== undefined && raw.trim() === spec.allWord) return Object.freeze([...(spec.allOf ?? spec.of)]);
       const items = raw
         .split(',')
         .map((s) => s.trim())

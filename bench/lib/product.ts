@@ -68,6 +68,7 @@ export interface ClusterOptions {
   nodeOutput?: 'inherit' | 'pipe' | 'ignore';
   say?: (line: string) => void;
   checkIntervalMs?: number;
+  ownerRouting?: boolean;
 }
 
 export interface ClusterNode {

@@ -173,12 +173,12 @@ async function initialize(c: StormClient): Promise<boolean> {
   remember(c, a.headers);
   const sid = a.headers['mcp-session-id'];
   if (a.error !== '' || a.status !== 200 || typeof sid !== 'string') {
-    rec.error(affected(c), 'init', transportWhat(a), a.body);
+    rec.error(affected(c), 'init', transportWhat(a), a.body, c.index);
     return false;
   }
   const msg = rpcMessage(a);
   if (!msg || msg.result === undefined) {
-    rec.error(affected(c), 'init', 'bad-body', a.body);
+    rec.error(affected(c), 'init', 'bad-body', a.body, c.index);
     return false;
   }
   const now = rec.now();
@@ -197,11 +197,11 @@ async function initialize(c: StormClient): Promise<boolean> {
   c.lastEventId = '';
   if (n.error !== '' || n.status !== 202) {
     if (n.status === 404) {
-      rec.notFound(notice(c, 'notify 404'), 'notify');
+      rec.notFound(notice(c, 'notify 404'), 'notify', c.index);
       sessionGone(c, sid, 'notify 404');
       return false;
     }
-    rec.error(affected(c), 'notify', transportWhat(n), n.body);
+    rec.error(affected(c), 'notify', transportWhat(n), n.body, c.index);
   }
   openStream(c);
   return true;
@@ -242,7 +242,7 @@ export async function runCall(c: StormClient): Promise<void> {
   for (;;) {
     if (ctx.stopping) break;
     if (rec.now() - startedAt > CALL_DEADLINE_MS) {
-      rec.error(affected(c), 'call', 'deadline', `no success within ${CALL_DEADLINE_MS} ms`);
+      rec.error(affected(c), 'call', 'deadline', `no success within ${CALL_DEADLINE_MS} ms`, c.index);
       lost(c);
       break;
     }
@@ -266,12 +266,12 @@ export async function runCall(c: StormClient): Promise<void> {
         success(c, sid, sentAt, startedAt);
         break;
       }
-      rec.error(affected(c), 'call', 'bad-body', a.body);
+      rec.error(affected(c), 'call', 'bad-body', a.body, c.index);
       lost(c);
       break;
     }
     if (a.status === 404) {
-      rec.notFound(notice(c, 'call 404'), 'call');
+      rec.notFound(notice(c, 'call 404'), 'call', c.index);
       sessionGone(c, sid, 'call 404');
       // The re-initialization happens at the top of the loop (this call is the one in flight).
       c.callAgain = false;
@@ -279,12 +279,12 @@ export async function runCall(c: StormClient): Promise<void> {
       continue;
     }
     if (retryable(a)) {
-      rec.error(notice(c, `call ${transportWhat(a)}`), 'call', transportWhat(a), a.body);
+      rec.error(notice(c, `call ${transportWhat(a)}`), 'call', transportWhat(a), a.body, c.index);
       retried = true;
       await sleep(backoff(++attempt));
       continue;
     }
-    rec.error(affected(c), 'call', transportWhat(a), a.body);
+    rec.error(affected(c), 'call', transportWhat(a), a.body, c.index);
     lost(c);
     break;
   }
@@ -293,26 +293,31 @@ export async function runCall(c: StormClient): Promise<void> {
   schedule(c);
 }
 
+/** A timer's callback: runCall settles every outcome itself (counted as an error or a lost call). */
+function callFromTimer(c: StormClient): void {
+  void runCall(c);
+}
+
 function schedule(c: StormClient): void {
   const ctx = c.ctx;
   if (ctx.stopping) return;
   if (c.callAgain) {
     c.callAgain = false;
-    setImmediate(runCall, c);
+    setImmediate(callFromTimer, c);
     return;
   }
   const now = ctx.rec.now();
   let due = c.nextDue + ctx.intervalMs;
   if (due <= now) due = now + ctx.intervalMs;
   c.nextDue = due;
-  c.callTimer = setTimeout(runCall, due - now, c);
+  c.callTimer = setTimeout(callFromTimer, due - now, c);
 }
 
 /** First call at a random phase within one interval, so calls spread evenly over each second. */
 export function startCalling(c: StormClient): void {
   const now = c.ctx.rec.now();
   c.nextDue = now + Math.random() * c.ctx.intervalMs;
-  c.callTimer = setTimeout(runCall, c.nextDue - now, c);
+  c.callTimer = setTimeout(callFromTimer, c.nextDue - now, c);
 }
 
 // --- the GET stream ----------------------------------------------------------------------------
@@ -359,12 +364,12 @@ function onStreamResponse(c: StormClient, req: ClientRequest, sid: string, res: 
   c.stream = null;
   if (c.sid !== sid || c.ctx.stopping) return;
   if (res.statusCode === 404) {
-    rec.notFound(notice(c, 'get 404'), 'get');
+    rec.notFound(notice(c, 'get 404'), 'get', c.index);
     sessionGone(c, sid, 'get 404');
     return;
   }
   const what = `HTTP ${res.statusCode}`;
-  rec.error(notice(c, `get ${what}`), 'get', what);
+  rec.error(notice(c, `get ${what}`), 'get', what, '', c.index);
   reopenLater(c, sid, backoff(1));
 }
 
@@ -376,10 +381,10 @@ function onStreamGone(c: StormClient, req: ClientRequest, sid: string, how: stri
   if (c.sid !== sid || c.ctx.stopping) return;
   const rec = c.ctx.rec;
   const aff = notice(c, wasOpen ? `stream ${how}` : `get ${how}`);
-  if (!wasOpen) rec.error(aff, 'get', how);
+  if (!wasOpen) rec.error(aff, 'get', how, '', c.index);
   else if (!aff) {
     rec.totals.streamDropsUnaffected++;
-    rec.error(false, 'get', `stream ${how}`);
+    rec.error(false, 'get', `stream ${how}`, '', c.index);
   }
   // SEP-1699: the client reconnects after the server's `retry:` delay.
   reopenLater(c, sid, wasOpen ? c.retryMs : backoff(1));
@@ -442,8 +447,8 @@ async function deleteSession(c: StormClient, sid: string): Promise<void> {
   const a = await send(c.agent, ctx.target, 'DELETE', h, null);
   if (ctx.stopping) return;
   if (a.error === '' && a.status === 200) ctx.rec.totals.deletes++;
-  else if (a.status === 404) ctx.rec.notFound(true, 'delete');
-  else ctx.rec.error(true, 'delete', transportWhat(a), a.body);
+  else if (a.status === 404) ctx.rec.notFound(true, 'delete', -1);
+  else ctx.rec.error(true, 'delete', transportWhat(a), a.body, -1);
 }
 
 export function stopClient(c: StormClient): void {

@@ -25,7 +25,7 @@ export async function loadClusterCode(snapshot: boolean): Promise<ClusterCode> {
   try {
     const cluster = await importProduct<ClusterModule>(code.root, 'src/cluster/local/cluster.js', ['startCluster']);
     const ports = await importProduct<PortsModule>(code.root, 'src/cluster/local/ports.js', ['freePortBlock']);
-    return { ...code, startCluster: cluster.startCluster, freePortBlock: ports.freePortBlock };
+    return { ...code, startCluster: (o) => cluster.startCluster(o), freePortBlock: (count) => ports.freePortBlock(count) };
   } catch (err) {
     code.remove();
     throw err;
@@ -38,6 +38,7 @@ export interface StormClusterOptions {
   workers: number;
   basePort: number | null;
   checkMs: number | null;
+  ownerRouting: boolean;
   env: Record<string, string>;
   say: (line: string) => void;
 }
@@ -55,6 +56,7 @@ export async function startStormCluster(o: StormClusterOptions): Promise<Cluster
       env: o.env,
       nodeOutput: 'pipe',
       ...(o.checkMs === null ? {} : { checkIntervalMs: o.checkMs }),
+      ownerRouting: o.ownerRouting,
       say: o.say,
     };
     try {

@@ -5,7 +5,7 @@
 import { defineCommand } from './args.js';
 import { RESULTS } from './product.js';
 
-export const STORM_SCENARIOS = ['kill', 'rolling', 'deploy-storm'] as const;
+export const STORM_SCENARIOS = ['kill', 'rolling', 'deploy-storm', 'steady'] as const;
 export type StormScenario = (typeof STORM_SCENARIOS)[number];
 
 export interface StormOptions {
@@ -16,6 +16,8 @@ export interface StormOptions {
   workers: number;
   /** Share of clients that keep no cookie (0: all keep the sticky cookie, 1: none does). */
   cookieless: number;
+  /** HAProxy routes requests on their session id's owner tag (the cluster runner's default: on). */
+  ownerRouting: boolean;
   /** Each client calls a tool about this often (its phase is random). */
   callIntervalMs: number;
   tool: string;
@@ -68,6 +70,7 @@ export const STORM_DEFAULTS: Readonly<StormOptions> = Object.freeze({
   nodes: 3,
   workers: 1,
   cookieless: 0,
+  ownerRouting: true,
   callIntervalMs: 1000,
   tool: 'test_simple_text',
   rampRate: 500,
@@ -101,9 +104,10 @@ const command = defineCommand(
       type: 'list',
       of: STORM_SCENARIOS,
       allWord: 'all',
+      allOf: STORM_SCENARIOS.filter((s) => s !== 'steady'),
       aliases: ['scenario'],
       arg: 'S',
-      help: 'kill | rolling | deploy-storm | all, or a comma list',
+      help: 'kill | rolling | deploy-storm | steady | all, or a comma list (steady: no event, --warmup seconds of steady load measured; all: the three storms)',
     },
     clients: { type: 'int', min: 1, max: MAX_CONNECTIONS, help: 'concurrent MCP clients, each with a GET SSE stream' },
     nodes: { type: 'int', min: 2, max: 16, help: 'cluster nodes behind HAProxy' },
@@ -123,6 +127,7 @@ const command = defineCommand(
       help: 'rolling: run twice, drain jitter on then off (--no-: once, with --drain-jitter)',
     },
     restartGap: { type: 'num', min: 0, max: 3600, arg: 'S', help: 'rolling: seconds between a node being back and the next SIGTERM' },
+    ownerRouting: { type: 'onOff', help: "HAProxy routes on the session id's owner tag before the cookie" },
     checkMs: { type: 'int', min: 50, help: "HAProxy health-check interval (default: the cluster runner's)" },
     nodeEnv: {
       type: 'pairs',

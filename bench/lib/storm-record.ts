@@ -103,6 +103,11 @@ export class Recorder {
     /** Calls started but neither ok nor lost when the fleet stopped (their outcome is never seen). */
     callsInFlightAtStop: 0,
   };
+  /**
+   * Bystanders disturbed: clients (by index) whose session no event took away that still saw an
+   * error, an unexpected 404 or a dropped stream after the set-up.
+   */
+  readonly disturbed = new Set<number>();
   private readonly disruptions: Disruption[] = [];
   private open = 0;
 
@@ -177,7 +182,9 @@ export class Recorder {
     this.open--;
   }
 
-  error(affected: boolean, op: Op, what: string, detail = ''): void {
+  /** `client`: the client's index, or -1 when the error is not one client's. */
+  error(affected: boolean, op: Op, what: string, detail: string, client: number): void {
+    if (this.setupDone && !affected && client >= 0) this.disturbed.add(client);
     const key = `${!this.setupDone ? 'set-up' : affected ? 'affected' : 'unaffected'} ${op} ${what}`;
     this.errorKinds.set(key, (this.errorKinds.get(key) ?? 0) + 1);
     if (!this.errorFirst.has(key)) this.errorFirst.set(key, { at: this.now(), detail: detail.slice(0, 200) });
@@ -187,13 +194,13 @@ export class Recorder {
     this.second().errors++;
   }
 
-  notFound(affected: boolean, op: Op): void {
+  notFound(affected: boolean, op: Op, client: number): void {
     this.second().notFound++;
     if (affected) this.totals.notFoundAffected++;
-    else if (!this.setupDone) this.error(false, op, 'HTTP 404');
+    else if (!this.setupDone) this.error(false, op, 'HTTP 404', '', client);
     else {
       this.totals.notFoundUnaffected++;
-      this.error(false, op, 'HTTP 404');
+      this.error(false, op, 'HTTP 404', '', client);
     }
   }
 }

@@ -172,6 +172,15 @@ function comparisonCharts(on: RunOutput, off: RunOutput): Chart[] {
   ];
 }
 
+function relayText(r: RunSummary['relay']['steady']): string {
+  const share = Number.isFinite(r.share) ? `${(r.share * 100).toFixed(2)} %` : 'n/a';
+  const reasons = Object.entries(r.byReason)
+    .filter(([, v]) => v > 0)
+    .map(([k, v]) => `${k} ${n0(v)}`)
+    .join(', ');
+  return `${share} (${n0(r.forwarded)} of ${n0(r.requests)}${reasons ? `; ${reasons}` : ''})`;
+}
+
 function figuresTable(s: RunSummary): string[] {
   const ec = s.endCheck;
   const st = s.recovery.stages;
@@ -188,6 +197,17 @@ function figuresTable(s: RunSummary): string[] {
       `${n0(s.recovery.affected)}${s.events.length > 1 ? ` (${s.events.map((e) => `${e.label}: ${n0(e.recovery.affected)}`).join('; ')})` : ''}`,
     ],
     ['recovered / not recovered', `${n0(s.recovery.recovered)} / ${n0(s.recovery.unrecovered)}`],
+    [
+      'clients of untouched nodes (bystanders) / of them disturbed (saw an error, an unexpected 404 or a dropped stream)',
+      `${n0(s.bystanders.clients)} / ${n0(s.bystanders.disturbed)}`,
+    ],
+    ['cookie-less clients / HAProxy owner routing', `${Math.round(s.cookieless * 100)} % / ${s.ownerRouting ? 'on' : 'off'}`],
+    ['relayed share of /mcp requests, steady (forwarded / answered; by reason)', relayText(s.relay.steady)],
+    ['relayed share of /mcp requests, event window', relayText(s.relay.event)],
+    [
+      'steady: tool calls/s; CPU (nodes + HAProxy) per call; nodes / HAProxy CPU (% of one core)',
+      `${n0(s.throughput.callsPerS)}/s; ${s.throughput.cpuMsPerCall.toFixed(3)} ms; ${n0(s.throughput.nodesCpuPct)} % / ${n0(s.throughput.haproxyCpuPct)} %`,
+    ],
     ['recovery after the client notices: p50 / p95 / p99 / max', q4(s.recovery.fromNotice)],
     ['recovery after the session is gone (first 404): p50 / p95 / p99 / max', q4(s.recovery.fromLoss)],
     ['recovery after the event: p50 / p95 / p99 / max', q4(s.recovery.fromEvent)],

@@ -70,6 +70,7 @@ export interface RunData {
   quiet: QuietCheck;
   clients: number;
   cookieless: number;
+  ownerRouting: boolean;
   startedAt: string;
   nodeNames: string[];
   lbUrl: string;
@@ -100,7 +101,7 @@ const running = new Set<{ fleet: Fleet | null; cluster: Cluster }>();
 export async function abortRuns(): Promise<void> {
   const runs = [...running];
   running.clear();
-  await Promise.all(runs.map((r) => r.fleet?.stop()));
+  await Promise.all(runs.map((r) => (r.fleet ? r.fleet.stop() : Promise.resolve())));
   await Promise.all(runs.map((r) => r.cluster.stop().catch(() => {})));
 }
 
@@ -174,7 +175,7 @@ class Progress {
     const now = rec.now();
     const prev = rec.seconds[Math.floor(now / 1000) - 1];
     const s = this.sampler.last;
-    const nodes = this.nodeNames.map((n) => `${n} ${s?.nodes[n] ? s.nodes[n]!.active : 'down'}`).join(' ');
+    const nodes = this.nodeNames.map((n) => `${n} ${s?.nodes[n] ? s.nodes[n].active : 'down'}`).join(' ');
     const errors = rec.totals.errorsAffected + rec.totals.errorsUnaffected;
     const cpu = s?.machineBusy == null ? '?' : `${Math.round(s.machineBusy * 100)}%`;
     process.stderr.write(
@@ -195,9 +196,18 @@ export async function runStorm(o: StormOptions, plan: RunPlan, code: ClusterCode
   };
   const quiet = o.quietWait > 0 ? await waitQuiet(o.quietCores, o.quietWait, say) : { busyCores: null, waitedS: 0, quiet: true };
   say(
-    `starting redis, ${o.nodes} nodes (${o.workers} worker${o.workers > 1 ? 's' : ''} each), haproxy; ${o.clients} clients${o.cookieless > 0 ? `, ${Math.round(o.cookieless * 100)}% cookie-less` : ''}`,
+    `starting redis, ${o.nodes} nodes (${o.workers} worker${o.workers > 1 ? 's' : ''} each), haproxy; ${o.clients} clients${o.cookieless > 0 ? `, ${Math.round(o.cookieless * 100)}% cookie-less` : ''}; owner routing ${o.ownerRouting ? 'on' : 'off'}`,
   );
-  const cluster = await startStormCluster({ code, nodes: o.nodes, workers: o.workers, basePort: o.basePort, checkMs: o.checkMs, env, say });
+  const cluster = await startStormCluster({
+    code,
+    nodes: o.nodes,
+    workers: o.workers,
+    basePort: o.basePort,
+    checkMs: o.checkMs,
+    ownerRouting: o.ownerRouting,
+    env,
+    say,
+  });
   const entry: { fleet: Fleet | null; cluster: Cluster } = { fleet: null, cluster };
   running.add(entry);
   const redis = new Redis(cluster.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 1 });
@@ -280,6 +290,7 @@ export async function runStorm(o: StormOptions, plan: RunPlan, code: ClusterCode
     quiet,
     clients: o.clients,
     cookieless: o.cookieless,
+    ownerRouting: o.ownerRouting,
     startedAt,
     nodeNames,
     lbUrl: cluster.lbUrl,
@@ -336,6 +347,11 @@ async function runEvents(
         );
         if (i < cluster.nodes.length - 1) await sleep(o.restartGap * 1000);
       }
+      return;
+    }
+    case 'steady': {
+      // No event: the steady window (set-up end to here) is what is measured.
+      fleet.nodeEvent('steady load (no event)', []);
       return;
     }
     case 'deploy-storm': {

@@ -18,7 +18,11 @@ export interface NodeReading {
   created: number;
   /** mcp_requests_total{status="404"}, all methods. */
   notFound: number;
+  /** mcp_requests_total, all methods and statuses (a relayed request is counted by its owner). */
+  requests: number;
   forwarded: number;
+  /** mcp_forwarded_by_reason_total by reason (absent on a build without it). */
+  forwardedByReason: Record<string, number>;
   streams: number;
   /** process_cpu_seconds_total (front and workers: one process). */
   cpuSeconds: number;
@@ -58,14 +62,25 @@ const WANTED = [
   'mcp_sessions_created_total',
   'mcp_requests_total',
   'mcp_forwarded_requests_total',
+  'mcp_forwarded_by_reason_total',
   'mcp_sse_streams_active',
   'process_cpu_seconds_total',
   'process_start_time_seconds',
 ] as const;
 
-/** Sums the series of the metrics this benchmark reads; mcp_requests_total only where status="404". */
+/** Sums the series of the metrics this benchmark reads (mcp_requests_total: all, and where status="404"). */
 export function parseNodeMetrics(text: string): NodeReading {
-  const r: NodeReading = { active: 0, created: 0, notFound: 0, forwarded: 0, streams: 0, cpuSeconds: 0, startTime: null };
+  const r: NodeReading = {
+    active: 0,
+    created: 0,
+    notFound: 0,
+    requests: 0,
+    forwarded: 0,
+    forwardedByReason: {},
+    streams: 0,
+    cpuSeconds: 0,
+    startTime: null,
+  };
   let start = 0;
   while (start < text.length) {
     let nl = text.indexOf('\n', start);
@@ -86,8 +101,14 @@ export function parseNodeMetrics(text: string): NodeReading {
               r.created += v;
               break;
             case 'mcp_requests_total':
+              r.requests += v;
               if (line.includes('status="404"')) r.notFound += v;
               break;
+            case 'mcp_forwarded_by_reason_total': {
+              const reason = /reason="([^"]*)"/.exec(line)?.[1] ?? 'unknown';
+              r.forwardedByReason[reason] = (r.forwardedByReason[reason] ?? 0) + v;
+              break;
+            }
             case 'mcp_forwarded_requests_total':
               r.forwarded += v;
               break;

@@ -110,12 +110,34 @@ export interface Target {
   met: boolean | null;
 }
 
+/** Requests the nodes relayed to another node, against all /mcp requests they answered, in a window. */
+export interface RelayFigures {
+  /** Sum of mcp_requests_total increases (a relayed request is counted once, by its owner). */
+  requests: number;
+  /** Sum of mcp_forwarded_requests_total increases. */
+  forwarded: number;
+  /** forwarded / requests (NaN without requests). */
+  share: number;
+  /** mcp_forwarded_by_reason_total increases by reason. */
+  byReason: Record<string, number>;
+}
+
 export interface RunSummary {
   name: string;
   scenario: string;
   drainJitter: boolean;
   clients: number;
   cookieless: number;
+  ownerRouting: boolean;
+  /** Relayed share in the steady state (set-up end + 1 s to the first event) and in the event window. */
+  relay: { steady: RelayFigures; event: RelayFigures };
+  /** Steady state: successful tool calls per second, and CPU (nodes + HAProxy) per successful call. */
+  throughput: { callsPerS: number; cpuMsPerCall: number; nodesCpuPct: number; haproxyCpuPct: number };
+  /**
+   * Clients whose session no event took away, and how many of them still saw an error, an unexpected
+   * 404 or a dropped stream after the set-up (the goal is none).
+   */
+  bystanders: { clients: number; disturbed: number };
   nodes: string[];
   timeline: { rampS: number; eventStartS: number; eventEndS: number; recoveredS: number | null; endS: number };
   events: EventSummary[];
@@ -191,6 +213,7 @@ export interface RunSummary {
   targets: Target[];
 }
 
+const pct = (x: number): string => (Number.isFinite(x) ? `${(x * 100).toFixed(2)} %` : 'n/a');
 const ms = (x: number): string => (Number.isFinite(x) ? `${Math.round(x)} ms` : 'n/a');
 
 function recoveryOf(incidents: Incident[], eventAt: (i: Incident) => number, affected: number): Recovery {
@@ -285,6 +308,67 @@ function sumRates(rates: Rate[]): Rate {
     points.push([x, sum]);
   }
   return { points, flagged: [...flagged].sort((a, b) => a - b) };
+}
+
+type Reading = NonNullable<RunData['samples'][number]['nodes'][string]>;
+
+/**
+ * Increase of a node counter between readings inside [fromS, toS]: the sum over consecutive pairs of
+ * readings of the same process (same start time); a missing reading or a restart breaks the chain.
+ */
+function increaseIn(d: RunData, node: string, pick: (r: Reading) => number, fromS: number, toS: number): number {
+  let sum = 0;
+  let prev: Reading | null = null;
+  for (const s of d.samples) {
+    const x = s.t / 1000;
+    if (x < fromS || x > toS) continue;
+    const r = s.nodes[node] ?? null;
+    if (r !== null && prev !== null && r.startTime === prev.startTime) sum += Math.max(0, pick(r) - pick(prev));
+    prev = r;
+  }
+  return sum;
+}
+
+function relayIn(d: RunData, fromS: number, toS: number): RelayFigures {
+  let requests = 0;
+  let forwarded = 0;
+  const reasons = new Set<string>();
+  for (const s of d.samples)
+    for (const r of Object.values(s.nodes)) if (r) for (const k of Object.keys(r.forwardedByReason)) reasons.add(k);
+  const byReason: Record<string, number> = {};
+  for (const reason of reasons) byReason[reason] = 0;
+  for (const n of d.nodeNames) {
+    requests += increaseIn(d, n, (r) => r.requests, fromS, toS);
+    forwarded += increaseIn(d, n, (r) => r.forwarded, fromS, toS);
+    for (const reason of reasons) byReason[reason] += increaseIn(d, n, (r) => r.forwardedByReason[reason] ?? 0, fromS, toS);
+  }
+  return { requests, forwarded, share: requests > 0 ? forwarded / requests : NaN, byReason };
+}
+
+function throughputIn(d: RunData, fromS: number, toS: number): RunSummary['throughput'] {
+  const first = Math.max(0, Math.ceil(fromS));
+  const end = Math.min(d.rec.seconds.length, Math.floor(toS));
+  let calls = 0;
+  for (let i = first; i < end; i++) calls += d.rec.seconds[i].callsOk;
+  const seconds = Math.max(0, end - first);
+  let nodesCpu = 0;
+  for (const n of d.nodeNames) nodesCpu += increaseIn(d, n, (r) => r.cpuSeconds, fromS, toS);
+  let haproxyCpu = 0;
+  let spanS = 0;
+  for (let i = 1; i < d.samples.length; i++) {
+    const x = d.samples[i].t / 1000;
+    const prevX = d.samples[i - 1].t / 1000;
+    if (prevX < fromS || x > toS) continue;
+    haproxyCpu += (d.samples[i].childCores.haproxy ?? 0) * (x - prevX);
+    spanS += x - prevX;
+  }
+  return {
+    callsPerS: seconds > 0 ? calls / seconds : NaN,
+    // The calls counted over whole seconds, the CPU over the sampled span: both per second first.
+    cpuMsPerCall: seconds > 0 && spanS > 0 && calls > 0 ? ((nodesCpu + haproxyCpu) / spanS / (calls / seconds)) * 1000 : NaN,
+    nodesCpuPct: spanS > 0 ? (nodesCpu / spanS) * 100 : NaN,
+    haproxyCpuPct: spanS > 0 ? (haproxyCpu / spanS) * 100 : NaN,
+  };
 }
 
 /** A rate's points with the flagged ones (averages over a gap) taken out, for peaks and means. */
@@ -433,6 +517,10 @@ export function summarize(d: RunData, series: Series): RunSummary {
     drainJitter: d.plan.drainJitter,
     clients: d.clients,
     cookieless: d.cookieless,
+    ownerRouting: d.ownerRouting,
+    relay: { steady: relayIn(d, steadyFrom, steadyTo), event: relayIn(d, winFrom, winTo) },
+    throughput: throughputIn(d, steadyFrom, steadyTo),
+    bystanders: { clients: d.clients - totalAffected, disturbed: rec.disturbed.size },
     nodes: d.nodeNames,
     timeline: {
       rampS: S(marks.rampEnd - marks.rampStart),
@@ -533,6 +621,12 @@ function targetsOf(s: RunSummary): Target[] {
       met: s.recovery.unrecovered === 0 && s.recovery.fromNotice.p99 <= 2000,
     });
     out.push({ name: 'errors other than the expected 404', target: '0', measured: errors, met: s.errors.unexpected === 0 });
+    out.push({
+      name: 'bystanders disturbed (clients of surviving nodes that saw an error or a dropped stream)',
+      target: '0',
+      measured: `${s.bystanders.disturbed} of ${s.bystanders.clients}`,
+      met: s.bystanders.disturbed === 0,
+    });
     out.push({ name: 'Redis keys = live sessions', target: 'within 60 s', measured: redis, met: redisMet });
   } else if (s.scenario === 'rolling') {
     out.push({
@@ -543,6 +637,21 @@ function targetsOf(s: RunSummary): Target[] {
     });
     out.push({ name: 'errors other than the expected 404', target: '— (reported)', measured: errors, met: null });
     out.push({ name: 'Redis keys = live sessions', target: '— (reported)', measured: redis, met: null });
+  } else if (s.scenario === 'steady') {
+    const r = s.relay.steady;
+    out.push({
+      name: 'relayed share of /mcp requests (steady)',
+      target: '< 2 %',
+      measured: `${pct(r.share)} (${r.forwarded} of ${r.requests})`,
+      met: s.cookieless > 0 ? r.share < 0.02 : null,
+    });
+    out.push({
+      name: 'tool calls per second (steady)',
+      target: '— (reported)',
+      measured: `${s.throughput.callsPerS.toFixed(0)}/s, ${s.throughput.cpuMsPerCall.toFixed(3)} ms CPU (nodes + HAProxy) per call`,
+      met: null,
+    });
+    out.push({ name: 'errors other than the expected 404', target: '— (reported)', measured: errors, met: null });
   } else {
     out.push({
       name: 'tool calls lost',

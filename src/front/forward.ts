@@ -23,7 +23,7 @@ import { log } from '../log.js';
 import { Bodies, errorBody } from '../protocol/jsonrpc.js';
 import { createForwardAuth, FORWARD_AUTH_HEADER, type ForwardAuth } from '../cluster/forward-auth.js';
 import { JSON_TYPE, Status, writeJson } from './http.js';
-import { M_OTHER, type ForwardFailure } from '../metrics/metrics.js';
+import { FR_NO_TAG, FR_OWNER_UNROUTABLE, FR_STALE_ROUTE, M_OTHER, type ForwardFailure } from '../metrics/metrics.js';
 import type { NodeContext } from './context.js';
 
 /** The only path forwarded (and covered by the forward HMAC). */
@@ -136,6 +136,19 @@ export function fromPeer(st: NodeContext, req: HttpRequest, method: string, sid:
   return false;
 }
 
+/**
+ * The load balancer's route mark: how it chose this node for a request naming a session. The local
+ * cluster's HAProxy and the Traefik configuration in deploy/ set it and drop any value a client sent;
+ * it only labels a metric, so a balancer that passes a client's value through skews a count, nothing more.
+ */
+export const ROUTE_MARK_HEADER = 'x-mcp-route';
+
+/** Why a request for another node's session reached this node (FORWARD_REASONS index), from the route mark. */
+export function forwardReason(req: HttpRequest): number {
+  const mark = req.getHeader(ROUTE_MARK_HEADER);
+  return mark === 'owner' ? FR_OWNER_UNROUTABLE : mark === 'cookie' ? FR_STALE_ROUTE : FR_NO_TAG;
+}
+
 export interface ForwardRequest {
   method: 'POST' | 'GET' | 'DELETE';
   /** host:port of the owner, validated by the directory (cluster/peer-address.ts). */
@@ -145,6 +158,8 @@ export interface ForwardRequest {
   body: string | null;
   /** Metrics index of the JSON-RPC method, for the answers written here. */
   metricsMethod?: number;
+  /** Why the request reached this node (FORWARD_REASONS index). */
+  reason: number;
 }
 
 /** One forwarded exchange, from the per-owner slot taken to its release. */
@@ -172,6 +187,7 @@ interface Exchange {
 export function forward(st: NodeContext, res: HttpResponse, fr: ForwardRequest, alreadyAborted: () => boolean): void {
   const fw = st.forwarder!;
   st.metrics.forwarded.inc();
+  st.metrics.forwardedByReason.inc(fr.reason);
   const method = fr.metricsMethod ?? M_OTHER;
   for (const name in fr.headers) {
     if (UNSENDABLE.test(fr.headers[name])) {

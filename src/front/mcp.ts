@@ -7,14 +7,25 @@
 import { jsonShapeTooLarge, SHAPE_SCAN_MIN_BYTES } from '../protocol/limits.js';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { log, sessionRef } from '../log.js';
-import { M_BATCH, M_DELETE, M_GET, M_INIT, M_NOTIFICATION, M_OTHER, M_RESPONSE, methodIndex } from '../metrics/metrics.js';
+import {
+  FR_HANDOFF,
+  FR_NO_TAG,
+  M_BATCH,
+  M_DELETE,
+  M_GET,
+  M_INIT,
+  M_NOTIFICATION,
+  M_OTHER,
+  M_RESPONSE,
+  methodIndex,
+} from '../metrics/metrics.js';
 import { Bodies, classify, MsgKind } from '../protocol/jsonrpc.js';
 import { allowsBatch, negotiate, versionIndex } from '../protocol/versions.js';
 import { bodyIsModern, checkEnvelope, Era, eraOfHeaders, listenAckBody, listenFilter, modernErrorBody } from '../protocol/modern.js';
 import type { Slot } from '../pool/pool.js';
 import { accepts, ALLOW_MCP, JSON_TYPE, SSE_TYPE, Status, writeJson } from './http.js';
 import { internalError } from './fault.js';
-import { forward, fromPeer, PASSED, type ForwardRequest } from './forward.js';
+import { forward, forwardReason, fromPeer, PASSED, type ForwardRequest } from './forward.js';
 import { admitInitParams, admitSession, batchTooLarge } from './limits.js';
 import { textFault } from './test-faults.js';
 import type { NodeContext } from './context.js';
@@ -53,6 +64,8 @@ interface PostHead {
   started: number;
   /** Headers to forward with, captured only when this request may have to be forwarded. */
   fwd: Record<string, string> | null;
+  /** Why it reached this node, if forwarded (FORWARD_REASONS index; read with `fwd`). */
+  reason: number;
 }
 
 /**
@@ -166,7 +179,9 @@ export function handlePost(st: NodeContext, res: HttpResponse, req: HttpRequest)
     started: performance.now(),
     // Only requests that are not local (or initializes while draining) may need forwarding.
     fwd: (st.readiness.draining || (sid !== '' && !st.sessions.has(sid))) && mayForward(st, req, 'POST', sid) ? captureHeaders(req) : null,
+    reason: FR_NO_TAG,
   };
+  if (head.fwd !== null) head.reason = forwardReason(req);
   res.onAborted(() => {
     head.aborted = true;
   });
@@ -323,7 +338,15 @@ function onPostBody(st: NodeContext, res: HttpResponse, head: PostHead, raw: Buf
     if (head.fwd) {
       const fwd = head.fwd;
       res.cork(() =>
-        forwardOr404(st, res, { method: 'POST', headers: fwd, body: text }, sid, method, () => head.aborted, ownerAddress(st, sid)),
+        forwardOr404(
+          st,
+          res,
+          { method: 'POST', headers: fwd, body: text, reason: head.reason },
+          sid,
+          method,
+          () => head.aborted,
+          ownerAddress(st, sid),
+        ),
       );
       return;
     }
@@ -429,7 +452,7 @@ function startSession(
     const peers = head.fwd ? st.directory!.livePeers() : [];
     if (peers.length > 0) {
       const address = peers[Math.floor(Math.random() * peers.length)];
-      return forward(st, res, { method: 'POST', address, headers: head.fwd!, body: text }, () => head.aborted);
+      return forward(st, res, { method: 'POST', address, headers: head.fwd!, body: text, reason: FR_HANDOFF }, () => head.aborted);
     }
     return answer(st, res, 503, Bodies.shuttingDown, M_INIT);
   }
@@ -477,7 +500,7 @@ export function handleGet(st: NodeContext, res: HttpResponse, req: HttpRequest):
       return forwardOr404(
         st,
         res,
-        { method: 'GET', headers: captureHeaders(req), body: null },
+        { method: 'GET', headers: captureHeaders(req), body: null, reason: forwardReason(req) },
         sid,
         M_GET,
         () => false,
@@ -500,7 +523,15 @@ export function handleDelete(st: NodeContext, res: HttpResponse, req: HttpReques
   if (!st.sessions.has(sid)) {
     const address = mayForward(st, req, 'DELETE', sid) ? ownerAddress(st, sid) : null;
     if (address !== null)
-      return forwardOr404(st, res, { method: 'DELETE', headers: captureHeaders(req), body: null }, sid, M_DELETE, () => false, address);
+      return forwardOr404(
+        st,
+        res,
+        { method: 'DELETE', headers: captureHeaders(req), body: null, reason: forwardReason(req) },
+        sid,
+        M_DELETE,
+        () => false,
+        address,
+      );
     // Clean the registry even though nothing closes here; the session may belong to
     // another node or an earlier process.
     st.sessions.forgetUnknown(sid);

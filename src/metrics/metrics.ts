@@ -77,6 +77,23 @@ export const R_CLIENT_STATE = 1;
 /** Why a forward was not relayed (label values of mcp_forward_failures_total). */
 export const FORWARD_FAILURES = ['bad_header', 'owner_busy', 'connect_timeout', 'response_timeout', 'refused', 'error'] as const;
 export type ForwardFailure = (typeof FORWARD_FAILURES)[number];
+/**
+ * Why a forwarded request reached a node other than its session's owner (label values of
+ * mcp_forwarded_by_reason_total), from the route mark the load balancer sets (`x-mcp-route`, which it
+ * strips from clients) and the node's own state:
+ * - no_tag: no mark; the balancer did not route on the session id's owner tag (it does not, or its
+ *   node table lacks the owner) and followed no sticky cookie it reports;
+ * - owner_unroutable: mark `owner`; the balancer read the tag and knows the owner, but the owner was out
+ *   of its rotation (failing /readyz: draining, just started) while this node's directory holds it alive;
+ * - stale_route: mark `cookie`; the balancer followed the client's sticky cookie, which names another
+ *   node (a session handed over during a drain, a cookie from an earlier session), without owner routing;
+ * - handoff: an initialize a draining node handed to a live peer.
+ */
+export const FORWARD_REASONS = ['no_tag', 'owner_unroutable', 'stale_route', 'handoff'] as const;
+export const FR_NO_TAG = 0;
+export const FR_OWNER_UNROUTABLE = 1;
+export const FR_STALE_ROUTE = 2;
+export const FR_HANDOFF = 3;
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
@@ -111,6 +128,13 @@ export class Metrics {
   readonly misroutes = new HotCounter('mcp_session_misroutes_total', 'Requests for sessions that live on another node (registry says so)');
   readonly unknown = new HotCounter('mcp_session_unknown_total', 'Requests for sessions that no node knows');
   readonly forwarded = new HotCounter('mcp_forwarded_requests_total', 'Requests forwarded to the node that owns the session');
+  readonly forwardedByReason = new HotCounter(
+    'mcp_forwarded_by_reason_total',
+    'Requests forwarded to another node, by why they reached this one (sums to mcp_forwarded_requests_total)',
+    ['reason'],
+    [FORWARD_REASONS],
+    true,
+  );
   readonly sseBackpressure = new HotCounter('mcp_sse_backpressure_total', 'SSE writes that met socket backpressure');
   readonly sseDropped = new HotCounter('mcp_sse_dropped_total', 'SSE streams dropped because the reader was too slow');
   readonly sseStreams: Gauge;
@@ -153,6 +177,7 @@ export class Metrics {
       this.misroutes,
       this.unknown,
       this.forwarded,
+      this.forwardedByReason,
       this.sseBackpressure,
       this.sseDropped,
     ]) {

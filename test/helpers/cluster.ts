@@ -5,7 +5,8 @@ import { freePortBlock } from './ports.js';
 
 export type Cluster = Awaited<ReturnType<typeof startCluster>>;
 
-export async function startTestCluster(env: Record<string, string> = {}, nodes = 3): Promise<Cluster> {
+/** `ownerRouting`: HAProxy routes on the session id's owner tag (the runner's default: on). */
+export async function startTestCluster(env: Record<string, string> = {}, nodes = 3, ownerRouting = true): Promise<Cluster> {
   for (let attempt = 0; ; attempt++) {
     const base = await freePortBlock(nodes + 2);
     try {
@@ -17,6 +18,7 @@ export async function startTestCluster(env: Record<string, string> = {}, nodes =
         workers: 1,
         nodeOutput: 'pipe',
         checkIntervalMs: 500,
+        ownerRouting,
         env,
       });
     } catch (err) {

@@ -29,6 +29,8 @@ export interface ClusterOptions {
   say?: (line: string) => void;
   /** HAProxy health-check interval, ms (default 500: a dead node is out after two failed checks). */
   checkIntervalMs?: number;
+  /** HAProxy routes requests on their session id's owner tag (default true). */
+  ownerRouting?: boolean;
 }
 
 export interface ClusterNode {
@@ -196,6 +198,7 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
         nodes: nodes.map((n) => ({ name: n.name, host: '127.0.0.1', port: n.port })),
         checkIntervalMs: o.checkIntervalMs ?? 500,
         statsSocket: sock,
+        ownerRouting: o.ownerRouting ?? true,
       }),
     );
     haproxy = spawn('haproxy', ['-db', '-f', cfg], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -208,7 +211,9 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
       }),
     ]);
     await waitUp();
-    say(`haproxy   http://127.0.0.1:${o.lbPort}/mcp  (sticky cookie _mcp_backend on /mcp)`);
+    say(
+      `haproxy   http://127.0.0.1:${o.lbPort}/mcp  (${o.ownerRouting === false ? '' : 'owner routing on the session id, then '}sticky cookie _mcp_backend on /mcp)`,
+    );
   } catch (err) {
     await stop();
     throw err;

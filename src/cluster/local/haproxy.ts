@@ -1,8 +1,11 @@
 /**
  * The local cluster's HAProxy configuration, with the same rules as the Traefik deployment in
- * deploy/ (ARCHITECTURE.md, sticky sessions): /mcp is pinned with the inserted cookie `_mcp_backend` (HttpOnly, Secure,
- * SameSite=Strict, Path=/mcp), nodes are health-checked on /readyz and a client pinned to a node that
- * is down is redispatched; every other path round-robins and sets no cookie.
+ * deploy/ (ARCHITECTURE.md, sticky sessions): a request whose Mcp-Session-Id names its owner
+ * (`<random>.<owner>.<HMAC>`) goes to that node while it is up (owner routing); otherwise /mcp is
+ * pinned with the inserted cookie `_mcp_backend` (HttpOnly, Secure, SameSite=Strict, Path=/mcp); nodes
+ * are health-checked on /readyz, and a request whose owner or pinned node is down goes to another
+ * node; every other path round-robins and sets no cookie. The owner tag is only a routing hint: the
+ * node still verifies its HMAC.
  */
 export interface HaproxyNode {
   name: string;
@@ -20,9 +23,42 @@ export interface HaproxyOptions {
   maxconn?: number;
   /** Unix socket for `show stat` (server states). */
   statsSocket?: string;
+  /** Route requests on their session id's owner tag (default true); off, only the cookie pins. */
+  ownerRouting?: boolean;
 }
 
 export const COOKIE_NAME = '_mcp_backend';
+/** The request header through which the balancer tells a node how it chose it (src/front/forward.ts). */
+export const ROUTE_MARK = 'x-mcp-route';
+
+/**
+ * The owner field of the session ids a node mints (src/cluster/session-tag.ts): its node id in
+ * base64url, the second dot-separated field.
+ */
+export function ownerTag(nodeId: string): string {
+  return Buffer.from(nodeId, 'utf8').toString('base64url');
+}
+
+/** The sample HAProxy reads the owner tag from: the second field of Mcp-Session-Id. */
+export const OWNER_SAMPLE = 'req.fhdr(mcp-session-id),field(2,.)';
+
+/** Owner-routing lines of the sticky backend: the route mark, then one use-server rule per node. */
+function ownerRules(nodes: HaproxyNode[], ownerRouting: boolean): string {
+  const lines = [
+    `    # How this balancer chose the node, for the node's forwarding metrics: \`cookie\` when the client`,
+    `    # sent the sticky cookie, \`owner\` when its session id names a node listed here (which wins).`,
+    `    http-request set-header ${ROUTE_MARK} cookie if { req.cook(${COOKIE_NAME}) -m found }`,
+  ];
+  if (!ownerRouting) return lines.join('\n');
+  const tags = nodes.map((n) => ownerTag(n.name)).join(' ');
+  lines.push(
+    `    http-request set-header ${ROUTE_MARK} owner if { ${OWNER_SAMPLE} -m str ${tags} }`,
+    `    # Owner routing. use-server rules come before the cookie and override it; a rule naming a server`,
+    `    # that is down is skipped (no \`option persist\`), so the cookie, then round robin, choose instead.`,
+    ...nodes.map((n) => `    use-server ${n.name} if { ${OWNER_SAMPLE} -m str ${ownerTag(n.name)} }`),
+  );
+  return lines.join('\n');
+}
 
 export function haproxyConfig(o: HaproxyOptions): string {
   const inter = o.checkIntervalMs ?? 1000;
@@ -52,6 +88,8 @@ defaults
 
 frontend mcp_front
     bind ${o.lbHost ?? '127.0.0.1'}:${o.lbPort}
+    # The route mark is this balancer's to set; a client's own value is dropped.
+    http-request del-header ${ROUTE_MARK}
     acl is_mcp path /mcp
     acl is_mcp path_beg /mcp/
     use_backend mcp_sticky if is_mcp
@@ -64,6 +102,7 @@ backend mcp_sticky
     # uWS ignores HTTP/1.0 requests without Host, HAProxy's default check: send HTTP/1.1 + Host.
     http-check send meth GET uri /readyz ver HTTP/1.1 hdr Host localhost
     http-check expect status 200
+${ownerRules(o.nodes, o.ownerRouting ?? true)}
 ${servers(true)}
 
 backend mcp_round_robin

@@ -1,7 +1,8 @@
 /**
  * `npm run cluster -- --nodes 3 --base-port 3001 --lb-port 8080 --redis-port 6380`
  * Redis, N nodes and HAProxy in the foreground; Ctrl-C or SIGTERM stops everything it started.
- * Other flags: --workers N (per node, default 1), --logs (print node logs).
+ * Other flags: --workers N (per node, default 1), --logs (print node logs), --owner-routing on|off
+ * (HAProxy routes on the session id's owner tag; default on).
  */
 import { parseArgs } from 'node:util';
 import { startCluster } from './cluster.js';
@@ -9,20 +10,22 @@ import { startCluster } from './cluster.js';
 const INTEGER_FLAGS = { nodes: 3, 'base-port': 3001, 'lb-port': 8080, 'redis-port': 6380, workers: 1 } as const;
 type IntegerFlag = keyof typeof INTEGER_FLAGS;
 
-function readFlags(): { ints: Record<IntegerFlag, number>; logs: boolean } {
+const USAGE =
+  'usage: npm run cluster -- [--nodes N] [--base-port P] [--lb-port P] [--redis-port P] [--workers N] [--owner-routing on|off] [--logs]\n';
+
+function readFlags(): { ints: Record<IntegerFlag, number>; logs: boolean; ownerRouting: boolean } {
   let parsed;
   try {
     parsed = parseArgs({
       options: {
         ...Object.fromEntries(Object.keys(INTEGER_FLAGS).map((k) => [k, { type: 'string' as const }])),
         logs: { type: 'boolean' },
+        'owner-routing': { type: 'string' },
       },
       strict: true,
     });
   } catch (err) {
-    process.stderr.write(
-      `${(err as Error).message}\nusage: npm run cluster -- [--nodes N] [--base-port P] [--lb-port P] [--redis-port P] [--workers N] [--logs]\n`,
-    );
+    process.stderr.write(`${(err as Error).message}\n${USAGE}`);
     process.exit(2);
   }
   const ints = { ...INTEGER_FLAGS } as Record<IntegerFlag, number>;
@@ -36,16 +39,22 @@ function readFlags(): { ints: Record<IntegerFlag, number>; logs: boolean } {
     }
     ints[name] = v;
   }
-  return { ints, logs: parsed.values.logs === true };
+  const routing = parsed.values['owner-routing'] ?? 'on';
+  if (routing !== 'on' && routing !== 'off') {
+    process.stderr.write(`invalid --owner-routing ${routing}: expected on or off\n${USAGE}`);
+    process.exit(2);
+  }
+  return { ints, logs: parsed.values.logs === true, ownerRouting: routing === 'on' };
 }
 
-const { ints, logs } = readFlags();
+const { ints, logs, ownerRouting } = readFlags();
 const started = await startCluster({
   nodes: ints.nodes,
   basePort: ints['base-port'],
   lbPort: ints['lb-port'],
   redisPort: ints['redis-port'],
   workers: ints.workers,
+  ownerRouting,
   nodeOutput: logs ? 'inherit' : 'ignore',
   say: (line) => process.stdout.write(`${line}\n`),
 }).catch((err: Error) => {

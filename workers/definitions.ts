@@ -17,6 +17,7 @@ import type {
   HandlerExtra,
   InputRequiredResult,
   InputSchema,
+  McpRequestContext,
   McpServerApi,
   PromptConfig,
   PromptHandler,
@@ -93,20 +94,39 @@ function isInputRequired(r: unknown): r is InputRequiredResult {
   return typeof r === 'object' && r !== null && (r as { resultType?: unknown }).resultType === 'input_required';
 }
 
-/** `extra` seen by one round: the same request, with this round's answers and state in `mcpReq`. */
-function roundExtra(extra: HandlerExtra, inputResponses: Record<string, unknown> | undefined, state: unknown): HandlerExtra {
-  // A child object, so the request's lazily created signal (a getter on `extra`) stays the one signal.
-  const x = Object.create(extra) as HandlerExtra;
-  x.mcpReq = {
+/**
+ * The SDK v2 view (`mcpReq`) of a 2025 request, for one round. The signal is read through `extra` only
+ * when the handler asks for it: creating it costs an AbortController, which most calls never need.
+ */
+export function legacyRequestContext(
+  extra: HandlerExtra,
+  inputResponses: Record<string, unknown> | undefined,
+  state: unknown,
+  clientCapabilities: Record<string, unknown> = {},
+): McpRequestContext {
+  return {
     id: extra.requestId,
-    signal: extra.signal,
+    get signal(): AbortSignal {
+      return extra.signal;
+    },
     _meta: extra._meta,
     notify: (n) => extra.sendNotification(n),
-    clientCapabilities: extra.mcpReq?.clientCapabilities ?? {},
+    clientCapabilities,
     inputResponses,
     requestState: <T>() => state as T | undefined,
   };
-  return x;
+}
+
+/** `extra` seen by one round: the same request, with this round's answers and state in `mcpReq`. */
+function roundExtra(extra: HandlerExtra, inputResponses: Record<string, unknown> | undefined, state: unknown): HandlerExtra {
+  // A child object, so the request's lazily created signal (a getter on `extra`) stays the one signal;
+  // defined (not assigned) because `extra` may carry `mcpReq` as a getter.
+  const ctx = legacyRequestContext(extra, inputResponses, state, extra.mcpReq?.clientCapabilities);
+  return Object.create(extra, { mcpReq: { value: ctx, enumerable: true } }) as HandlerExtra;
+}
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
 }
 
 /**
@@ -115,9 +135,17 @@ function roundExtra(extra: HandlerExtra, inputResponses: Record<string, unknown>
  * each embedded request is sent on the request's stream, and the handler runs again with the answers
  * and the state it returned, until it answers or MAX_LEGACY_ROUNDS is reached.
  */
-async function inRounds(extra: HandlerExtra, run: (extra: HandlerExtra) => unknown): Promise<unknown> {
+function inRounds(extra: HandlerExtra, run: (extra: HandlerExtra) => unknown): unknown {
   if (extra.era === 'modern') return run(extra);
-  let result = await run(extra.mcpReq ? extra : roundExtra(extra, undefined, undefined));
+  // The usual call answers in one round: no extra promise, no extra object on that path.
+  // `in`, not a read: the session worker's `extra` builds `mcpReq` only when a handler reads it.
+  const first = run('mcpReq' in extra ? extra : roundExtra(extra, undefined, undefined));
+  if (isThenable(first)) return first.then((r) => (isInputRequired(r) ? moreRounds(extra, r, run) : r));
+  return isInputRequired(first) ? moreRounds(extra, first, run) : first;
+}
+
+async function moreRounds(extra: HandlerExtra, asked: InputRequiredResult, run: (extra: HandlerExtra) => unknown): Promise<unknown> {
+  let result: unknown = asked;
   for (let round = 0; isInputRequired(result); round++) {
     if (round >= MAX_LEGACY_ROUNDS) throw new Error(`the handler asked for input more than ${MAX_LEGACY_ROUNDS} times`);
     const asks = Object.entries(result.inputRequests ?? {}).slice(0, MAX_LEGACY_INPUTS);

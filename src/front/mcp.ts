@@ -139,7 +139,14 @@ function reject(st: NodeContext, res: HttpResponse, status: number, body: string
  * Same checks for every method: Host, Origin, protocol-version header (the 2025 table's; a modern
  * POST's version is checked against its body later). Returns false if answered.
  */
-function commonChecks(st: NodeContext, res: HttpResponse, req: HttpRequest, close: boolean, modern = false): boolean {
+function commonChecks(
+  st: NodeContext,
+  res: HttpResponse,
+  req: HttpRequest,
+  close: boolean,
+  hv = req.getHeader('mcp-protocol-version'),
+  modern = false,
+): boolean {
   const host = req.getHeader('host');
   if (!st.guard.hostAllowed(host)) {
     reject(st, res, 403, Bodies.forbiddenHost, M_OTHER, close);
@@ -149,7 +156,6 @@ function commonChecks(st: NodeContext, res: HttpResponse, req: HttpRequest, clos
     reject(st, res, 403, Bodies.forbiddenOrigin, M_OTHER, close);
     return false;
   }
-  const hv = req.getHeader('mcp-protocol-version');
   // "If the server receives a request with an invalid or unsupported MCP-Protocol-Version, it MUST
   // respond with 400 Bad Request."
   if (!modern && hv !== '' && versionIndex(hv) < 0) {
@@ -163,7 +169,7 @@ export function handlePost(st: NodeContext, res: HttpResponse, req: HttpRequest)
   const sid = req.getHeader('mcp-session-id');
   const hv = req.getHeader('mcp-protocol-version');
   const era = eraOfHeaders(hv, sid);
-  if (!commonChecks(st, res, req, true, era === Era.Modern)) return;
+  if (!commonChecks(st, res, req, true, hv, era === Era.Modern)) return;
   const accept = req.getHeader('accept');
   if (!accepts(accept, JSON_TYPE) || !accepts(accept, SSE_TYPE)) return reject(st, res, 406, Bodies.notAcceptablePost, M_OTHER, true);
   const ctype = req.getHeader('content-type');

@@ -225,6 +225,7 @@ const overview = dashboard({
     stat('Sessions created/s', 'initialize answered with a new session.', 'ops', rate('mcp_sessions_created_total')),
     stat('Requests/s', 'Every request on /mcp (POST, GET, DELETE).', 'reqps', rate('mcp_requests_total')),
     stat('Open SSE streams', 'POST and GET streams currently open.', 'none', `sum(mcp_sse_streams_active{${I}})`),
+    stat('Listen streams', 'Open 2026-07-28 subscriptions/listen streams.', 'none', `sum(mcp_listen_streams_active{${I}})`),
     stat(
       'Worst event-loop lag',
       'Highest mean event-loop delay of any thread (front or worker) since the last scrape.',
@@ -286,6 +287,40 @@ const overview = dashboard({
     ts('Open SSE streams per node', 'POST response streams plus GET streams.', 'none', [
       target(`sum by (instance) (mcp_sse_streams_active{${I}})`, '{{instance}}'),
     ]),
+    row('Protocol eras and listen streams'),
+    ts(
+      'Request rate by era',
+      '2025: requests of the 2025 revisions (sessions, initialize, GET streams); 2026-07-28: stateless requests of the current revision (server/discover, tools/call ... and subscriptions/listen).',
+      'reqps',
+      [target(rate('mcp_requests_total', 'era'), '{{era}}')],
+      8,
+    ),
+    ts(
+      'Latency p99 by era',
+      '99th percentile time from a request arriving to its answer, per protocol era (a listen stream counts when it ends).',
+      LAT,
+      [target(quantile(0.99, 'mcp_request_duration_seconds', 'era'), '{{era}}')],
+      8,
+    ),
+    ts(
+      'Listen streams per node',
+      'Open 2026-07-28 subscriptions/listen streams. A node that drains ends its own at once; their clients listen again on the others.',
+      'none',
+      [target(`sum by (instance) (mcp_listen_streams_active{${I}})`, '{{instance}}')],
+      8,
+    ),
+    ts(
+      'Change events between nodes',
+      "published: this node's list changes and resource updates sent on the Redis channel; received: other nodes' ones accepted and delivered to local listen streams; dropped: not sent (Redis down, queue full); rejected: messages on the channel that failed the cluster-secret check, were too old, replayed or malformed (someone else writes to Redis, or clocks are far apart).",
+      'ops',
+      [
+        target(rate('mcp_cluster_events_published_total'), 'published'),
+        target(rate('mcp_cluster_events_received_total'), 'received'),
+        target(rate('mcp_cluster_events_dropped_total', 'reason'), 'dropped {{reason}}'),
+        target(rate('mcp_cluster_events_rejected_total', 'reason'), 'rejected {{reason}}'),
+      ],
+      24,
+    ),
     row('Threads'),
     ts(
       'Event-loop lag (worst thread per node)',

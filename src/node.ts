@@ -19,6 +19,7 @@ import { SessionTable } from './front/session-table.js';
 import { onSlotLost } from './front/worker-events.js';
 import { createTagger } from './cluster/session-tag.js';
 import { RedisDirectory } from './cluster/directory.js';
+import { ClusterEvents } from './cluster/events.js';
 import { log } from './log.js';
 import { Metrics } from './metrics/metrics.js';
 import { SessionPool } from './pool/pool.js';
@@ -69,6 +70,7 @@ export async function startNode(config: Readonly<NodeOptions>): Promise<RunningN
     () => ctx !== null && ctx.readiness.ready(),
     config.nodeId,
     VERSION,
+    () => ctx?.listeners.openCount() ?? 0,
   );
   const pool = new SessionPool(
     {
@@ -146,6 +148,7 @@ export async function startNode(config: Readonly<NodeOptions>): Promise<RunningN
     const sessions = new SessionTable(pool, registry, metrics, tagger);
     if (directory) directory.selfAddress = config.advertiseAddress || `${config.host}:${port}`;
     const exchanges = new Exchanges(config, pool, metrics);
+    const listeners = new Listeners(exchanges);
     context = Object.freeze({
       config,
       metrics,
@@ -153,12 +156,17 @@ export async function startNode(config: Readonly<NodeOptions>): Promise<RunningN
       pool,
       sessions,
       exchanges,
-      listeners: new Listeners(exchanges),
+      listeners,
       scrape: new MetricsScrape(pool, metrics, exchanges),
       readiness: new Readiness(config, pool, sessions, directory),
       tagger,
       directory,
       forwarder: directory && tagger && config.forward ? new Forwarder(config) : null,
+      // Last: nothing after it can throw and leave its connections open.
+      events:
+        config.redisUrl && config.clusterSecret
+          ? new ClusterEvents(config.redisUrl, config.clusterSecret, config.nodeId, listeners, metrics.eventsObserver())
+          : null,
     });
   } catch (err) {
     uws.us_listen_socket_close(socket);
@@ -226,6 +234,8 @@ async function drainAndClose(ctx: NodeContext, reason: string, stopServing: () =
     windowMs: window,
     jitter: ctx.config.drainJitter,
   });
+  const listening = ctx.listeners.endAll(ctx.config.sseRetryMs);
+  if (listening > 0) log.info('ended listen streams: their clients listen again on another node', { streams: listening });
   await Promise.all([closeStreamsSpread(ctx, window), settleInFlight(ctx, Date.now() + window)]);
   const unanswered = ctx.exchanges.endAll();
   if (unanswered > 0) log.warn('requests still in flight at the end of the drain window answered 503', { requests: unanswered });
@@ -237,6 +247,7 @@ async function drainAndClose(ctx: NodeContext, reason: string, stopServing: () =
   ctx.scrape.stop();
   const clean = await ctx.sessions.registry.close();
   if (!clean) log.warn('registry keys of this node could not all be removed; staying listed so that peers reap them');
+  await ctx.events?.close();
   await ctx.directory?.close(clean);
   ctx.forwarder?.close();
   await stopServing();

@@ -4,6 +4,7 @@
  * nodes in one process have two contexts and share nothing (no module holds state of a node).
  */
 import type { NodeDirectory } from '../cluster/directory.js';
+import type { ClusterEvents } from '../cluster/events.js';
 import type { SessionTagger } from '../cluster/session-tag.js';
 import type { NodeOptions } from '../config.js';
 import type { Metrics } from '../metrics/metrics.js';
@@ -34,6 +35,8 @@ export interface NodeContext {
   readonly tagger: SessionTagger | null;
   /** With Redis: where the other nodes are. */
   readonly directory: NodeDirectory | null;
+  /** With Redis and a cluster secret: definition changes shared with the other nodes' listen streams. */
+  readonly events: ClusterEvents | null;
   /** Set when this node forwards (cluster secret, directory and MCP_FORWARD): agents, limits, relays. */
   readonly forwarder: Forwarder | null;
 }

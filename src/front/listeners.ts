@@ -1,9 +1,12 @@
 /**
  * The node's open 2026-07-28 `subscriptions/listen` streams. Workers report definition changes
  * (`changed`, `updated`); the front writes each to every listen stream that opted in to it, whichever
- * worker the change came from, tagged with that stream's subscription id. A stream ends when its
- * client closes it (its exchange is done: dropped on the next pass) or the node drains.
+ * worker the change came from, tagged with that stream's subscription id. In a cluster the same
+ * changes arrive from the other nodes too (src/cluster/events.ts), through `changed` and `updated`.
+ * A stream ends when its client closes it (its exchange is done: dropped on the next pass) or the
+ * node drains.
  */
+import type { ChangeSink } from '../cluster/events.js';
 import { listenNotificationBody, type ListenFilter } from '../protocol/modern.js';
 import type { Conn, Exchanges } from './exchanges.js';
 
@@ -18,12 +21,18 @@ interface Listener {
 
 export type ListChange = 'tools' | 'prompts' | 'resources';
 
-export class Listeners {
+export class Listeners implements ChangeSink {
   private readonly open = new Map<number, Listener>();
 
   constructor(private readonly exchanges: Exchanges) {}
 
   get size(): number {
+    return this.open.size;
+  }
+
+  /** Streams still open (for the gauge; drops the ended ones first). */
+  openCount(): number {
+    this.prune();
     return this.open.size;
   }
 
@@ -58,6 +67,21 @@ export class Listeners {
       if (l.filter.uris.has(uri))
         this.exchanges.event(l.conn.id, '', listenNotificationBody('notifications/resources/updated', l.id, { uri }), false);
     }
+  }
+
+  /**
+   * The node drains: every listen stream ends now, with `retry:`, so its client listens again on a
+   * node that stays (its notifications come from every node) instead of holding the drain open.
+   */
+  endAll(retryMs: number): number {
+    let n = 0;
+    for (const l of this.open.values()) {
+      if (l.conn.done) continue;
+      n++;
+      l.conn.res.cork(() => this.exchanges.closeStream(l.conn, retryMs));
+    }
+    this.open.clear();
+    return n;
   }
 
   private prune(): void {

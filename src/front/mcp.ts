@@ -8,6 +8,7 @@ import { jsonShapeTooLarge, SHAPE_SCAN_MIN_BYTES } from '../protocol/limits.js';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { log, sessionRef } from '../log.js';
 import {
+  ERA_MODERN,
   FR_HANDOFF,
   FR_NO_TAG,
   M_BATCH,
@@ -18,6 +19,7 @@ import {
   M_OTHER,
   M_RESPONSE,
   methodIndex,
+  modernMethodIndex,
 } from '../metrics/metrics.js';
 import { Bodies, classify, MsgKind } from '../protocol/jsonrpc.js';
 import { allowsBatch, negotiate, versionIndex } from '../protocol/versions.js';
@@ -170,10 +172,11 @@ export function handlePost(st: NodeContext, res: HttpResponse, req: HttpRequest)
   const hv = req.getHeader('mcp-protocol-version');
   const era = eraOfHeaders(hv, sid);
   if (!commonChecks(st, res, req, true, hv, era === Era.Modern)) return;
+  const other = era === Era.Modern ? ERA_MODERN + M_OTHER : M_OTHER;
   const accept = req.getHeader('accept');
-  if (!accepts(accept, JSON_TYPE) || !accepts(accept, SSE_TYPE)) return reject(st, res, 406, Bodies.notAcceptablePost, M_OTHER, true);
+  if (!accepts(accept, JSON_TYPE) || !accepts(accept, SSE_TYPE)) return reject(st, res, 406, Bodies.notAcceptablePost, other, true);
   const ctype = req.getHeader('content-type');
-  if (!ctype.toLowerCase().startsWith(JSON_TYPE)) return reject(st, res, 415, Bodies.unsupportedMediaType, M_OTHER, true);
+  if (!ctype.toLowerCase().startsWith(JSON_TYPE)) return reject(st, res, 415, Bodies.unsupportedMediaType, other, true);
   const declared = req.getHeader('content-length');
   const length = declared === '' ? -1 : Number(declared);
 
@@ -302,7 +305,7 @@ function onPostBody(st: NodeContext, res: HttpResponse, head: PostHead, raw: Buf
   try {
     parsed = JSON.parse(text);
   } catch {
-    return answer(st, res, 400, Bodies.parseError, M_OTHER);
+    return answer(st, res, 400, Bodies.parseError, head.era === Era.Modern ? ERA_MODERN + M_OTHER : M_OTHER);
   }
   if (head.era === Era.Modern || (head.era === Era.Undecided && bodyIsModern(parsed))) return modernPost(st, res, head, parsed, text);
   let requests = 0;
@@ -390,12 +393,12 @@ function modernPost(st: NodeContext, res: HttpResponse, head: PostHead, parsed: 
     res.cork(() => {
       res.writeStatus(Status[202]).end();
     });
-    st.metrics.request(M_NOTIFICATION, 202, head.started);
+    st.metrics.request(ERA_MODERN + M_NOTIFICATION, 202, head.started);
     return;
   }
   // A batch, a response, or no JSON-RPC message: "The body of the HTTP POST MUST be a single JSON-RPC request or notification."
-  if (kind !== MsgKind.Request) return answer(st, res, 400, Bodies.invalidRequest, M_OTHER);
-  const method = methodIndex((parsed as { method: string }).method);
+  if (kind !== MsgKind.Request) return answer(st, res, 400, Bodies.invalidRequest, ERA_MODERN + M_OTHER);
+  const method = modernMethodIndex((parsed as { method: string }).method);
   const slot = st.pool.pickAny();
   if (!slot) return answer(st, res, 503, Bodies.overloaded, method);
   if ((parsed as { method: string }).method === 'subscriptions/listen') return listen(st, res, head, parsed as ListenRequest, slot, method);
@@ -434,6 +437,8 @@ function listen(st: NodeContext, res: HttpResponse, head: PostHead, msg: ListenR
     name: h?.mcpName ?? '',
   });
   if (refused) return answer(st, res, refused.status, modernErrorBody(msg.id, refused), method);
+  // A draining node ends its listen streams; a new one belongs on a node that stays.
+  if (st.readiness.draining) return answer(st, res, 503, Bodies.shuttingDown, method);
   const filter = listenFilter(msg.params!);
   if ('code' in filter) return answer(st, res, filter.status, modernErrorBody(msg.id, filter), method);
   if (head.aborted) return;

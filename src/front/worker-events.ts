@@ -21,10 +21,15 @@ export function onWorkerMessage(ctx: NodeContext, msg: ToFront): void {
       return ctx.sessions.drop(msg.sessionId, msg.reason);
     case 'stats':
       return ctx.scrape.answered(msg.request, msg.stats);
+    // Delivered here at once; the other nodes hear of it through the change channel.
     case 'changed':
-      return ctx.listeners.changed(msg.kind);
+      ctx.listeners.changed(msg.kind);
+      ctx.events?.publish(msg.kind);
+      return;
     case 'updated':
-      return ctx.listeners.updated(msg.uri);
+      ctx.listeners.updated(msg.uri);
+      ctx.events?.publish('updated', msg.uri);
+      return;
     case 'ready':
       // Handled by the pool itself.
       return;

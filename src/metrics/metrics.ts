@@ -7,6 +7,7 @@ import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefault
 import type { RegistryObserver } from '../registry/registry.js';
 import { HotCounter, HotHistogram } from './hot.js';
 import { RESTART_REASONS } from '../pool/pool.js';
+import { EVENT_DROPS, EVENT_REJECTIONS, type EventsObserver } from '../cluster/events.js';
 
 export const METHODS = [
   'initialize',
@@ -27,6 +28,8 @@ export const METHODS = [
   'batch',
   'get',
   'delete',
+  'server/discover',
+  'subscriptions/listen',
   'other',
 ] as const;
 const METHOD_INDEX = new Map<string, number>(METHODS.map((m, i) => [m, i]));
@@ -40,6 +43,20 @@ export const M_DELETE = METHODS.indexOf('delete');
 
 export function methodIndex(method: unknown): number {
   return typeof method === 'string' ? (METHOD_INDEX.get(method) ?? M_OTHER) : M_OTHER;
+}
+
+/**
+ * The protocol era of a request (label `era` of the request metrics): a 2025 revision (sessions) or
+ * the stateless 2026-07-28 one. The era is the leading label, so a method index plus ERA_MODERN names
+ * the same method in the modern era: the era rides in the number the front already carries per
+ * request, and counting it costs nothing more.
+ */
+export const ERAS = ['2025', '2026-07-28'] as const;
+export const ERA_MODERN = METHODS.length;
+
+/** methodIndex of a 2026-07-28 request. */
+export function modernMethodIndex(method: unknown): number {
+  return ERA_MODERN + methodIndex(method);
 }
 
 const STATUSES = ['200', '202', '400', '403', '404', '405', '406', '409', '413', '415', '500', '502', '503', 'other'] as const;
@@ -101,16 +118,16 @@ export class Metrics {
   readonly registry = new Registry();
   readonly requests = new HotCounter(
     'mcp_requests_total',
-    'HTTP requests on /mcp by JSON-RPC method and HTTP status',
-    ['method', 'status'],
-    [METHODS, STATUSES],
+    'HTTP requests on /mcp by protocol era, JSON-RPC method and HTTP status',
+    ['era', 'method', 'status'],
+    [ERAS, METHODS, STATUSES],
   );
   readonly requestDuration = new HotHistogram(
     'mcp_request_duration_seconds',
-    'Time from a request arriving to its answer (or its SSE stream ending), by JSON-RPC method',
+    'Time from a request arriving to its answer (or its SSE stream ending), by protocol era and JSON-RPC method',
     LATENCY_BUCKETS,
-    ['method'],
-    [METHODS],
+    ['era', 'method'],
+    [ERAS, METHODS],
   );
   readonly sessionsCreated = new HotCounter('mcp_sessions_created_total', 'MCP sessions created on this node');
   readonly sessionsClosed = new HotCounter(
@@ -138,6 +155,11 @@ export class Metrics {
   readonly sseBackpressure = new HotCounter('mcp_sse_backpressure_total', 'SSE writes that met socket backpressure');
   readonly sseDropped = new HotCounter('mcp_sse_dropped_total', 'SSE streams dropped because the reader was too slow');
   readonly sseStreams: Gauge;
+  readonly listenStreams: Gauge;
+  readonly eventsPublished: Counter;
+  readonly eventsReceived: Counter;
+  readonly eventsRejected: Counter<'reason'>;
+  readonly eventsDropped: Counter<'reason'>;
   readonly requestsInFlight: Gauge;
   readonly sessionsActive: Gauge<'worker'>;
   readonly poolUtilization: Gauge;
@@ -165,6 +187,7 @@ export class Metrics {
     ready: () => boolean,
     nodeId = '',
     version = '',
+    listenStreamCount: () => number = () => 0,
   ) {
     const registers = [this.registry];
     if (enabled) collectDefaultMetrics({ register: this.registry });
@@ -191,6 +214,38 @@ export class Metrics {
         this.set(sseStreamCount());
       },
     });
+    this.listenStreams = new Gauge({
+      name: 'mcp_listen_streams_active',
+      help: 'Open 2026-07-28 subscriptions/listen streams on this node (also counted in mcp_sse_streams_active)',
+      registers,
+      collect() {
+        this.set(listenStreamCount());
+      },
+    });
+    this.eventsPublished = new Counter({
+      name: 'mcp_cluster_events_published_total',
+      help: "Change announcements of this node's workers published to the other nodes (Redis pub/sub)",
+      registers,
+    });
+    this.eventsReceived = new Counter({
+      name: 'mcp_cluster_events_received_total',
+      help: "Other nodes' change announcements accepted and delivered to this node's listen streams",
+      registers,
+    });
+    this.eventsRejected = new Counter({
+      name: 'mcp_cluster_events_rejected_total',
+      help: 'Messages on the change channel refused, by reason (invalid: not signed with the cluster secret; stale: outside the time window; replayed; malformed; too_large)',
+      labelNames: ['reason'],
+      registers,
+    });
+    for (const reason of EVENT_REJECTIONS) this.eventsRejected.inc({ reason }, 0);
+    this.eventsDropped = new Counter({
+      name: 'mcp_cluster_events_dropped_total',
+      help: 'Change announcements not published to the other nodes, by reason (redis_down, queue_full, publish_failed, too_large); local listen streams got them',
+      labelNames: ['reason'],
+      registers,
+    });
+    for (const reason of EVENT_DROPS) this.eventsDropped.inc({ reason }, 0);
     this.requestsInFlight = new Gauge({
       name: 'mcp_requests_in_flight',
       help: 'POSTs carrying requests that wait for their answer on this node (a drain waits for them)',
@@ -328,6 +383,15 @@ export class Metrics {
       dropped: (count) => this.registryDropped.inc(count),
       degraded: () => this.registryDegraded.inc(),
       failed: (op, count) => this.registryWriteFailures.inc({ op }, count),
+    };
+  }
+
+  eventsObserver(): EventsObserver {
+    return {
+      published: () => this.eventsPublished.inc(),
+      received: () => this.eventsReceived.inc(),
+      rejected: (reason) => this.eventsRejected.inc({ reason }),
+      dropped: (reason, count) => this.eventsDropped.inc({ reason }, count),
     };
   }
 

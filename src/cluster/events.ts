@@ -251,7 +251,7 @@ export class ClusterEvents {
       const kind = CODE_KIND.get(key[0])!;
       const message = this.codec.seal(kind, kind === 'updated' ? key.slice(1) : '', ++this.seq, Date.now());
       this.inFlight++;
-      this.pub
+      void this.pub
         .publish(EVENTS_CHANNEL, message)
         .then(
           () => this.observer.published(),

@@ -109,7 +109,13 @@ export function createEventCodec(secret: string, nodeId: string, nonce = randomB
       // Read only from a message a node of this cluster signed.
       const age = nowMs - parseInt(ts, 36);
       if (age > WINDOW_MS || age < -SKEW_MS) return { ok: false, reason: 'stale' };
-      return { ok: true, sender: from, seq: parseInt(seq, 36), kind, uri: kind === 'updated' ? Buffer.from(uri, 'base64url').toString('utf8') : '' };
+      return {
+        ok: true,
+        sender: from,
+        seq: parseInt(seq, 36),
+        kind,
+        uri: kind === 'updated' ? Buffer.from(uri, 'base64url').toString('utf8') : '',
+      };
     },
   };
 }

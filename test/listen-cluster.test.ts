@@ -3,13 +3,14 @@
  * secret. A change announced on one node reaches the listen streams of every node (and its own once);
  * messages on the channel that are forged, replayed or malformed reach nobody; a client whose node is
  * killed listens again on a survivor and hears what is published from then on; a draining node ends
- * its listen streams; without Redis a node still delivers its own changes. The delivery latency of
+ * its listen streams; without Redis a node still delivers its own changes; the same holds on a Redis
+ * Cluster (pub/sub reaches every shard's subscribers). The delivery latency of
  * 200 changes is measured and printed (set LISTEN_LATENCY_OUT to also write it as JSON), not asserted.
  */
 import { writeFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedis, stopAllRedis, type RedisServer } from './helpers/redis.js';
+import { startRedis, startRedisCluster, stopAllRedis, type RedisServer } from './helpers/redis.js';
 import { metricValue, ROOT, startServer, type TestServer } from './helpers/server.js';
 import { SseReader } from './helpers/sse.js';
 import { waitFor } from './helpers/wait.js';
@@ -302,5 +303,54 @@ describe('subscriptions/listen across nodes', () => {
       10_000,
       'a change dropped while Redis is down',
     );
+  });
+});
+
+describe('subscriptions/listen across nodes on a 3-master Redis Cluster', () => {
+  let a: TestServer;
+  let b: TestServer;
+  const streams: Listen[] = [];
+
+  beforeAll(async () => {
+    const cluster = await startRedisCluster(3);
+    const env = (id: string): Record<string, string> => ({ REDIS_URL: cluster.url, MCP_CLUSTER_SECRET: SECRET, NODE_ID: id, WORKERS: '1' });
+    [a, b] = await Promise.all([
+      startServer({ args: ['--tools', TOOLS], env: env('rc-a') }),
+      startServer({ args: ['--tools', TOOLS], env: env('rc-b') }),
+    ]);
+    await Promise.all([a, b].map((n) => n.waitForLog((l) => l.msg === 'subscribed to cluster change events')));
+  });
+
+  afterAll(async () => {
+    for (const l of streams) l.close();
+    await Promise.all([a?.stop(), b?.stop()]);
+    await stopAllRedis();
+  });
+
+  it('delivers a change announced on A to a listen stream on B, and one of B to A', async () => {
+    const [la, lb] = [await listen(a), await listen(b)];
+    streams.push(la, lb);
+    // A's publisher may connect after its subscriber: announce until B has heard one.
+    await waitFor(
+      async () => {
+        await announce(a, 'change');
+        return (await metricValue(b.base, 'mcp_cluster_events_received_total')) > 0;
+      },
+      10_000,
+      "B receiving one of A's changes",
+    );
+    await expectNotification(lb, 'notifications/tools/list_changed');
+    await announce(b, 'touch');
+    // A's stream: its own changes first (local, one per announcement), then B's update.
+    for (;;) {
+      const n = await la.next();
+      if (n?.method === 'notifications/tools/list_changed') continue;
+      expect(n).toEqual({
+        jsonrpc: '2.0',
+        method: 'notifications/resources/updated',
+        params: { uri: 'test://doc', _meta: { [SUB_ID]: la.id } },
+      });
+      break;
+    }
   });
 });

@@ -2,25 +2,22 @@
  * Tool, resource and prompt definitions of one worker, registered once and shared by all of its
  * sessions. List results never change after start-up, so they are serialised once.
  */
-import {
-  normalizeObjectSchema,
-  safeParseAsync,
-  getParseErrorMessage,
-  getObjectShape,
-} from '@modelcontextprotocol/sdk/server/zod-compat.js';
-import { toJsonSchemaCompat } from '@modelcontextprotocol/sdk/server/zod-json-schema-compat.js';
-import { getCompleter, isCompletable } from '@modelcontextprotocol/sdk/server/completable.js';
 import { RpcCodes } from '../src/errors.js';
 import { RpcError } from './rpc-error.js';
+import { completerOf, isStandardSchema, parseStandard, schemaOf, type Schema } from './schemas.js';
 import type {
   FixedResourceHandler,
+  HandlerContext,
   HandlerExtra,
+  HttpContext,
   InputRequiredResult,
-  InputSchema,
+  JsonRpcNotification,
+  JsonRpcRequestOut,
   McpServerApi,
   PromptConfig,
   PromptHandler,
   ResourceMetadata,
+  RequestOptions,
   ResourceTemplateLike,
   TemplateResourceHandler,
   ToolConfig,
@@ -28,14 +25,15 @@ import type {
   ToolResult,
 } from './api.js';
 
-const EMPTY_OBJECT_SCHEMA = Object.freeze({ type: 'object', properties: {} });
 const EMPTY_COMPLETION = Object.freeze({ completion: { values: [], total: 0, hasMore: false } });
 const MAX_COMPLETIONS = 100;
 
 interface Tool {
   name: string;
   config: ToolConfig;
-  zod: unknown;
+  input: Schema;
+  /** The listed output schema, or undefined. */
+  output: Record<string, unknown> | undefined;
   handler: ToolHandler;
 }
 interface FixedResource {
@@ -53,30 +51,21 @@ interface TemplateResource {
 interface Prompt {
   name: string;
   config: PromptConfig;
-  zod: unknown;
+  args: Schema;
   handler: PromptHandler;
 }
 
-function isZodLike(v: unknown): boolean {
-  return typeof v === 'object' && v !== null && typeof (v as { safeParse?: unknown }).safeParse === 'function';
+/** A schema resolved at registration; a schema that cannot be listed fails the registration, naming it. */
+function resolveSchema(what: string, schema: unknown, io: 'input' | 'output'): Schema {
+  try {
+    return schemaOf(schema, io);
+  } catch (err) {
+    throw new TypeError(`${what}: ${err instanceof Error ? err.message : String(err)}`);
+  }
 }
 
-/** A zod raw shape or object schema → normalised zod object; a plain JSON Schema → null. */
-function zodOf(schema: InputSchema | undefined): unknown {
-  if (!schema) return null;
-  if (isZodLike(schema)) return normalizeObjectSchema(schema as never) ?? null;
-  const values = Object.values(schema);
-  if (values.length > 0 && values.every(isZodLike)) return normalizeObjectSchema(schema as never) ?? null;
-  return null;
-}
-
-function toJsonSchema(schema: InputSchema | undefined, zod: unknown, pipe: 'input' | 'output'): Record<string, unknown> {
-  if (!schema) return EMPTY_OBJECT_SCHEMA;
-  if (zod) return toJsonSchemaCompat(zod as never, { strictUnions: true, pipeStrategy: pipe });
-  return schema;
-}
-
-function completionResult(values: string[]): unknown {
+function completionResult(suggested: unknown): unknown {
+  const values = Array.isArray(suggested) ? suggested.map(String) : [];
   const list = values.slice(0, MAX_COMPLETIONS);
   return { completion: { values: list, total: values.length, hasMore: values.length > MAX_COMPLETIONS } };
 }
@@ -93,20 +82,60 @@ function isInputRequired(r: unknown): r is InputRequiredResult {
   return typeof r === 'object' && r !== null && (r as { resultType?: unknown }).resultType === 'input_required';
 }
 
-/** `extra` seen by one round: the same request, with this round's answers and state in `mcpReq`. */
-function roundExtra(extra: HandlerExtra, inputResponses: Record<string, unknown> | undefined, state: unknown): HandlerExtra {
-  // A child object, so the request's lazily created signal (a getter on `extra`) stays the one signal.
-  const x = Object.create(extra) as HandlerExtra;
+/** `ctx.http` of every request: this runtime authenticates no client, so `authInfo` is undefined. */
+const NO_HTTP: HttpContext = Object.freeze({});
+const NO_STATE = <T>(): T | undefined => undefined;
+
+/** `ctx.mcpReq.send`: a zod schema goes to the dispatcher (which calls its `safeParse`); another Standard Schema is applied here. */
+async function sendFrom<T>(extra: HandlerExtra, request: JsonRpcRequestOut, schema: unknown, options?: RequestOptions): Promise<T> {
+  if (!isStandardSchema(schema) || typeof (schema as { safeParse?: unknown }).safeParse === 'function')
+    return extra.sendRequest<T>(request, schema, options);
+  const result = await extra.sendRequest(request, undefined, options);
+  const p = parseStandard(schema, result);
+  const parsed = p instanceof Promise ? await p : p;
+  if (!parsed.ok) throw new Error(`Invalid result for ${request.method}: ${parsed.message}`);
+  return parsed.value as T;
+}
+
+/**
+ * What a handler receives: the dispatcher's `extra` (a child object, so the request's lazily created
+ * signal, a getter on `extra`, stays the one signal) with the SDK v2 context completed, the same in
+ * both eras: `mcpReq` with this run's answers and state, and `http`.
+ */
+function handlerContext(
+  extra: HandlerExtra,
+  method: string,
+  inputResponses: Readonly<Record<string, unknown>> | undefined,
+  requestState: <T>() => T | undefined,
+): HandlerContext {
+  const x = Object.create(extra) as HandlerContext;
+  const notify = extra.mcpReq?.notify ?? ((n: JsonRpcNotification): Promise<void> => extra.sendNotification(n));
+  const send = <T>(r: JsonRpcRequestOut, schema?: unknown, options?: RequestOptions): Promise<T> => sendFrom<T>(extra, r, schema, options);
+  x.http = NO_HTTP;
   x.mcpReq = {
     id: extra.requestId,
-    signal: extra.signal,
+    method,
+    // A getter: a 2025 request's signal is made on first use.
+    get signal(): AbortSignal {
+      return extra.signal;
+    },
     _meta: extra._meta,
-    notify: (n) => extra.sendNotification(n),
+    notify,
+    send,
+    log: (level, data, logger) =>
+      notify({ method: 'notifications/message', params: logger === undefined ? { level, data } : { level, data, logger } }),
+    elicitInput: (params, options) => send<Record<string, unknown>>({ method: 'elicitation/create', params }, undefined, options),
+    requestSampling: (params, options) => send<Record<string, unknown>>({ method: 'sampling/createMessage', params }, undefined, options),
     clientCapabilities: extra.mcpReq?.clientCapabilities ?? {},
     inputResponses,
-    requestState: <T>() => state as T | undefined,
+    requestState,
   };
   return x;
+}
+
+/** The context of a request that runs once (resources): in the modern era with the request's own state. */
+function onceContext(extra: HandlerExtra, method: string): HandlerContext {
+  return handlerContext(extra, method, extra.mcpReq?.inputResponses, extra.mcpReq?.requestState ?? NO_STATE);
 }
 
 /**
@@ -115,16 +144,17 @@ function roundExtra(extra: HandlerExtra, inputResponses: Record<string, unknown>
  * each embedded request is sent on the request's stream, and the handler runs again with the answers
  * and the state it returned, until it answers or MAX_LEGACY_ROUNDS is reached.
  */
-async function inRounds(extra: HandlerExtra, run: (extra: HandlerExtra) => unknown): Promise<unknown> {
-  if (extra.era === 'modern') return run(extra);
-  let result = await run(extra.mcpReq ? extra : roundExtra(extra, undefined, undefined));
+async function inRounds(extra: HandlerExtra, method: string, run: (ctx: HandlerContext) => unknown): Promise<unknown> {
+  if (extra.era === 'modern') return run(onceContext(extra, method));
+  let result = await run(handlerContext(extra, method, undefined, NO_STATE));
   for (let round = 0; isInputRequired(result); round++) {
     if (round >= MAX_LEGACY_ROUNDS) throw new Error(`the handler asked for input more than ${MAX_LEGACY_ROUNDS} times`);
     const asks = Object.entries(result.inputRequests ?? {}).slice(0, MAX_LEGACY_INPUTS);
     const answers = await Promise.all(
       asks.map(([key, r]) => extra.sendRequest({ method: r.method, params: r.params }).then((v) => [key, v])),
     );
-    result = await run(roundExtra(extra, Object.fromEntries(answers) as Record<string, unknown>, result.requestState));
+    const state = result.requestState;
+    result = await run(handlerContext(extra, method, Object.fromEntries(answers) as Record<string, unknown>, <T>() => state as T | undefined));
   }
   return result;
 }
@@ -145,7 +175,9 @@ export class Definitions implements McpServerApi {
 
   registerTool(name: string, config: ToolConfig, handler: ToolHandler): void {
     if (this.tools.has(name)) throw new Error(`Tool ${name} is already registered`);
-    this.tools.set(name, { name, config, zod: zodOf(config.inputSchema), handler });
+    const input = resolveSchema(`Tool ${name} inputSchema`, config.inputSchema, 'input');
+    const output = config.outputSchema === undefined ? undefined : resolveSchema(`Tool ${name} outputSchema`, config.outputSchema, 'output').json;
+    this.tools.set(name, { name, config, input, output, handler });
     this.cache.clear();
   }
 
@@ -166,7 +198,7 @@ export class Definitions implements McpServerApi {
 
   registerPrompt(name: string, config: PromptConfig, handler: PromptHandler): void {
     if (this.prompts.has(name)) throw new Error(`Prompt ${name} is already registered`);
-    this.prompts.set(name, { name, config, zod: zodOf(config.argsSchema), handler });
+    this.prompts.set(name, { name, config, args: resolveSchema(`Prompt ${name} argsSchema`, config.argsSchema, 'input'), handler });
     this.cache.clear();
   }
 
@@ -219,12 +251,12 @@ export class Definitions implements McpServerApi {
           name: t.name,
           title: t.config.title,
           description: t.config.description,
-          inputSchema: toJsonSchema(t.config.inputSchema, t.zod, 'input'),
+          inputSchema: t.input.json,
           annotations: t.config.annotations,
           icons: t.config.icons,
           _meta: t.config._meta,
         };
-        if (t.config.outputSchema) def.outputSchema = toJsonSchema(t.config.outputSchema, zodOf(t.config.outputSchema), 'output');
+        if (t.output) def.outputSchema = t.output;
         return def;
       }),
     }));
@@ -238,34 +270,24 @@ export class Definitions implements McpServerApi {
 
   promptsListJson(): string {
     return this.cached('prompts', () => ({
-      prompts: [...this.prompts.values()].map((p) => {
-        const shape = p.zod
-          ? (getObjectShape(p.zod as never) as Record<string, { description?: string; isOptional?: () => boolean }>)
-          : undefined;
-        return {
-          name: p.name,
-          title: p.config.title,
-          description: p.config.description,
-          icons: p.config.icons,
-          _meta: p.config._meta,
-          arguments: shape
-            ? Object.entries(shape).map(([name, field]) => ({
-                name,
-                description: field?.description,
-                required: !(typeof field?.isOptional === 'function' && field.isOptional()),
-              }))
-            : undefined,
-        };
-      }),
+      prompts: [...this.prompts.values()].map((p) => ({
+        name: p.name,
+        title: p.config.title,
+        description: p.config.description,
+        icons: p.config.icons,
+        _meta: p.config._meta,
+        arguments: p.args.arguments,
+      })),
     }));
   }
 
   async listResources(extra: HandlerExtra): Promise<unknown> {
     const out: Record<string, unknown>[] = [];
     for (const r of this.resources.values()) out.push({ uri: r.uri, name: r.name, ...r.metadata });
+    let ctx: HandlerContext | undefined;
     for (const t of this.templates) {
       if (!t.template.listCallback) continue;
-      const listed = (await t.template.listCallback(extra)) as { resources?: Record<string, unknown>[] };
+      const listed = (await t.template.listCallback((ctx ??= onceContext(extra, 'resources/list')))) as { resources?: Record<string, unknown>[] };
       for (const r of listed?.resources ?? []) out.push({ ...t.metadata, ...r });
     }
     return { resources: out };
@@ -283,16 +305,17 @@ export class Definitions implements McpServerApi {
     // Spec: "Servers SHOULD return standard JSON-RPC errors for ... Unknown tools".
     if (!tool) throw new RpcError(RpcCodes.INVALID_PARAMS, `Tool ${String(name)} not found`);
     let args: unknown = params.arguments ?? {};
-    if (tool.zod) {
-      const parsed = (await safeParseAsync(tool.zod as never, args)) as { success: boolean; data?: unknown; error?: unknown };
+    const parse = tool.input.parse;
+    if (parse) {
+      let parsed = parse(args);
+      if (parsed instanceof Promise) parsed = await parsed;
       // 2025-11-25: input validation errors are tool execution errors, so the model can correct itself.
-      if (!parsed.success)
-        return toolError(`Input validation error: Invalid arguments for tool ${tool.name}: ${getParseErrorMessage(parsed.error)}`);
-      args = parsed.data;
+      if (!parsed.ok) return toolError(`Input validation error: Invalid arguments for tool ${tool.name}: ${parsed.message}`);
+      args = parsed.value;
     }
     try {
       const handler = tool.handler;
-      return await inRounds(extra, (x) => handler(args, x));
+      return await inRounds(extra, 'tools/call', (x) => handler(args, x));
     } catch (err) {
       // A tool that throws answers with isError and the session goes on.
       return toolError(err instanceof Error ? err.message : String(err));
@@ -309,10 +332,10 @@ export class Definitions implements McpServerApi {
       throw new RpcError(RpcCodes.INVALID_PARAMS, `Invalid resource URI: ${uri}`);
     }
     const fixed = this.resources.get(uri);
-    if (fixed) return fixed.handler(url, extra);
+    if (fixed) return fixed.handler(url, onceContext(extra, 'resources/read'));
     for (const t of this.templates) {
       const vars = t.template.uriTemplate.match(uri);
-      if (vars) return t.handler(url, vars, extra);
+      if (vars) return t.handler(url, vars, onceContext(extra, 'resources/read'));
     }
     throw new RpcError(RpcCodes.RESOURCE_NOT_FOUND, `Resource ${uri} not found`, { uri });
   }
@@ -322,14 +345,15 @@ export class Definitions implements McpServerApi {
     const prompt = typeof name === 'string' ? this.prompts.get(name) : undefined;
     if (!prompt) throw new RpcError(RpcCodes.INVALID_PARAMS, `Prompt ${String(name)} not found`);
     let args: unknown = params.arguments ?? {};
-    if (prompt.zod) {
-      const parsed = (await safeParseAsync(prompt.zod as never, args)) as { success: boolean; data?: unknown; error?: unknown };
-      if (!parsed.success)
-        throw new RpcError(RpcCodes.INVALID_PARAMS, `Invalid arguments for prompt ${prompt.name}: ${getParseErrorMessage(parsed.error)}`);
-      args = parsed.data;
+    const parse = prompt.args.parse;
+    if (parse) {
+      let parsed = parse(args);
+      if (parsed instanceof Promise) parsed = await parsed;
+      if (!parsed.ok) throw new RpcError(RpcCodes.INVALID_PARAMS, `Invalid arguments for prompt ${prompt.name}: ${parsed.message}`);
+      args = parsed.value;
     }
     const handler = prompt.handler;
-    return inRounds(extra, (x) => handler(args, x));
+    return inRounds(extra, 'prompts/get', (x) => handler(args, x));
   }
 
   async complete(params: Record<string, unknown>): Promise<unknown> {
@@ -342,10 +366,8 @@ export class Definitions implements McpServerApi {
     if (ref.type === 'ref/prompt') {
       const prompt = this.prompts.get(String(ref.name));
       if (!prompt) throw new RpcError(RpcCodes.INVALID_PARAMS, `Prompt ${String(ref.name)} not found`);
-      const shape = prompt.zod ? (getObjectShape(prompt.zod as never) as Record<string, unknown>) : undefined;
-      const field = shape?.[argument.name];
-      if (!field || !isCompletable(field)) return EMPTY_COMPLETION;
-      const completer = getCompleter(field as never) as ((v: string, c?: unknown) => string[] | Promise<string[]>) | undefined;
+      const fields = prompt.args.fields;
+      const completer = fields && Object.hasOwn(fields, argument.name) ? completerOf(fields[argument.name]) : undefined;
       return completer ? completionResult(await completer(value, context)) : EMPTY_COMPLETION;
     }
     if (ref.type === 'ref/resource') {

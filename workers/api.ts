@@ -141,10 +141,10 @@ export interface InputRequiredResult {
   requestState?: unknown;
 }
 
-/** A Standard Schema `requestedSchema` as the JSON Schema the client gets; anything else as given. */
-function elicitParams(params: Record<string, unknown>, mode: 'form' | 'url'): Record<string, unknown> {
+/** Form elicitation params, a Standard Schema `requestedSchema` turned into the JSON Schema the client gets. */
+function formParams(params: Record<string, unknown>): Record<string, unknown> {
   const rs = params.requestedSchema;
-  return isStandardSchema(rs) ? { mode, ...params, requestedSchema: standardJsonSchema(rs, 'input') } : { mode, ...params };
+  return isStandardSchema(rs) ? { mode: 'form', ...params, requestedSchema: standardJsonSchema(rs, 'input') } : { mode: 'form', ...params };
 }
 
 /** Builds an `input_required` result, in the shape of the SDK v2 helper of the same name. */
@@ -158,7 +158,7 @@ export function inputRequired(spec: { inputRequests?: Record<string, InputReques
 }
 inputRequired.elicit = (params: Record<string, unknown>): InputRequest => ({
   method: 'elicitation/create',
-  params: elicitParams(params, 'form'),
+  params: formParams(params),
 });
 inputRequired.elicitUrl = (params: Record<string, unknown>): InputRequest => ({
   method: 'elicitation/create',

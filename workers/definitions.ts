@@ -4,7 +4,7 @@
  */
 import { RpcCodes } from '../src/errors.js';
 import { RpcError } from './rpc-error.js';
-import { completerOf, isStandardSchema, parseStandard, schemaOf, type Schema } from './schemas.js';
+import { completerOf, isStandardSchema, isZod3, parseStandard, schemaOf, type Schema } from './schemas.js';
 import type {
   FixedResourceHandler,
   HandlerContext,
@@ -86,10 +86,9 @@ function isInputRequired(r: unknown): r is InputRequiredResult {
 const NO_HTTP: HttpContext = Object.freeze({});
 const NO_STATE = <T>(): T | undefined => undefined;
 
-/** `ctx.mcpReq.send`: a zod schema goes to the dispatcher (which calls its `safeParse`); another Standard Schema is applied here. */
+/** `ctx.mcpReq.send`: a Standard Schema checks the result here; a zod 3 schema goes to the dispatcher, as `sendRequest`'s does. */
 async function sendFrom<T>(extra: HandlerExtra, request: JsonRpcRequestOut, schema: unknown, options?: RequestOptions): Promise<T> {
-  if (!isStandardSchema(schema) || typeof (schema as { safeParse?: unknown }).safeParse === 'function')
-    return extra.sendRequest<T>(request, schema, options);
+  if (!isStandardSchema(schema) || isZod3(schema)) return extra.sendRequest<T>(request, schema, options);
   const result = await extra.sendRequest(request, undefined, options);
   const p = parseStandard(schema, result);
   const parsed = p instanceof Promise ? await p : p;

@@ -78,7 +78,7 @@ function hasSafeParse(v: unknown): boolean {
 }
 
 /** A zod 3 schema: zod's parse API without zod 4's internals. */
-function isZod3(v: unknown): boolean {
+export function isZod3(v: unknown): boolean {
   return hasSafeParse(v) && !('_zod' in (v as object));
 }
 

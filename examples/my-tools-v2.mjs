@@ -32,7 +32,10 @@ export default function register(server) {
       for (let i = from; i > 0; i--) {
         if (ctx.mcpReq.signal.aborted) break;
         if (token !== undefined) {
-          await ctx.mcpReq.notify({ method: 'notifications/progress', params: { progressToken: token, progress: from - i + 1, total: from } });
+          await ctx.mcpReq.notify({
+            method: 'notifications/progress',
+            params: { progressToken: token, progress: from - i + 1, total: from },
+          });
         }
         await new Promise((r) => setTimeout(r, 20));
       }
@@ -69,7 +72,9 @@ export default function register(server) {
     {
       description: 'Asks for a code review',
       argsSchema: z.object({
-        language: completable(z.string().describe('Programming language'), (v) => ['go', 'javascript', 'typescript'].filter((l) => l.startsWith(v))),
+        language: completable(z.string().describe('Programming language'), (v) =>
+          ['go', 'javascript', 'typescript'].filter((l) => l.startsWith(v)),
+        ),
         tone: completable(z.string(), (v) => ['friendly', 'frank'].filter((t) => t.startsWith(v))).optional(),
       }),
     },

@@ -38,13 +38,17 @@ interface AnyClient {
 }
 
 async function v2Client(mode: 'legacy' | { pin: '2026-07-28' }): Promise<AnyClient> {
-  const client = new ClientV2({ name: 'examples-v2', version: '1.0.0' }, { versionNegotiation: { mode }, capabilities: { elicitation: { form: {} } } });
+  const client = new ClientV2(
+    { name: 'examples-v2', version: '1.0.0' },
+    { versionNegotiation: { mode }, capabilities: { elicitation: { form: {} } } },
+  );
   const c: AnyClient = {
     answer: { action: 'accept', content: { confirm: true } },
     serverName: () => client.getServerVersion()?.name,
-    listTools: async () => (await client.listTools()).tools as never,
-    call: (name, args, onprogress) => client.callTool({ name, arguments: args }, onprogress ? { onprogress } : undefined) as Promise<Result>,
-    complete: async (name, arg, value) => (await client.complete({ ref: { type: 'ref/prompt', name }, argument: { name: arg, value } })).completion.values,
+    listTools: async () => (await client.listTools()).tools,
+    call: (name, args, onprogress) => client.callTool({ name, arguments: args }, onprogress ? { onprogress } : undefined),
+    complete: async (name, arg, value) =>
+      (await client.complete({ ref: { type: 'ref/prompt', name }, argument: { name: arg, value } })).completion.values,
     prompt: async (name, args) => JSON.stringify((await client.getPrompt({ name, arguments: args })).messages),
     read: async (uri) => (await client.readResource({ uri })).contents[0].text as string,
     close: () => client.close(),
@@ -60,9 +64,11 @@ async function v1Client(): Promise<AnyClient> {
   const c: AnyClient = {
     answer: { action: 'accept', content: { confirm: true } },
     serverName: () => client.getServerVersion()?.name,
-    listTools: async () => (await client.listTools()).tools as never,
-    call: (name, args, onprogress) => client.callTool({ name, arguments: args }, undefined, onprogress ? { onprogress } : undefined) as Promise<Result>,
-    complete: async (name, arg, value) => (await client.complete({ ref: { type: 'ref/prompt', name }, argument: { name: arg, value } })).completion.values,
+    listTools: async () => (await client.listTools()).tools,
+    call: (name, args, onprogress) =>
+      client.callTool({ name, arguments: args }, undefined, onprogress ? { onprogress } : undefined) as Promise<Result>,
+    complete: async (name, arg, value) =>
+      (await client.complete({ ref: { type: 'ref/prompt', name }, argument: { name: arg, value } })).completion.values,
     prompt: async (name, args) => JSON.stringify((await client.getPrompt({ name, arguments: args })).messages),
     read: async (uri) => (await client.readResource({ uri })).contents[0].text as string,
     close: () => client.close(),

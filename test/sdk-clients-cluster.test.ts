@@ -34,7 +34,10 @@ interface Conn {
 type Mode = 'legacy' | 'auto' | { pin: '2026-07-28' };
 
 async function v2(url: string, mode: Mode): Promise<Conn> {
-  const client = new ClientV2({ name: 'cluster-v2', version: '1.0.0' }, { versionNegotiation: { mode }, capabilities: { elicitation: { form: {} } } });
+  const client = new ClientV2(
+    { name: 'cluster-v2', version: '1.0.0' },
+    { versionNegotiation: { mode }, capabilities: { elicitation: { form: {} } } },
+  );
   client.setRequestHandler('elicitation/create', () => ANSWER as never);
   const transport = new TransportV2(new URL(url));
   await client.connect(transport);

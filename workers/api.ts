@@ -75,12 +75,12 @@ export interface McpRequestContext {
   signal: AbortSignal;
   _meta?: Record<string, unknown>;
   /** Sends a notification related to this request (progress; log messages only if the client set a level). */
-  notify(notification: JsonRpcNotification): Promise<void>;
+  notify: (notification: JsonRpcNotification) => Promise<void>;
   /** Client capabilities declared by this request (2026-07-28) or at initialize (2025). */
   clientCapabilities: Record<string, unknown>;
   inputResponses: Readonly<Record<string, unknown>> | undefined;
   /** The decoded payload of the `requestState` this request carried, or undefined. */
-  requestState<T = unknown>(): T | undefined;
+  requestState: <T = unknown>() => T | undefined;
 }
 
 export type LoggingLevel = 'debug' | 'info' | 'notice' | 'warning' | 'error' | 'critical' | 'alert' | 'emergency';

@@ -60,7 +60,7 @@ function resolveSchema(what: string, schema: unknown, io: 'input' | 'output'): S
   try {
     return schemaOf(schema, io);
   } catch (err) {
-    throw new TypeError(`${what}: ${err instanceof Error ? err.message : String(err)}`);
+    throw new TypeError(`${what}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
 }
 
@@ -153,7 +153,9 @@ async function inRounds(extra: HandlerExtra, method: string, run: (ctx: HandlerC
       asks.map(([key, r]) => extra.sendRequest({ method: r.method, params: r.params }).then((v) => [key, v])),
     );
     const state = result.requestState;
-    result = await run(handlerContext(extra, method, Object.fromEntries(answers) as Record<string, unknown>, <T>() => state as T | undefined));
+    result = await run(
+      handlerContext(extra, method, Object.fromEntries(answers) as Record<string, unknown>, <T>() => state as T | undefined),
+    );
   }
   return result;
 }
@@ -175,7 +177,8 @@ export class Definitions implements McpServerApi {
   registerTool(name: string, config: ToolConfig, handler: ToolHandler): void {
     if (this.tools.has(name)) throw new Error(`Tool ${name} is already registered`);
     const input = resolveSchema(`Tool ${name} inputSchema`, config.inputSchema, 'input');
-    const output = config.outputSchema === undefined ? undefined : resolveSchema(`Tool ${name} outputSchema`, config.outputSchema, 'output').json;
+    const output =
+      config.outputSchema === undefined ? undefined : resolveSchema(`Tool ${name} outputSchema`, config.outputSchema, 'output').json;
     this.tools.set(name, { name, config, input, output, handler });
     this.cache.clear();
   }
@@ -286,7 +289,9 @@ export class Definitions implements McpServerApi {
     let ctx: HandlerContext | undefined;
     for (const t of this.templates) {
       if (!t.template.listCallback) continue;
-      const listed = (await t.template.listCallback((ctx ??= onceContext(extra, 'resources/list')))) as { resources?: Record<string, unknown>[] };
+      const listed = (await t.template.listCallback((ctx ??= onceContext(extra, 'resources/list')))) as {
+        resources?: Record<string, unknown>[];
+      };
       for (const r of listed?.resources ?? []) out.push({ ...t.metadata, ...r });
     }
     return { resources: out };

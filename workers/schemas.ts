@@ -12,7 +12,12 @@
  *
  * zod 3.24+ schemas carry `~standard` too; they stay on the SDK v1 path (they have no `_zod`).
  */
-import { getObjectShape, getParseErrorMessage, normalizeObjectSchema, safeParseAsync } from '@modelcontextprotocol/sdk/server/zod-compat.js';
+import {
+  getObjectShape,
+  getParseErrorMessage,
+  normalizeObjectSchema,
+  safeParseAsync,
+} from '@modelcontextprotocol/sdk/server/zod-compat.js';
 import { toJsonSchemaCompat } from '@modelcontextprotocol/sdk/server/zod-json-schema-compat.js';
 import { z as z4 } from 'zod-v4';
 
@@ -102,7 +107,7 @@ export function standardJsonSchema(schema: StandardSchemaV1, io: 'input' | 'outp
   const std = schema['~standard'];
   let json: Json;
   if (std.jsonSchema) json = std.jsonSchema[io]({ target: TARGET });
-  else if (isZod4(schema)) json = z4.toJSONSchema(schema as never, { target: TARGET, io }) as Json;
+  else if (isZod4(schema)) json = z4.toJSONSchema(schema as never, { target: TARGET, io });
   else
     throw new TypeError(
       `schema library "${std.vendor}" does not produce JSON Schema (no ~standard.jsonSchema): use zod 4, a library that implements Standard JSON Schema, or a plain JSON Schema`,
@@ -123,7 +128,10 @@ function zod4Fields(schema: unknown): Record<string, unknown> | undefined {
 
 function fromStandard(schema: StandardSchemaV1, io: 'input' | 'output'): Schema {
   const json = standardJsonSchema(schema, io);
-  const props = (typeof json.properties === 'object' && json.properties !== null ? json.properties : {}) as Record<string, { description?: unknown }>;
+  const props = (typeof json.properties === 'object' && json.properties !== null ? json.properties : {}) as Record<
+    string,
+    { description?: unknown }
+  >;
   const required = Array.isArray(json.required) ? json.required : [];
   return {
     json,
@@ -140,10 +148,10 @@ function fromStandard(schema: StandardSchemaV1, io: 'input' | 'output'): Schema 
 function fromZod3(zod: unknown, io: 'input' | 'output'): Schema {
   const fields = getObjectShape(zod as never) as Record<string, { description?: string; isOptional?: () => boolean }> | undefined;
   return {
-    json: toJsonSchemaCompat(zod as never, { strictUnions: true, pipeStrategy: io }) as Json,
+    json: toJsonSchemaCompat(zod as never, { strictUnions: true, pipeStrategy: io }),
     parse: async (value) => {
       const r = (await safeParseAsync(zod as never, value)) as { success: boolean; data?: unknown; error?: unknown };
-      return r.success ? { ok: true, value: r.data } : { ok: false, message: getParseErrorMessage(r.error as never) };
+      return r.success ? { ok: true, value: r.data } : { ok: false, message: getParseErrorMessage(r.error) };
     },
     fields,
     arguments: fields
@@ -165,7 +173,7 @@ export function schemaOf(schema: unknown, io: 'input' | 'output'): Schema {
   if (!isObjectLike(schema)) throw new TypeError(`a schema must be an object, not ${typeof schema}`);
   if (isStandardSchema(schema) && !isZod3(schema)) return fromStandard(schema, io);
   const values = Object.values(schema);
-  if (values.length > 0 && values.every(isZod4)) return fromStandard(z4.object(schema as never) as StandardSchemaV1, io);
+  if (values.length > 0 && values.every(isZod4)) return fromStandard(z4.object(schema as never), io);
   if (isZod3(schema) || (values.length > 0 && values.every(hasSafeParse))) {
     const zod = normalizeObjectSchema(schema as never);
     if (zod) return fromZod3(zod, io);

@@ -77,7 +77,9 @@ function vendorSchema(withJson: boolean): unknown {
       version: 1,
       vendor: 'acme',
       validate: (v: unknown) =>
-        typeof (v as { n?: unknown })?.n === 'number' ? { value: { n: (v as { n: number }).n * 2 } } : { issues: [{ message: 'n must be a number', path: ['n'] }] },
+        typeof (v as { n?: unknown })?.n === 'number'
+          ? { value: { n: (v as { n: number }).n * 2 } }
+          : { issues: [{ message: 'n must be a number', path: ['n'] }] },
       ...(withJson ? { jsonSchema: { input: () => json, output: () => json } } : {}),
     },
   };
@@ -122,9 +124,13 @@ describe('tool schemas in both SDK shapes', () => {
       expect(text(bad), name).toMatch(/^Input validation error: Invalid arguments for tool \w+: .*a/);
     }
     // The handler gets what the schema returned, also from an asynchronous validation.
-    expect(JSON.parse(text(await defs.callTool({ name: 'v2_transform', arguments: { s: 'four' } }, legacyExtra().extra)))).toEqual({ s: 4 });
+    expect(JSON.parse(text(await defs.callTool({ name: 'v2_transform', arguments: { s: 'four' } }, legacyExtra().extra)))).toEqual({
+      s: 4,
+    });
     expect(JSON.parse(text(await defs.callTool({ name: 'v2_async', arguments: { a: 2 } }, legacyExtra().extra)))).toEqual({ a: 2 });
-    expect(((await defs.callTool({ name: 'v2_async', arguments: { a: -2 } }, legacyExtra().extra)) as { isError?: boolean }).isError).toBe(true);
+    expect(((await defs.callTool({ name: 'v2_async', arguments: { a: -2 } }, legacyExtra().extra)) as { isError?: boolean }).isError).toBe(
+      true,
+    );
     expect(JSON.parse(text(await defs.callTool({ name: 'vendor', arguments: { n: 2 } }, modernExtra())))).toEqual({ n: 4 });
     expect(text(await defs.callTool({ name: 'vendor', arguments: {} }, modernExtra()))).toContain('n: n must be a number');
     // Plain JSON Schema: not validated, as before.
@@ -136,7 +142,7 @@ describe('tool schemas in both SDK shapes', () => {
     expect(() => d.registerTool('opaque', { inputSchema: vendorSchema(false) as Json }, echo)).toThrow(
       /Tool opaque inputSchema: schema library "acme" does not produce JSON Schema/,
     );
-    expect(() => d.registerTool('scalar', { inputSchema: z4.string() as unknown as Json }, echo)).toThrow(
+    expect(() => d.registerTool('scalar', { inputSchema: z4.string() }, echo)).toThrow(
       /Tool scalar inputSchema: an input schema must describe an object/,
     );
     expect(d.tools.size).toBe(0);
@@ -153,8 +159,10 @@ describe('prompts and completions in both shapes', () => {
       argsSchema: z4.object({
         lang: sdkCompletable(z4.string().describe('language'), langs),
         // The SDK v1's completable (the one workers/api.ts exports) on a zod 4 field.
-        style: (completable(z4.string() as never, (v: string) => ['terse', 'thorough'].filter((s) => s.startsWith(v))) as unknown as z4.ZodString).optional(),
-      }) as unknown as Json,
+        style: (
+          completable(z4.string() as never, (v: string) => ['terse', 'thorough'].filter((s) => s.startsWith(v))) as unknown as z4.ZodString
+        ).optional(),
+      }),
     },
     () => messages,
   );
@@ -193,9 +201,15 @@ describe('the SDK v2 handler context', () => {
     defs.registerTool('ctx', { inputSchema: z4.object({}) }, async (_args, ctx) => {
       seen = ctx;
       await ctx.mcpReq.log('info', 'hello', 'tests');
-      const good = await ctx.mcpReq.send<{ action: string }>({ method: 'elicitation/create', params: {} }, z4.object({ action: z4.string() }));
-      const bad = await ctx.mcpReq.send({ method: 'roots/list' }, z4.object({ roots: z4.array(z4.object({ uri: z4.string() })) })).catch((e: Error) => e.message);
-      return { content: [{ type: 'text', text: `${good.action} ${String(bad)}` }] };
+      const good = await ctx.mcpReq.send<{ action: string }>(
+        { method: 'elicitation/create', params: {} },
+        z4.object({ action: z4.string() }),
+      );
+      const bad = await ctx.mcpReq.send({ method: 'roots/list' }, z4.object({ roots: z4.array(z4.object({ uri: z4.string() })) })).then(
+        () => 'no error',
+        (e: Error) => e.message,
+      );
+      return { content: [{ type: 'text', text: `${good.action} ${bad}` }] };
     });
     const { extra, notes, asked } = legacyExtra((r) => (r.method === 'elicitation/create' ? { action: 'accept' } : { roots: 'nope' }));
     const r = await defs.callTool({ name: 'ctx', arguments: {} }, extra);
@@ -232,7 +246,10 @@ describe('the SDK v2 handler context', () => {
     const first = (await defs.callTool({ name: 'confirm', arguments: {} }, modernExtra())) as Json;
     expect(first.resultType).toBe('input_required');
     expect(first.requestState).toBe('asked');
-    const retry = await defs.callTool({ name: 'confirm', arguments: {} }, modernExtra({ c: { action: 'accept', content: { ok: false } } }, 'asked'));
+    const retry = await defs.callTool(
+      { name: 'confirm', arguments: {} },
+      modernExtra({ c: { action: 'accept', content: { ok: false } } }, 'asked'),
+    );
     expect(text(retry)).toBe('asked false');
   });
 });

@@ -48,17 +48,17 @@ export interface HandlerExtra {
   /** The request's `params._meta` (e.g. `progressToken`). */
   _meta?: Record<string, unknown>;
   /** Sends a notification related to this request (on the request's SSE stream). */
-  sendNotification(notification: JsonRpcNotification): Promise<void>;
+  sendNotification: (notification: JsonRpcNotification) => Promise<void>;
   /**
    * Sends a request to the client related to this request (sampling, elicitation, roots) and resolves
    * with its result. `resultSchema` (a zod schema) validates the result when given.
    */
-  sendRequest<T = Record<string, unknown>>(request: JsonRpcRequestOut, resultSchema?: unknown, options?: RequestOptions): Promise<T>;
+  sendRequest: <T = Record<string, unknown>>(request: JsonRpcRequestOut, resultSchema?: unknown, options?: RequestOptions) => Promise<T>;
   /**
    * SEP-1699: closes the request's SSE stream now (after sending `retry`); the client reconnects with
    * GET + Last-Event-ID and receives the rest of the stream there.
    */
-  closeSSEStream(): void;
+  closeSSEStream: () => void;
   /**
    * The SDK v2 view of the request. On a 2026-07-28 request `inputResponses` holds the client's
    * answers to the previous round's `inputRequired(...)`, and `requestState()` the state that round

@@ -13,6 +13,7 @@ import type {
   InputRequiredResult,
   JsonRpcNotification,
   JsonRpcRequestOut,
+  McpRequestView,
   McpServerApi,
   PromptConfig,
   PromptHandler,
@@ -97,39 +98,90 @@ async function sendFrom<T>(extra: HandlerExtra, request: JsonRpcRequestOut, sche
 }
 
 /**
- * What a handler receives: the dispatcher's `extra` (a child object, so the request's lazily created
- * signal, a getter on `extra`, stays the one signal) with the SDK v2 context completed, the same in
- * both eras: `mcpReq` with this run's answers and state, and `http`.
+ * `ctx.mcpReq` of one handler run. A class, so `signal` is a getter on the prototype: it reads
+ * through to the dispatcher's, which a 2025 request makes on first use (a getter in an object literal
+ * would cost V8 about a microsecond per object). The functions are own closures, so they can be taken
+ * off the object (`const { send } = ctx.mcpReq`), as in the SDK v2.
  */
+class RequestView implements McpRequestView {
+  readonly #extra: HandlerExtra;
+  readonly id: string | number;
+  readonly _meta: Record<string, unknown> | undefined;
+  readonly notify: (n: JsonRpcNotification) => Promise<void>;
+  readonly send: <T = Record<string, unknown>>(r: JsonRpcRequestOut, schema?: unknown, options?: RequestOptions) => Promise<T>;
+  readonly log: McpRequestView['log'];
+  readonly elicitInput: McpRequestView['elicitInput'];
+  readonly requestSampling: McpRequestView['requestSampling'];
+  readonly clientCapabilities: Record<string, unknown>;
+
+  constructor(
+    extra: HandlerExtra,
+    readonly method: string,
+    readonly inputResponses: Readonly<Record<string, unknown>> | undefined,
+    readonly requestState: <T = unknown>() => T | undefined,
+  ) {
+    this.#extra = extra;
+    this.id = extra.requestId;
+    this._meta = extra._meta;
+    const notify = extra.mcpReq?.notify ?? ((n: JsonRpcNotification): Promise<void> => extra.sendNotification(n));
+    const send = <T = Record<string, unknown>>(r: JsonRpcRequestOut, schema?: unknown, options?: RequestOptions): Promise<T> =>
+      sendFrom<T>(extra, r, schema, options);
+    this.notify = notify;
+    this.send = send;
+    this.log = (level, data, logger) =>
+      notify({ method: 'notifications/message', params: logger === undefined ? { level, data } : { level, data, logger } });
+    this.elicitInput = (params, options) => send({ method: 'elicitation/create', params }, undefined, options);
+    this.requestSampling = (params, options) => send({ method: 'sampling/createMessage', params }, undefined, options);
+    this.clientCapabilities = extra.mcpReq?.clientCapabilities ?? {};
+  }
+
+  get signal(): AbortSignal {
+    return this.#extra.signal;
+  }
+}
+
+/**
+ * What a handler receives: the dispatcher's `extra` with the SDK v2 context completed, the same in
+ * both eras (`mcpReq` with this run's answers and state, and `http`). A copy, not a child object of
+ * `extra`: an object made a prototype costs V8 microseconds per request.
+ */
+class Context implements HandlerContext {
+  readonly #extra: HandlerExtra;
+  readonly sessionId: string;
+  readonly requestId: string | number;
+  readonly _meta: Record<string, unknown> | undefined;
+  readonly sendNotification: HandlerExtra['sendNotification'];
+  readonly sendRequest: HandlerExtra['sendRequest'];
+  readonly closeSSEStream: HandlerExtra['closeSSEStream'];
+  readonly era: HandlerExtra['era'];
+  readonly http: HttpContext = NO_HTTP;
+
+  constructor(
+    extra: HandlerExtra,
+    readonly mcpReq: McpRequestView,
+  ) {
+    this.#extra = extra;
+    this.sessionId = extra.sessionId;
+    this.requestId = extra.requestId;
+    this._meta = extra._meta;
+    this.sendNotification = extra.sendNotification;
+    this.sendRequest = extra.sendRequest;
+    this.closeSSEStream = extra.closeSSEStream;
+    this.era = extra.era;
+  }
+
+  get signal(): AbortSignal {
+    return this.#extra.signal;
+  }
+}
+
 function handlerContext(
   extra: HandlerExtra,
   method: string,
   inputResponses: Readonly<Record<string, unknown>> | undefined,
   requestState: <T>() => T | undefined,
 ): HandlerContext {
-  const x = Object.create(extra) as HandlerContext;
-  const notify = extra.mcpReq?.notify ?? ((n: JsonRpcNotification): Promise<void> => extra.sendNotification(n));
-  const send = <T>(r: JsonRpcRequestOut, schema?: unknown, options?: RequestOptions): Promise<T> => sendFrom<T>(extra, r, schema, options);
-  x.http = NO_HTTP;
-  x.mcpReq = {
-    id: extra.requestId,
-    method,
-    // A getter: a 2025 request's signal is made on first use.
-    get signal(): AbortSignal {
-      return extra.signal;
-    },
-    _meta: extra._meta,
-    notify,
-    send,
-    log: (level, data, logger) =>
-      notify({ method: 'notifications/message', params: logger === undefined ? { level, data } : { level, data, logger } }),
-    elicitInput: (params, options) => send<Record<string, unknown>>({ method: 'elicitation/create', params }, undefined, options),
-    requestSampling: (params, options) => send<Record<string, unknown>>({ method: 'sampling/createMessage', params }, undefined, options),
-    clientCapabilities: extra.mcpReq?.clientCapabilities ?? {},
-    inputResponses,
-    requestState,
-  };
-  return x;
+  return new Context(extra, new RequestView(extra, method, inputResponses, requestState));
 }
 
 /** The context of a request that runs once (resources): in the modern era with the request's own state. */

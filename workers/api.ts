@@ -3,14 +3,22 @@
  *
  * A tool module default-exports `register(server)`. It runs once in every session worker; the
  * definitions it registers are shared by all sessions of that worker. The shapes follow the official
- * SDK's `McpServer.registerTool` / `registerResource` / `registerPrompt`, so a module written for the
- * SDK ports by changing the import. `ResourceTemplate` and `completable` are the SDK's own.
+ * SDK's `McpServer.registerTool` / `registerResource` / `registerPrompt` in both SDK v1 shapes (zod 3,
+ * `extra`) and SDK v2 shapes (Standard Schema such as zod 4, `ctx.mcpReq`), so a module written for
+ * either SDK ports by changing the import. `ResourceTemplate` and `completable` are the SDK v1's own;
+ * the SDK v2's `completable` works as well (both mark the schema with the same registered symbol).
  */
+import { isStandardSchema, parseStandard, standardJsonSchema, type StandardSchemaV1 } from './schemas.js';
 export { ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
 export { completable } from '@modelcontextprotocol/sdk/server/completable.js';
+export type { StandardSchemaV1 } from './schemas.js';
 
-/** A zod raw shape (`{ a: z.number() }`), a zod object schema, or a plain JSON Schema object. */
-export type InputSchema = Record<string, unknown>;
+/**
+ * SDK v1: a zod 3 raw shape (`{ a: z.number() }`), a zod 3 object, or a plain JSON Schema object.
+ * SDK v2: a Standard Schema (a zod 4 object, or any library implementing Standard JSON Schema), or a
+ * raw shape of zod 4 fields.
+ */
+export type InputSchema = Record<string, unknown> | StandardSchemaV1;
 
 export interface JsonRpcNotification {
   method: string;
@@ -28,7 +36,7 @@ export interface RequestOptions {
   signal?: AbortSignal;
 }
 
-/** The second argument of every handler, as in the SDK's `RequestHandlerExtra`. */
+/** What the dispatchers build for a request, in the shape of the SDK v1's `RequestHandlerExtra`. */
 export interface HandlerExtra {
   /**
    * Aborted when the client cancels the request (`notifications/cancelled`), the session ends, or the
@@ -40,17 +48,17 @@ export interface HandlerExtra {
   /** The request's `params._meta` (e.g. `progressToken`). */
   _meta?: Record<string, unknown>;
   /** Sends a notification related to this request (on the request's SSE stream). */
-  sendNotification(notification: JsonRpcNotification): Promise<void>;
+  sendNotification: (notification: JsonRpcNotification) => Promise<void>;
   /**
    * Sends a request to the client related to this request (sampling, elicitation, roots) and resolves
    * with its result. `resultSchema` (a zod schema) validates the result when given.
    */
-  sendRequest<T = Record<string, unknown>>(request: JsonRpcRequestOut, resultSchema?: unknown, options?: RequestOptions): Promise<T>;
+  sendRequest: <T = Record<string, unknown>>(request: JsonRpcRequestOut, resultSchema?: unknown, options?: RequestOptions) => Promise<T>;
   /**
    * SEP-1699: closes the request's SSE stream now (after sending `retry`); the client reconnects with
    * GET + Last-Event-ID and receives the rest of the stream there.
    */
-  closeSSEStream(): void;
+  closeSSEStream: () => void;
   /**
    * The SDK v2 view of the request. On a 2026-07-28 request `inputResponses` holds the client's
    * answers to the previous round's `inputRequired(...)`, and `requestState()` the state that round
@@ -61,17 +69,62 @@ export interface HandlerExtra {
   era?: 'legacy' | 'modern';
 }
 
+/** The SDK v2 request view as the dispatchers build it; handlers see it completed (`McpRequestView`). */
 export interface McpRequestContext {
   id: string | number;
   signal: AbortSignal;
   _meta?: Record<string, unknown>;
   /** Sends a notification related to this request (progress; log messages only if the client set a level). */
-  notify(notification: JsonRpcNotification): Promise<void>;
+  notify: (notification: JsonRpcNotification) => Promise<void>;
   /** Client capabilities declared by this request (2026-07-28) or at initialize (2025). */
   clientCapabilities: Record<string, unknown>;
   inputResponses: Readonly<Record<string, unknown>> | undefined;
   /** The decoded payload of the `requestState` this request carried, or undefined. */
-  requestState<T = unknown>(): T | undefined;
+  requestState: <T = unknown>() => T | undefined;
+}
+
+export type LoggingLevel = 'debug' | 'info' | 'notice' | 'warning' | 'error' | 'critical' | 'alert' | 'emergency';
+
+/** `ctx.mcpReq` as every handler sees it, in both eras: the SDK v2's `ServerContext['mcpReq']`. */
+export interface McpRequestView extends McpRequestContext {
+  /** The request's method (`tools/call`, `prompts/get`, `resources/read`, ...). */
+  method: string;
+  /**
+   * Sends a request to the client related to this request and resolves with its result, validated
+   * by `resultSchema` when given (a Standard Schema, or a zod 3 schema). A 2025 session only: on a
+   * 2026-07-28 request it rejects; return `inputRequired(...)` instead, which works in both eras.
+   */
+  send<T = Record<string, unknown>>(request: JsonRpcRequestOut, resultSchema?: unknown, options?: RequestOptions): Promise<T>;
+  /** `notifications/message` for this request (dropped below the client's log level). */
+  log(level: LoggingLevel, data: unknown, logger?: string): Promise<void>;
+  /** `send` of `elicitation/create` (2025 sessions). */
+  elicitInput(params: Record<string, unknown>, options?: RequestOptions): Promise<Record<string, unknown>>;
+  /** `send` of `sampling/createMessage` (2025 sessions). */
+  requestSampling(params: Record<string, unknown>, options?: RequestOptions): Promise<Record<string, unknown>>;
+}
+
+/** Who the client is, as an authenticating front would report it (the SDK's `AuthInfo`). */
+export interface AuthInfo {
+  token: string;
+  clientId: string;
+  scopes: string[];
+  expiresAt?: number;
+  resource?: URL;
+  extra?: Record<string, unknown>;
+}
+
+/** `ctx.http`: `authInfo` stays undefined, since this runtime authenticates no client. */
+export interface HttpContext {
+  readonly authInfo?: AuthInfo;
+}
+
+/**
+ * The second argument of every handler: the SDK v1's `extra` (`signal`, `sessionId`, `requestId`,
+ * `sendNotification`, `sendRequest`, ...) and the SDK v2's context (`mcpReq`, `http`) in one object.
+ */
+export interface HandlerContext extends HandlerExtra {
+  mcpReq: McpRequestView;
+  http: HttpContext;
 }
 
 /** One embedded request of an `input_required` result. */
@@ -88,6 +141,12 @@ export interface InputRequiredResult {
   requestState?: unknown;
 }
 
+/** Form elicitation params, a Standard Schema `requestedSchema` turned into the JSON Schema the client gets. */
+function formParams(params: Record<string, unknown>): Record<string, unknown> {
+  const rs = params.requestedSchema;
+  return isStandardSchema(rs) ? { mode: 'form', ...params, requestedSchema: standardJsonSchema(rs, 'input') } : { mode: 'form', ...params };
+}
+
 /** Builds an `input_required` result, in the shape of the SDK v2 helper of the same name. */
 export function inputRequired(spec: { inputRequests?: Record<string, InputRequest>; requestState?: unknown }): InputRequiredResult {
   if (spec.inputRequests === undefined && spec.requestState === undefined)
@@ -99,23 +158,31 @@ export function inputRequired(spec: { inputRequests?: Record<string, InputReques
 }
 inputRequired.elicit = (params: Record<string, unknown>): InputRequest => ({
   method: 'elicitation/create',
-  params: { mode: 'form', ...params },
+  params: formParams(params),
 });
 inputRequired.elicitUrl = (params: Record<string, unknown>): InputRequest => ({
   method: 'elicitation/create',
-  params: { mode: 'url', ...params },
+  params: { ...params, mode: 'url' },
 });
 inputRequired.createMessage = (params: Record<string, unknown>): InputRequest => ({ method: 'sampling/createMessage', params });
 inputRequired.listRoots = (): InputRequest => ({ method: 'roots/list', params: {} });
 
-/** The content of an accepted form elicitation answered under `key`, or undefined (missing, declined, malformed). */
+/**
+ * The content of an accepted form elicitation answered under `key`, or undefined (missing, declined,
+ * malformed, or refused by `schema`: a synchronously validating Standard Schema, as in the SDK v2).
+ */
 export function acceptedContent<T = Record<string, unknown>>(
   responses: Readonly<Record<string, unknown>> | undefined,
   key: string,
+  schema?: StandardSchemaV1,
 ): T | undefined {
   const r = responses?.[key] as { action?: unknown; content?: unknown } | undefined;
   if (typeof r !== 'object' || r === null || r.action !== 'accept') return undefined;
-  return typeof r.content === 'object' && r.content !== null && !Array.isArray(r.content) ? (r.content as T) : undefined;
+  if (typeof r.content !== 'object' || r.content === null || Array.isArray(r.content)) return undefined;
+  if (schema === undefined) return r.content as T;
+  const parsed = parseStandard(schema, r.content);
+  if (parsed instanceof Promise) throw new TypeError('acceptedContent(responses, key, schema) needs a synchronously validating schema');
+  return parsed.ok ? (parsed.value as T) : undefined;
 }
 
 export type ToolResult = {
@@ -146,7 +213,7 @@ export interface ToolConfig {
 // The arguments are whatever the tool's inputSchema accepted: a tool module names their type itself (the SDK's
 // own handler type does the same), so the runtime cannot.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type ToolHandler = (args: any, extra: HandlerExtra) => ToolResult | InputRequiredResult | Promise<ToolResult | InputRequiredResult>;
+export type ToolHandler = (args: any, ctx: HandlerContext) => ToolResult | InputRequiredResult | Promise<ToolResult | InputRequiredResult>;
 
 export interface ResourceMetadata {
   title?: string;
@@ -158,17 +225,17 @@ export interface ResourceMetadata {
 }
 
 export type ReadResourceResult = { contents: Array<Record<string, unknown>>; [key: string]: unknown };
-export type FixedResourceHandler = (uri: URL, extra: HandlerExtra) => ReadResourceResult | Promise<ReadResourceResult>;
+export type FixedResourceHandler = (uri: URL, ctx: HandlerContext) => ReadResourceResult | Promise<ReadResourceResult>;
 export type TemplateResourceHandler = (
   uri: URL,
   variables: Record<string, string | string[]>,
-  extra: HandlerExtra,
+  ctx: HandlerContext,
 ) => ReadResourceResult | Promise<ReadResourceResult>;
 
 /** Anything shaped like the SDK's `ResourceTemplate`. */
 export interface ResourceTemplateLike {
   uriTemplate: { toString(): string; match(uri: string): Record<string, string | string[]> | null };
-  listCallback?: (extra: HandlerExtra) => unknown;
+  listCallback?: (ctx: HandlerContext) => unknown;
   completeCallback(
     variable: string,
   ): ((value: string, context?: { arguments?: Record<string, string> }) => string[] | Promise<string[]>) | undefined;
@@ -177,7 +244,10 @@ export interface ResourceTemplateLike {
 export interface PromptConfig {
   title?: string;
   description?: string;
-  /** A zod raw shape; wrap a field in `completable(schema, cb)` to offer completions. */
+  /**
+   * A zod 3 raw shape, or (SDK v2) a zod 4 object or raw shape; wrap a field in
+   * `completable(schema, cb)` (or `completable(schema, cb).optional()`) to offer completions.
+   */
   argsSchema?: InputSchema;
   icons?: Array<Record<string, unknown>>;
   _meta?: Record<string, unknown>;
@@ -188,7 +258,7 @@ export type PromptResult = { messages: Array<Record<string, unknown>>; descripti
 export type PromptHandler = (
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   args: any,
-  extra: HandlerExtra,
+  ctx: HandlerContext,
 ) => PromptResult | InputRequiredResult | Promise<PromptResult | InputRequiredResult>;
 
 /** What `register(server)` receives. */

@@ -2,26 +2,23 @@
  * Tool, resource and prompt definitions of one worker, registered once and shared by all of its
  * sessions. List results never change after start-up, so they are serialised once.
  */
-import {
-  normalizeObjectSchema,
-  safeParseAsync,
-  getParseErrorMessage,
-  getObjectShape,
-} from '@modelcontextprotocol/sdk/server/zod-compat.js';
-import { toJsonSchemaCompat } from '@modelcontextprotocol/sdk/server/zod-json-schema-compat.js';
-import { getCompleter, isCompletable } from '@modelcontextprotocol/sdk/server/completable.js';
 import { RpcCodes } from '../src/errors.js';
 import { RpcError } from './rpc-error.js';
+import { completerOf, isStandardSchema, isZod3, parseStandard, schemaOf, type Schema } from './schemas.js';
 import type {
   FixedResourceHandler,
+  HandlerContext,
   HandlerExtra,
+  HttpContext,
   InputRequiredResult,
-  InputSchema,
-  McpRequestContext,
+  JsonRpcNotification,
+  JsonRpcRequestOut,
+  McpRequestView,
   McpServerApi,
   PromptConfig,
   PromptHandler,
   ResourceMetadata,
+  RequestOptions,
   ResourceTemplateLike,
   TemplateResourceHandler,
   ToolConfig,
@@ -29,14 +26,15 @@ import type {
   ToolResult,
 } from './api.js';
 
-const EMPTY_OBJECT_SCHEMA = Object.freeze({ type: 'object', properties: {} });
 const EMPTY_COMPLETION = Object.freeze({ completion: { values: [], total: 0, hasMore: false } });
 const MAX_COMPLETIONS = 100;
 
 interface Tool {
   name: string;
   config: ToolConfig;
-  zod: unknown;
+  input: Schema;
+  /** The listed output schema, or undefined. */
+  output: Record<string, unknown> | undefined;
   handler: ToolHandler;
 }
 interface FixedResource {
@@ -54,30 +52,21 @@ interface TemplateResource {
 interface Prompt {
   name: string;
   config: PromptConfig;
-  zod: unknown;
+  args: Schema;
   handler: PromptHandler;
 }
 
-function isZodLike(v: unknown): boolean {
-  return typeof v === 'object' && v !== null && typeof (v as { safeParse?: unknown }).safeParse === 'function';
+/** A schema resolved at registration; a schema that cannot be listed fails the registration, naming it. */
+function resolveSchema(what: string, schema: unknown, io: 'input' | 'output'): Schema {
+  try {
+    return schemaOf(schema, io);
+  } catch (err) {
+    throw new TypeError(`${what}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
 }
 
-/** A zod raw shape or object schema → normalised zod object; a plain JSON Schema → null. */
-function zodOf(schema: InputSchema | undefined): unknown {
-  if (!schema) return null;
-  if (isZodLike(schema)) return normalizeObjectSchema(schema as never) ?? null;
-  const values = Object.values(schema);
-  if (values.length > 0 && values.every(isZodLike)) return normalizeObjectSchema(schema as never) ?? null;
-  return null;
-}
-
-function toJsonSchema(schema: InputSchema | undefined, zod: unknown, pipe: 'input' | 'output'): Record<string, unknown> {
-  if (!schema) return EMPTY_OBJECT_SCHEMA;
-  if (zod) return toJsonSchemaCompat(zod as never, { strictUnions: true, pipeStrategy: pipe });
-  return schema;
-}
-
-function completionResult(values: string[]): unknown {
+function completionResult(suggested: unknown): unknown {
+  const values = Array.isArray(suggested) ? suggested.map(String) : [];
   const list = values.slice(0, MAX_COMPLETIONS);
   return { completion: { values: list, total: values.length, hasMore: values.length > MAX_COMPLETIONS } };
 }
@@ -94,39 +83,124 @@ function isInputRequired(r: unknown): r is InputRequiredResult {
   return typeof r === 'object' && r !== null && (r as { resultType?: unknown }).resultType === 'input_required';
 }
 
+/** `ctx.http` of every request: this runtime authenticates no client, so `authInfo` is undefined. */
+const NO_HTTP: HttpContext = Object.freeze({});
+const NO_STATE = <T>(): T | undefined => undefined;
+
+/** `ctx.mcpReq.send`: a Standard Schema checks the result here; a zod 3 schema goes to the dispatcher, as `sendRequest`'s does. */
+async function sendFrom<T>(extra: HandlerExtra, request: JsonRpcRequestOut, schema: unknown, options?: RequestOptions): Promise<T> {
+  if (!isStandardSchema(schema) || isZod3(schema)) return extra.sendRequest<T>(request, schema, options);
+  const result = await extra.sendRequest(request, undefined, options);
+  const p = parseStandard(schema, result);
+  const parsed = p instanceof Promise ? await p : p;
+  if (!parsed.ok) throw new Error(`Invalid result for ${request.method}: ${parsed.message}`);
+  return parsed.value as T;
+}
+
 /**
- * The SDK v2 view (`mcpReq`) of a 2025 request, for one round. The signal is read through `extra` only
- * when the handler asks for it: creating it costs an AbortController, which most calls never need.
+ * `ctx.mcpReq` of one handler run. A class, so `signal` is a getter on the prototype: it reads
+ * through to the dispatcher's, which a 2025 request makes on first use (a getter in an object literal
+ * would cost V8 about a microsecond per object). The functions are own closures, so they can be taken
+ * off the object (`const { send } = ctx.mcpReq`), as in the SDK v2.
  */
-export function legacyRequestContext(
+class RequestView implements McpRequestView {
+  readonly #extra: HandlerExtra;
+  readonly id: string | number;
+  readonly _meta: Record<string, unknown> | undefined;
+  readonly notify: (n: JsonRpcNotification) => Promise<void>;
+  readonly send: <T = Record<string, unknown>>(r: JsonRpcRequestOut, schema?: unknown, options?: RequestOptions) => Promise<T>;
+  readonly log: McpRequestView['log'];
+  readonly elicitInput: McpRequestView['elicitInput'];
+  readonly requestSampling: McpRequestView['requestSampling'];
+  readonly clientCapabilities: Record<string, unknown>;
+
+  constructor(
+    extra: HandlerExtra,
+    readonly method: string,
+    readonly inputResponses: Readonly<Record<string, unknown>> | undefined,
+    readonly requestState: <T = unknown>() => T | undefined,
+  ) {
+    this.#extra = extra;
+    this.id = extra.requestId;
+    this._meta = extra._meta;
+    const notify = extra.mcpReq?.notify ?? ((n: JsonRpcNotification): Promise<void> => extra.sendNotification(n));
+    const send = <T = Record<string, unknown>>(r: JsonRpcRequestOut, schema?: unknown, options?: RequestOptions): Promise<T> =>
+      sendFrom<T>(extra, r, schema, options);
+    this.notify = notify;
+    this.send = send;
+    this.log = (level, data, logger) =>
+      notify({ method: 'notifications/message', params: logger === undefined ? { level, data } : { level, data, logger } });
+    this.elicitInput = (params, options) => send({ method: 'elicitation/create', params }, undefined, options);
+    this.requestSampling = (params, options) => send({ method: 'sampling/createMessage', params }, undefined, options);
+    this.clientCapabilities = extra.mcpReq?.clientCapabilities ?? {};
+  }
+
+  get signal(): AbortSignal {
+    return this.#extra.signal;
+  }
+}
+
+/**
+ * What a handler receives: the dispatcher's `extra` with the SDK v2 context completed, the same in
+ * both eras (`mcpReq` with this run's answers and state, and `http`). A copy, not a child object of
+ * `extra`: an object made a prototype costs V8 microseconds per request.
+ */
+class Context implements HandlerContext {
+  readonly #extra: HandlerExtra;
+  readonly sessionId: string;
+  readonly requestId: string | number;
+  readonly _meta: Record<string, unknown> | undefined;
+  readonly sendNotification: HandlerExtra['sendNotification'];
+  readonly sendRequest: HandlerExtra['sendRequest'];
+  readonly closeSSEStream: HandlerExtra['closeSSEStream'];
+  readonly era: HandlerExtra['era'];
+  readonly http: HttpContext = NO_HTTP;
+  #view: McpRequestView | null = null;
+  readonly #method: string;
+  readonly #inputResponses: Readonly<Record<string, unknown>> | undefined;
+  readonly #requestState: <T>() => T | undefined;
+
+  constructor(
+    extra: HandlerExtra,
+    method: string,
+    inputResponses: Readonly<Record<string, unknown>> | undefined,
+    requestState: <T>() => T | undefined,
+  ) {
+    this.#extra = extra;
+    this.#method = method;
+    this.#inputResponses = inputResponses;
+    this.#requestState = requestState;
+    this.sessionId = extra.sessionId;
+    this.requestId = extra.requestId;
+    this._meta = extra._meta;
+    this.sendNotification = extra.sendNotification;
+    this.sendRequest = extra.sendRequest;
+    this.closeSSEStream = extra.closeSSEStream;
+    this.era = extra.era;
+  }
+
+  get signal(): AbortSignal {
+    return this.#extra.signal;
+  }
+
+  /** Built on first read: most 2025 handlers never look at it, and it holds five closures. */
+  get mcpReq(): McpRequestView {
+    return (this.#view ??= new RequestView(this.#extra, this.#method, this.#inputResponses, this.#requestState));
+  }
+}
+
+function handlerContext(
   extra: HandlerExtra,
-  inputResponses: Record<string, unknown> | undefined,
-  state: unknown,
-  clientCapabilities: Record<string, unknown> = {},
-): McpRequestContext {
-  return {
-    id: extra.requestId,
-    get signal(): AbortSignal {
-      return extra.signal;
-    },
-    _meta: extra._meta,
-    notify: (n) => extra.sendNotification(n),
-    clientCapabilities,
-    inputResponses,
-    requestState: <T>() => state as T | undefined,
-  };
+  method: string,
+  inputResponses: Readonly<Record<string, unknown>> | undefined,
+  requestState: <T>() => T | undefined,
+): HandlerContext {
+  return new Context(extra, method, inputResponses, requestState);
 }
 
-/** `extra` seen by one round: the same request, with this round's answers and state in `mcpReq`. */
-function roundExtra(extra: HandlerExtra, inputResponses: Record<string, unknown> | undefined, state: unknown): HandlerExtra {
-  // A child object, so the request's lazily created signal (a getter on `extra`) stays the one signal;
-  // defined (not assigned) because `extra` may carry `mcpReq` as a getter.
-  const ctx = legacyRequestContext(extra, inputResponses, state, extra.mcpReq?.clientCapabilities);
-  return Object.create(extra, { mcpReq: { value: ctx, enumerable: true } }) as HandlerExtra;
-}
-
-function isThenable(v: unknown): v is PromiseLike<unknown> {
-  return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
+/** The context of a request that runs once (resources): in the modern era with the request's own state. */
+function onceContext(extra: HandlerExtra, method: string): HandlerContext {
+  return handlerContext(extra, method, extra.mcpReq?.inputResponses, extra.mcpReq?.requestState ?? NO_STATE);
 }
 
 /**
@@ -135,16 +209,24 @@ function isThenable(v: unknown): v is PromiseLike<unknown> {
  * each embedded request is sent on the request's stream, and the handler runs again with the answers
  * and the state it returned, until it answers or MAX_LEGACY_ROUNDS is reached.
  */
-function inRounds(extra: HandlerExtra, run: (extra: HandlerExtra) => unknown): unknown {
-  if (extra.era === 'modern') return run(extra);
-  // The usual call answers in one round: no extra promise, no extra object on that path.
-  // `in`, not a read: the session worker's `extra` builds `mcpReq` only when a handler reads it.
-  const first = run('mcpReq' in extra ? extra : roundExtra(extra, undefined, undefined));
-  if (isThenable(first)) return first.then((r) => (isInputRequired(r) ? moreRounds(extra, r, run) : r));
-  return isInputRequired(first) ? moreRounds(extra, first, run) : first;
+function inRounds(extra: HandlerExtra, method: string, run: (ctx: HandlerContext) => unknown): unknown {
+  if (extra.era === 'modern') return run(onceContext(extra, method));
+  // The usual call answers in one round: no further promise on that path.
+  const first = run(handlerContext(extra, method, undefined, NO_STATE));
+  if (isThenable(first)) return first.then((r) => (isInputRequired(r) ? moreRounds(extra, method, r, run) : r));
+  return isInputRequired(first) ? moreRounds(extra, method, first, run) : first;
 }
 
-async function moreRounds(extra: HandlerExtra, asked: InputRequiredResult, run: (extra: HandlerExtra) => unknown): Promise<unknown> {
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
+}
+
+async function moreRounds(
+  extra: HandlerExtra,
+  method: string,
+  asked: InputRequiredResult,
+  run: (ctx: HandlerContext) => unknown,
+): Promise<unknown> {
   let result: unknown = asked;
   for (let round = 0; isInputRequired(result); round++) {
     if (round >= MAX_LEGACY_ROUNDS) throw new Error(`the handler asked for input more than ${MAX_LEGACY_ROUNDS} times`);
@@ -152,7 +234,10 @@ async function moreRounds(extra: HandlerExtra, asked: InputRequiredResult, run: 
     const answers = await Promise.all(
       asks.map(([key, r]) => extra.sendRequest({ method: r.method, params: r.params }).then((v) => [key, v])),
     );
-    result = await run(roundExtra(extra, Object.fromEntries(answers) as Record<string, unknown>, result.requestState));
+    const state = result.requestState;
+    result = await run(
+      handlerContext(extra, method, Object.fromEntries(answers) as Record<string, unknown>, <T>() => state as T | undefined),
+    );
   }
   return result;
 }
@@ -173,7 +258,10 @@ export class Definitions implements McpServerApi {
 
   registerTool(name: string, config: ToolConfig, handler: ToolHandler): void {
     if (this.tools.has(name)) throw new Error(`Tool ${name} is already registered`);
-    this.tools.set(name, { name, config, zod: zodOf(config.inputSchema), handler });
+    const input = resolveSchema(`Tool ${name} inputSchema`, config.inputSchema, 'input');
+    const output =
+      config.outputSchema === undefined ? undefined : resolveSchema(`Tool ${name} outputSchema`, config.outputSchema, 'output').json;
+    this.tools.set(name, { name, config, input, output, handler });
     this.cache.clear();
   }
 
@@ -194,7 +282,7 @@ export class Definitions implements McpServerApi {
 
   registerPrompt(name: string, config: PromptConfig, handler: PromptHandler): void {
     if (this.prompts.has(name)) throw new Error(`Prompt ${name} is already registered`);
-    this.prompts.set(name, { name, config, zod: zodOf(config.argsSchema), handler });
+    this.prompts.set(name, { name, config, args: resolveSchema(`Prompt ${name} argsSchema`, config.argsSchema, 'input'), handler });
     this.cache.clear();
   }
 
@@ -247,12 +335,12 @@ export class Definitions implements McpServerApi {
           name: t.name,
           title: t.config.title,
           description: t.config.description,
-          inputSchema: toJsonSchema(t.config.inputSchema, t.zod, 'input'),
+          inputSchema: t.input.json,
           annotations: t.config.annotations,
           icons: t.config.icons,
           _meta: t.config._meta,
         };
-        if (t.config.outputSchema) def.outputSchema = toJsonSchema(t.config.outputSchema, zodOf(t.config.outputSchema), 'output');
+        if (t.output) def.outputSchema = t.output;
         return def;
       }),
     }));
@@ -266,34 +354,26 @@ export class Definitions implements McpServerApi {
 
   promptsListJson(): string {
     return this.cached('prompts', () => ({
-      prompts: [...this.prompts.values()].map((p) => {
-        const shape = p.zod
-          ? (getObjectShape(p.zod as never) as Record<string, { description?: string; isOptional?: () => boolean }>)
-          : undefined;
-        return {
-          name: p.name,
-          title: p.config.title,
-          description: p.config.description,
-          icons: p.config.icons,
-          _meta: p.config._meta,
-          arguments: shape
-            ? Object.entries(shape).map(([name, field]) => ({
-                name,
-                description: field?.description,
-                required: !(typeof field?.isOptional === 'function' && field.isOptional()),
-              }))
-            : undefined,
-        };
-      }),
+      prompts: [...this.prompts.values()].map((p) => ({
+        name: p.name,
+        title: p.config.title,
+        description: p.config.description,
+        icons: p.config.icons,
+        _meta: p.config._meta,
+        arguments: p.args.arguments,
+      })),
     }));
   }
 
   async listResources(extra: HandlerExtra): Promise<unknown> {
     const out: Record<string, unknown>[] = [];
     for (const r of this.resources.values()) out.push({ uri: r.uri, name: r.name, ...r.metadata });
+    let ctx: HandlerContext | undefined;
     for (const t of this.templates) {
       if (!t.template.listCallback) continue;
-      const listed = (await t.template.listCallback(extra)) as { resources?: Record<string, unknown>[] };
+      const listed = (await t.template.listCallback((ctx ??= onceContext(extra, 'resources/list')))) as {
+        resources?: Record<string, unknown>[];
+      };
       for (const r of listed?.resources ?? []) out.push({ ...t.metadata, ...r });
     }
     return { resources: out };
@@ -311,16 +391,17 @@ export class Definitions implements McpServerApi {
     // Spec: "Servers SHOULD return standard JSON-RPC errors for ... Unknown tools".
     if (!tool) throw new RpcError(RpcCodes.INVALID_PARAMS, `Tool ${String(name)} not found`);
     let args: unknown = params.arguments ?? {};
-    if (tool.zod) {
-      const parsed = (await safeParseAsync(tool.zod as never, args)) as { success: boolean; data?: unknown; error?: unknown };
+    const parse = tool.input.parse;
+    if (parse) {
+      let parsed = parse(args);
+      if (parsed instanceof Promise) parsed = await parsed;
       // 2025-11-25: input validation errors are tool execution errors, so the model can correct itself.
-      if (!parsed.success)
-        return toolError(`Input validation error: Invalid arguments for tool ${tool.name}: ${getParseErrorMessage(parsed.error)}`);
-      args = parsed.data;
+      if (!parsed.ok) return toolError(`Input validation error: Invalid arguments for tool ${tool.name}: ${parsed.message}`);
+      args = parsed.value;
     }
     try {
       const handler = tool.handler;
-      return await inRounds(extra, (x) => handler(args, x));
+      return await inRounds(extra, 'tools/call', (x) => handler(args, x));
     } catch (err) {
       // A tool that throws answers with isError and the session goes on.
       return toolError(err instanceof Error ? err.message : String(err));
@@ -337,10 +418,10 @@ export class Definitions implements McpServerApi {
       throw new RpcError(RpcCodes.INVALID_PARAMS, `Invalid resource URI: ${uri}`);
     }
     const fixed = this.resources.get(uri);
-    if (fixed) return fixed.handler(url, extra);
+    if (fixed) return fixed.handler(url, onceContext(extra, 'resources/read'));
     for (const t of this.templates) {
       const vars = t.template.uriTemplate.match(uri);
-      if (vars) return t.handler(url, vars, extra);
+      if (vars) return t.handler(url, vars, onceContext(extra, 'resources/read'));
     }
     throw new RpcError(RpcCodes.RESOURCE_NOT_FOUND, `Resource ${uri} not found`, { uri });
   }
@@ -350,14 +431,15 @@ export class Definitions implements McpServerApi {
     const prompt = typeof name === 'string' ? this.prompts.get(name) : undefined;
     if (!prompt) throw new RpcError(RpcCodes.INVALID_PARAMS, `Prompt ${String(name)} not found`);
     let args: unknown = params.arguments ?? {};
-    if (prompt.zod) {
-      const parsed = (await safeParseAsync(prompt.zod as never, args)) as { success: boolean; data?: unknown; error?: unknown };
-      if (!parsed.success)
-        throw new RpcError(RpcCodes.INVALID_PARAMS, `Invalid arguments for prompt ${prompt.name}: ${getParseErrorMessage(parsed.error)}`);
-      args = parsed.data;
+    const parse = prompt.args.parse;
+    if (parse) {
+      let parsed = parse(args);
+      if (parsed instanceof Promise) parsed = await parsed;
+      if (!parsed.ok) throw new RpcError(RpcCodes.INVALID_PARAMS, `Invalid arguments for prompt ${prompt.name}: ${parsed.message}`);
+      args = parsed.value;
     }
     const handler = prompt.handler;
-    return inRounds(extra, (x) => handler(args, x));
+    return inRounds(extra, 'prompts/get', (x) => handler(args, x));
   }
 
   async complete(params: Record<string, unknown>): Promise<unknown> {
@@ -370,10 +452,8 @@ export class Definitions implements McpServerApi {
     if (ref.type === 'ref/prompt') {
       const prompt = this.prompts.get(String(ref.name));
       if (!prompt) throw new RpcError(RpcCodes.INVALID_PARAMS, `Prompt ${String(ref.name)} not found`);
-      const shape = prompt.zod ? (getObjectShape(prompt.zod as never) as Record<string, unknown>) : undefined;
-      const field = shape?.[argument.name];
-      if (!field || !isCompletable(field)) return EMPTY_COMPLETION;
-      const completer = getCompleter(field as never) as ((v: string, c?: unknown) => string[] | Promise<string[]>) | undefined;
+      const fields = prompt.args.fields;
+      const completer = fields && Object.hasOwn(fields, argument.name) ? completerOf(fields[argument.name]) : undefined;
       return completer ? completionResult(await completer(value, context)) : EMPTY_COMPLETION;
     }
     if (ref.type === 'ref/resource') {

@@ -7,9 +7,9 @@ import { ErrorCodes, McpRuntimeError, RpcCodes } from '../src/errors.js';
 import { errorBody } from '../src/protocol/jsonrpc.js';
 import { subscriptionError } from './limits.js';
 import type { GetMsg, InitMsg, PostMsg, ToWorker } from '../src/pool/messages.js';
-import { legacyRequestContext, type Definitions } from './definitions.js';
+import type { Definitions } from './definitions.js';
 import type { ModernHost } from './modern-host.js';
-import type { HandlerExtra, JsonRpcNotification, JsonRpcRequestOut, McpRequestContext, RequestOptions } from './api.js';
+import type { HandlerExtra, JsonRpcNotification, JsonRpcRequestOut, RequestOptions } from './api.js';
 import { E_TIMEOUT, E_UNSERIALIZABLE, WorkerMetrics } from './metrics.js';
 import { FaultLog } from './faults.js';
 import { LAG_RESOLUTION_MS, lagSeconds } from '../src/metrics/hot.js';
@@ -465,14 +465,9 @@ export class SessionWorker {
   }
 
   private extraFor(s: Session, ex: Exchange | null, requestId: string | number, params: Json, flight: Inflight): HandlerExtra {
-    let mcpReq: McpRequestContext | undefined;
     const extra: HandlerExtra = {
       get signal(): AbortSignal {
         return signalOf(flight);
-      },
-      // Built when a handler first reads it (SDK v2 style handlers), not for every call.
-      get mcpReq(): McpRequestContext {
-        return (mcpReq ??= legacyRequestContext(extra, undefined, undefined));
       },
       sessionId: s.id,
       requestId,

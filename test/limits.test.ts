@@ -9,6 +9,7 @@ import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initialize, metricValue, POST_HEADERS, rpc, startServer, type TestServer } from './helpers/server.js';
 import { SseReader } from './helpers/sse.js';
+import { waitFor } from './helpers/wait.js';
 
 const SSE_LIMIT = 64 * 1024;
 /**
@@ -242,9 +243,12 @@ describe('a node under hostile clients', () => {
       await expectAlive(other);
 
       // The tool runs to its end with no reader attached (the worker keeps the stream's last 3 events).
-      const deadline = Date.now() + 30_000;
-      while ((await metricValue(srv.base, 'mcp_tool_calls_total', 'tool="flood"')) < 1 && Date.now() < deadline)
-        await new Promise((r) => setTimeout(r, 100));
+      await waitFor(
+        async () => (await metricValue(srv.base, 'mcp_tool_calls_total', 'tool="flood"')) >= 1,
+        30_000,
+        'the flood call to end',
+        100,
+      );
       // The client resumes from the last event it saw and gets what the worker kept, the result last.
       // (Replayed after the flood, within the limit: a resumed stream fed faster than it is read would be
       // dropped the same way.)
@@ -313,8 +317,9 @@ describe('SSE backpressure within the limit', () => {
     try {
       // Paused until the node has met backpressure many times: events wait in the stream's queue.
       const deadline = Date.now() + 30_000;
-      while ((await metricValue(big.base, 'mcp_sse_backpressure_total')) < 100 && Date.now() < deadline)
-        await new Promise((r) => setTimeout(r, 100));
+      await waitFor(async () => (await metricValue(big.base, 'mcp_sse_backpressure_total')) >= 100, 30_000, 'backpressure', 100).catch(
+        () => undefined,
+      );
       expect(await metricValue(big.base, 'mcp_sse_backpressure_total')).toBeGreaterThanOrEqual(100);
       sock.resume();
       // The chunked response ends with its zero-length chunk once everything queued went out.

@@ -25,7 +25,13 @@ export default function register(server: ToolServer): void {
     TICK_TOOL,
     {
       description: 'Announces an update of storm://tick/<slot> to every listen stream subscribed to it, on every node.',
-      inputSchema: { slot: z.number().int().min(0).max(TICK_SLOTS - 1) },
+      inputSchema: {
+        slot: z
+          .number()
+          .int()
+          .min(0)
+          .max(TICK_SLOTS - 1),
+      },
     },
     ({ slot }: { slot: number }) => {
       server.notifyResourceUpdated(tickUri(slot));

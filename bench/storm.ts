@@ -75,7 +75,12 @@ function modernHeadline(s: ModernSummary): string {
 }
 
 /** The kill scenario with 2026-07-28 clients: one run, its own report. */
-async function mainModern(o: StormOptions, command: string, version: ReturnType<typeof provenance>, code: Awaited<ReturnType<typeof loadClusterCode>>): Promise<{ written: Written[]; failed: boolean }> {
+async function mainModern(
+  o: StormOptions,
+  command: string,
+  version: ReturnType<typeof provenance>,
+  code: Awaited<ReturnType<typeof loadClusterCode>>,
+): Promise<{ written: Written[]; failed: boolean }> {
   try {
     const data = await runModernStorm(o, { name: 'kill-modern', scenario: 'kill', drainJitter: o.drainJitter }, code);
     const { summary, series, account } = summarizeModern(data);
@@ -83,7 +88,13 @@ async function mainModern(o: StormOptions, command: string, version: ReturnType<
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');
     const w = await writeModernScenario(
       resolve(o.out),
-      { title: 'SIGKILL one node, 2026-07-28 clients (listen streams, stateless calls)', command, options: o, code: version, run: { data, series, summary, account } },
+      {
+        title: 'SIGKILL one node, 2026-07-28 clients (listen streams, stateless calls)',
+        command,
+        options: o,
+        code: version,
+        run: { data, series, summary, account },
+      },
       stamp,
     );
     process.stdout.write(`report: ${w.markdown}\n`);

@@ -208,7 +208,13 @@ function scopeOf(c: ModernClient): 'affected' | 'bystander' {
 function completed(a: HttpAnswer, id: number): boolean {
   if (a.error !== '' || a.status !== 200) return false;
   const msg = rpcMessage(a);
-  return msg !== null && msg.id === id && typeof msg.result === 'object' && msg.result !== null && (msg.result as { isError?: unknown }).isError !== true;
+  return (
+    msg !== null &&
+    msg.id === id &&
+    typeof msg.result === 'object' &&
+    msg.result !== null &&
+    (msg.result as { isError?: unknown }).isError !== true
+  );
 }
 
 // --- calls ---------------------------------------------------------------------------------------
@@ -554,7 +560,8 @@ export class ModernFleet {
     }
     const deadline = Date.now() + timeoutMs;
     while (this.listening < this.clients.length) {
-      if (Date.now() > deadline) throw new Error(`set-up: ${this.clients.length - this.listening} clients not listening after ${timeoutMs} ms`);
+      if (Date.now() > deadline)
+        throw new Error(`set-up: ${this.clients.length - this.listening} clients not listening after ${timeoutMs} ms`);
       await sleep(100);
     }
     this.rec.setupDone = true;

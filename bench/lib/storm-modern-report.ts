@@ -97,10 +97,14 @@ function chartsOf(r: ModernOutput): Chart[] {
 function figuresTable(s: ModernSummary): string[] {
   const a = s.events.account;
   const byClass = CONN_CLASSES.map(
-    (k) => `${k} ${n0(a.byClass[k].streams)} streams, ${n0(a.byClass[k].lost)} of ${n0(a.byClass[k].owed)} lost (${n0(a.byClass[k].streamsWithLoss)} streams)`,
+    (k) =>
+      `${k} ${n0(a.byClass[k].streams)} streams, ${n0(a.byClass[k].lost)} of ${n0(a.byClass[k].owed)} lost (${n0(a.byClass[k].streamsWithLoss)} streams)`,
   ).join('; ');
   const rows: Array<[string, string]> = [
-    [`clients whose listen stream was on ${s.killed} (affected) / streams seen cut / listening again`, `${n0(s.listen.affected)} / ${n0(s.listen.cut)} / ${n0(s.listen.relistened)}`],
+    [
+      `clients whose listen stream was on ${s.killed} (affected) / streams seen cut / listening again`,
+      `${n0(s.listen.affected)} / ${n0(s.listen.cut)} / ${n0(s.listen.relistened)}`,
+    ],
     ['listening again on a survivor, after the cut: p50 / p95 / p99 / max', q4(s.listen.fromCut)],
     ['listening again on a survivor, after the kill: p50 / p95 / p99 / max', q4(s.listen.fromEvent)],
     ['kill → client sees its stream end: p50 / p95 / p99 / max', q4(s.listen.eventToCut)],
@@ -158,7 +162,9 @@ function figuresTable(s: ModernSummary): string[] {
     ],
     [
       'node actions',
-      s.actions.map((x) => `${x.node} ${x.action} ${(x.tookMs / 1000).toFixed(1)} s${x.exitCode !== undefined ? ` (exit ${x.exitCode})` : ''}`).join('; '),
+      s.actions
+        .map((x) => `${x.node} ${x.action} ${(x.tookMs / 1000).toFixed(1)} s${x.exitCode !== undefined ? ` (exit ${x.exitCode})` : ''}`)
+        .join('; '),
     ],
     [
       'timeline: set-up / kill at / recovered at / announcer stopped at / end (s)',
@@ -252,7 +258,9 @@ export async function writeModernScenario(outRoot: string, o: ModernScenarioOutp
     for (const [k, v] of kinds) {
       const [scope, op, ...what] = k.split(' ');
       const body = v.detail ? `\`${v.detail.replace(/[|`\n]/g, ' ')}\`` : '';
-      md.push(`| ${scope} | ${op} | ${what.join(' ')} | ${n0(v.count)} | ${Number.isFinite(v.firstS) ? `${v.firstS.toFixed(3)} s` : ''} | ${body} |`);
+      md.push(
+        `| ${scope} | ${op} | ${what.join(' ')} | ${n0(v.count)} | ${Number.isFinite(v.firstS) ? `${v.firstS.toFixed(3)} s` : ''} | ${body} |`,
+      );
     }
     md.push('');
   }
@@ -282,9 +290,22 @@ export async function writeModernScenario(outRoot: string, o: ModernScenarioOutp
             event: rec.event,
             series: r.series,
             // [client, node, cutAt, cutBy, reAckAt, newNode] (ms since start; 0: never)
-            listenIncidents: rec.listenIncidents.map((i) => [i.client, i.node, Math.round(i.cutAt), i.cutBy, Math.round(i.reAckAt), i.newNode]),
+            listenIncidents: rec.listenIncidents.map((i) => [
+              i.client,
+              i.node,
+              Math.round(i.cutAt),
+              i.cutBy,
+              Math.round(i.reAckAt),
+              i.newNode,
+            ]),
             // [client, firstAt, firstError, failedAttempts, servedAt]
-            callOutages: rec.callOutages.map((c) => [c.client, Math.round(c.firstAt), c.firstError, c.failedAttempts, Math.round(c.servedAt)]),
+            callOutages: rec.callOutages.map((c) => [
+              c.client,
+              Math.round(c.firstAt),
+              c.firstError,
+              c.failedAttempts,
+              Math.round(c.servedAt),
+            ]),
             // [sentAt, answeredAt, ok]
             announcements: rec.ann.list.map((a) => [Math.round(a.sentAt), Math.round(a.answeredAt), a.ok ? 1 : 0]),
             lost: { bySecond: r.account.lostBySecond, clients: r.account.clientsWithLoss, examples: r.account.examples },

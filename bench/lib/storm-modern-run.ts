@@ -126,7 +126,7 @@ export async function runModernStorm(o: StormOptions, plan: RunPlan, code: Clust
   const nodeLogs: Record<string, string[]> = {};
   const i = o.killNode - 1;
   const killed = cluster.nodes[i].name;
-  let drainPending = 0;
+  let drainPending: number;
   try {
     sampler.start();
     phase = 'settle';

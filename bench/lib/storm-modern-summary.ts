@@ -333,7 +333,10 @@ export function summarizeModern(d: ModernRunData): { summary: ModernSummary; ser
       byKind: Object.fromEntries(
         [...rec.errorKinds]
           .sort((a, b) => b[1] - a[1])
-          .map(([k, n]) => [k, { count: n, firstS: (rec.errorFirst.get(k)?.at ?? NaN) / 1000, detail: rec.errorFirst.get(k)?.detail ?? '' }]),
+          .map(([k, n]) => [
+            k,
+            { count: n, firstS: (rec.errorFirst.get(k)?.at ?? NaN) / 1000, detail: rec.errorFirst.get(k)?.detail ?? '' },
+          ]),
       ),
     },
     sampling: {

@@ -207,7 +207,7 @@ export class Announcements {
     if (slot < 0 || slot >= TICK_SLOTS || last < 0) return -1;
     let s = last - ((((last - slot) % TICK_SLOTS) + TICK_SLOTS) % TICK_SLOTS);
     while (s >= 0 && this.list[s].sentAt > at) s -= TICK_SLOTS;
-    return s;
+    return s >= 0 ? s : -1;
   }
 }
 

@@ -78,7 +78,7 @@ export interface StormOptions {
 
 export const STORM_DEFAULTS: Readonly<StormOptions> = Object.freeze({
   scenarios: ['kill'] as readonly StormScenario[],
-  era: '2025' as StormEra,
+  era: '2025',
   announceRate: 10,
   clients: 3000,
   nodes: 3,
@@ -196,12 +196,14 @@ export function parseStormArgs(argv: readonly string[]): StormOptions {
   const { noCookies, ...given } = command.parse(argv);
   if (noCookies) given.cookieless = 1;
   const { era: eraGiven, ...rest } = given;
-  if (eraGiven !== undefined && !(STORM_ERAS as readonly string[]).includes(eraGiven)) command.fail('era', eraGiven, STORM_ERAS.join(' | '));
+  if (eraGiven !== undefined && !(STORM_ERAS as readonly string[]).includes(eraGiven))
+    command.fail('era', eraGiven, STORM_ERAS.join(' | '));
   const o: StormOptions = { ...STORM_DEFAULTS, ...rest, era: (eraGiven ?? STORM_DEFAULTS.era) as StormEra };
   if (o.era === 'modern') {
     // The modern fleet has no sessions to storm or drain, keeps no cookie, and calls the storm tool module's echo.
     if (o.scenarios.some((s) => s !== 'kill')) command.fail('scenarios', o.scenarios.join(','), 'kill (the only scenario of --era modern)');
-    if (given.tool !== undefined) command.fail('tool', given.tool, 'no --tool with --era modern (its clients call echo of bench/storm-tools.ts)');
+    if (given.tool !== undefined)
+      command.fail('tool', given.tool, 'no --tool with --era modern (its clients call echo of bench/storm-tools.ts)');
     if (given.postSockets !== undefined) command.fail('postSockets', String(given.postSockets), 'no --post-sockets with --era modern');
     if (given.cookieless !== undefined || noCookies)
       command.fail('cookieless', String(given.cookieless ?? 1), 'no cookie flags with --era modern (its clients never keep a cookie)');

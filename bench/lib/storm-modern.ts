@@ -156,8 +156,26 @@ export interface ListenMessage {
   uri: string;
 }
 
-/** The method (and updated uri) of one listen stream message; null when it is not a notification. */
+const FAST_HEAD = '{"jsonrpc":"2.0","method":"';
+const URI_KEY = '"uri":"';
+
+/**
+ * The method (and updated uri) of one listen stream message; null when it is not a notification.
+ * Thousands of streams each get every event, so the node's own layout (`{"jsonrpc":"2.0","method":...`
+ * with a plain uri) is read without JSON.parse; anything else is parsed.
+ */
 export function listenMessage(data: string): ListenMessage | null {
+  if (data.startsWith(FAST_HEAD)) {
+    const end = data.indexOf('"', FAST_HEAD.length);
+    const method = data.slice(FAST_HEAD.length, end);
+    if (end > 0 && !method.includes('\\')) {
+      const at = data.indexOf(URI_KEY, end);
+      if (at < 0) return { method, uri: '' };
+      const close = data.indexOf('"', at + URI_KEY.length);
+      const uri = data.slice(at + URI_KEY.length, close);
+      if (close > 0 && !uri.includes('\\')) return { method, uri };
+    }
+  }
   let m: unknown;
   try {
     m = JSON.parse(data);

@@ -79,7 +79,7 @@ export interface StormOptions {
 export const STORM_DEFAULTS: Readonly<StormOptions> = Object.freeze({
   scenarios: ['kill'] as readonly StormScenario[],
   era: '2025',
-  announceRate: 10,
+  announceRate: 5,
   clients: 3000,
   nodes: 3,
   workers: 1,

@@ -112,6 +112,18 @@ void test('a listen message is a notification with its method and, for an update
     method: 'notifications/tools/list_changed',
     uri: '',
   });
+  // Another layout, or escapes, take the JSON.parse path to the same answer.
+  assert.deepEqual(
+    listenMessage('{ "method": "notifications/resources/updated", "params": { "uri": "storm://tick/3" }, "jsonrpc": "2.0" }'),
+    {
+      method: 'notifications/resources/updated',
+      uri: 'storm://tick/3',
+    },
+  );
+  assert.deepEqual(listenMessage('{"jsonrpc":"2.0","method":"notifications/resources/updated","params":{"uri":"a\\"b"}}'), {
+    method: 'notifications/resources/updated',
+    uri: 'a"b',
+  });
   assert.equal(listenMessage('{"jsonrpc":"2.0","id":1,"result":{}}'), null);
   assert.equal(listenMessage('not json'), null);
   assert.equal(listenMessage('null'), null);

@@ -67,7 +67,7 @@ function chartsOf(r: ModernOutput): Chart[] {
     ]),
     chart('clients', 'Clients: call errors, listens, recovering', 'per second / clients', [
       { name: 'call errors / s', points: s.callErrors },
-      { name: 'listen streams acknowledged / s', points: s.listenAcks },
+      { name: 'listens acknowledged / s', points: s.listenAcks },
       { name: 'listen streams ended / s', points: s.listenEnds },
       { name: 'listen errors / s', points: s.listenErrors },
       { name: 'clients recovering', points: s.recovering },
@@ -80,8 +80,8 @@ function chartsOf(r: ModernOutput): Chart[] {
     ]),
     chart('events', 'Change events: announced, delivered per stream, lost', 'per second', [
       { name: 'announced / s', points: s.published },
-      { name: 'delivered / s per listening stream', points: s.deliveredPerStream, dashed: true },
-      { name: 'lost (stream, event) pairs, by second announced', points: s.lost, color: '#d62728' },
+      { name: 'delivered / s / stream', points: s.deliveredPerStream, color: '#2ca02c', dashed: true },
+      { name: 'lost, by second announced', points: s.lost, color: '#d62728' },
     ]),
     chart('cpu', 'CPU', '% of one core (machine: % of all)', [
       ...Object.entries(s.cpuByNode).map(([name, rt]) => ({ name: `${name} process`, points: rt.points, flagged: rt.flagged })),

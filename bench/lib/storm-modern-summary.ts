@@ -210,7 +210,9 @@ export function summarizeModern(d: ModernRunData): { summary: ModernSummary; ser
     ...rec.callOutages.filter((o) => o.firstAt >= eventAt).map((o) => o.servedAt),
   );
   const winFrom = S(eventAt);
-  const winTo = Math.min(S(marks.announceEnd || marks.end), S(Math.max(marks.recovered ?? 0, lastRecovery)) + 3);
+  // The kill window ends 3 s after the last recovery (at the announcer's stop when some never recovered).
+  const announceEnd = marks.announceEnd || marks.end;
+  const winTo = Math.min(S(announceEnd), S(Math.max(marks.recovered ?? announceEnd, lastRecovery)) + 3);
   const steadyFrom = S(marks.rampEnd) + 1;
   const steadyTo = S(eventAt);
 

@@ -1,7 +1,7 @@
 /**
  * The pure parts of the storm's modern fleet (lib/storm-modern.ts, lib/storm-options.ts): the
- * 2026-07-28 request builders, the listen stream parser, and the accounting of change events owed to
- * and lost by each listen stream.
+ * 2026-07-28 request builders, the listen stream parser, the accounting of change events owed to
+ * and lost by each listen stream, and a run's summary from synthetic observations.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -30,6 +30,10 @@ import {
 import { parseStormArgs, STORM_DEFAULTS } from '../lib/storm-options.js';
 import { UsageError } from '../lib/args.js';
 import registerStormTools from '../storm-tools.js';
+import { ModernRecorder } from '../lib/storm-modern-fleet.js';
+import type { ModernRunData } from '../lib/storm-modern-run.js';
+import { summarizeModern } from '../lib/storm-modern-summary.js';
+import { parseNodeMetrics, type NodeReading, type Sample } from '../lib/storm-sampler.js';
 
 interface Body {
   jsonrpc: string;
@@ -271,4 +275,99 @@ void test("the storm's tool module registers echo and a tick that announces its 
   const tick = tools.get(TICK_TOOL) as (args: { slot: number }) => unknown;
   assert.deepEqual(await tick({ slot: 3 }), { content: [{ type: 'text', text: 'tick 3' }] });
   assert.deepEqual(updated, [tickUri(3)]);
+});
+
+function reading(listeners: number, requests: number, cpuSeconds: number): NodeReading {
+  const r = parseNodeMetrics('');
+  return { ...r, listeners, requests, cpuSeconds, startTime: 1 };
+}
+
+void test('a modern run summary: streams cut and listening again, events lost by class, calls served again, targets', () => {
+  const rec = new ModernRecorder();
+  // Events 0..59, one every 100 ms from t = 1 s, each answered 5 ms later.
+  for (let i = 0; i < 60; i++) rec.ann.answered(rec.ann.sent(1000 + i * 100), 1005 + i * 100, true);
+  // Client 0: on node2 (killed at 3 s), cut at 3.05 s, listening again on node1 at 3.2 s (event 22 next), missing event 40.
+  const cut = new ListenConn(0, 'node2', 500, 0);
+  for (let s = 0; s < 21; s++) cut.got(s);
+  cut.closedAt = 3050;
+  cut.cut = true;
+  const again = new ListenConn(0, 'node1', 3200, 22);
+  for (let s = 22; s < 60; s++) if (s !== 40) again.got(s);
+  again.closedAt = 8000;
+  again.endedBy = 'stop';
+  // Client 1: on node1 all along, got everything.
+  const kept = new ListenConn(1, 'node1', 500, 0);
+  for (let s = 0; s < 60; s++) kept.got(s);
+  kept.closedAt = 8000;
+  kept.endedBy = 'stop';
+  rec.conns.push(cut, kept, again);
+  rec.event = { label: 'SIGKILL node2', node: 'node2', at: 3000, affected: 1 };
+  rec.listenIncidents.push({
+    client: 0,
+    node: 'node2',
+    eventAt: 3000,
+    cutAt: 3050,
+    cutBy: 'stream abort',
+    reAckAt: 3200,
+    newNode: 'node1',
+  });
+  rec.callOutages.push({ client: 1, firstAt: 3010, firstError: 'ECONNRESET', failedAttempts: 1, servedAt: 3110 });
+  for (let i = 0; i < 8; i++) {
+    const s = rec.second(i * 1000 + 500);
+    s.callsOk = 2;
+    s.deliveryMs.push(10, 20);
+    s.requestMs.push(3, 4);
+  }
+  Object.assign(rec.totals, { callsStarted: 16, callsOk: 16 });
+  const samples: Sample[] = Array.from({ length: 8 }, (_, i) => ({
+    t: i * 1000,
+    tRead: i * 1000 + 5,
+    nodes: { node1: reading(1, i * 10, i * 0.1), node2: i < 3 ? reading(1, i * 10, i * 0.1) : null },
+    redisCommands: i,
+    machineBusy: 0.5,
+    loadgenCpu: 0.2,
+    childCores: { haproxy: 0.05 },
+    othersCores: 0,
+    loadgenLagP99Ms: 1,
+    loadgenLagMaxMs: 2,
+    clients: { sessions: 0, streams: 2, recovering: 0 },
+  }));
+  const data: ModernRunData = {
+    era: 'modern',
+    plan: { name: 'kill-modern', scenario: 'kill', drainJitter: true },
+    quiet: { busyCores: 0, waitedS: 0, quiet: true },
+    clients: 2,
+    callIntervalMs: 1000,
+    announceRate: 10,
+    startedAt: '',
+    nodeNames: ['node1', 'node2'],
+    lbUrl: '',
+    env: {},
+    killed: 'node2',
+    marks: { rampStart: 100, rampEnd: 500, event: 3000, recovered: 3200, announceEnd: 7000, drained: 7100, end: 8000 },
+    drainPending: 0,
+    actions: [],
+    rec,
+    samples,
+    nodeLogs: {},
+  };
+  const { summary: s } = summarizeModern(data);
+  assert.deepEqual([s.listen.affected, s.listen.cut, s.listen.relistened, s.listen.unrecovered], [1, 1, 1, 0]);
+  assert.equal(s.listen.fromCut.max, 150);
+  assert.equal(s.listen.fromEvent.max, 200);
+  assert.deepEqual(s.listen.newNode, { node1: 1 });
+  // Cut at 3.05 s: owed events answered by 2.05 s (0..10), all received.
+  assert.deepEqual(s.events.account.byClass.cut, { streams: 1, owed: 11, lost: 0, streamsWithLoss: 0 });
+  assert.deepEqual(s.events.account.byClass.reopened, { streams: 1, owed: 38, lost: 1, streamsWithLoss: 1 });
+  assert.deepEqual(s.events.account.byClass.kept, { streams: 1, owed: 60, lost: 0, streamsWithLoss: 0 });
+  assert.equal(s.events.account.clientsWithLoss, 1);
+  assert.deepEqual([s.calls.clientsWithFailures, s.calls.failedAttempts, s.calls.servedAgain.max], [1, 1, 100]);
+  // Client 1 (stream on node1) is the one bystander: its failed call is counted apart, not as a disturbance.
+  assert.deepEqual(s.bystanders, { clients: 1, disturbed: 0, streamDisturbed: 0, lostEvents: 0, withFailedCalls: 1 });
+  assert.equal(s.delivery.steady.max, 20);
+  const [latency, lost] = s.targets;
+  assert.equal(latency.met, true);
+  assert.equal(lost.met, false);
+  assert.match(lost.measured, /^1 of 109 /);
+  assert.ok(s.targets.slice(2).every((t) => t.met === null));
 });

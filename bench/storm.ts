@@ -91,7 +91,8 @@ async function mainModern(
       {
         title: 'SIGKILL one node, 2026-07-28 clients (listen streams, stateless calls)',
         command,
-        options: o,
+        // Its clients call echo of the storm's tool module, whatever the 2025 default tool is.
+        options: { ...o, tool: 'echo' },
         code: version,
         run: { data, series, summary, account },
       },

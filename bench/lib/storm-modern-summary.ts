@@ -365,7 +365,7 @@ export function summarizeModern(d: ModernRunData): { summary: ModernSummary; ser
 
 const ms = (x: number): string => (Number.isFinite(x) ? `${Math.round(x)} ms` : 'n/a');
 
-/** The issue's targets (listen delivery p99 < 100 ms; no event lost after (re)connecting), and what is only reported. */
+/** The targets (listen delivery p99 < 100 ms; no event lost after (re)connecting), and the figures only reported. */
 export function modernTargets(s: ModernSummary): Target[] {
   const a = s.events.account;
   const b = a.byClass;

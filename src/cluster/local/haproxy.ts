@@ -84,6 +84,10 @@ defaults
     # A connection the pinned node refuses is retried once, on another node.
     option redispatch
     retries 1
+    # X-Forwarded-For: the client's address, for the nodes' per-client limits (they trust this
+    # balancer's address, MCP_TRUSTED_PROXIES). HAProxy adds its own line after any the client sent;
+    # the node reads the right-most address that is not a trusted proxy, so a client's value is ignored.
+    option forwardfor
     default-server inter ${inter}ms fall 2 rise 2 pool-purge-delay 5s
 
 frontend mcp_front

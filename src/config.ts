@@ -99,9 +99,9 @@ export interface NodeOptions {
    * names); empty: any well-formed host:port that is not a wildcard, multicast or broadcast address.
    */
   peerAllow: readonly string[];
-  /** Requests per second one client identity may make on /mcp (token bucket per identity); 0: no limit. */
+  /** Requests per second one client identity may make on /mcp (token bucket per identity; fractions allowed, 0.5 is one every 2 s); 0: no limit. */
   rateLimit: number;
-  /** Requests one identity may make at once above the rate (the bucket's size); 0: twice MCP_RATE_LIMIT. */
+  /** Requests one identity may make at once (the bucket's size); 0: twice MCP_RATE_LIMIT, at least 1. */
   rateBurst: number;
   /** Live 2025 sessions one client identity may hold on this node; 0: no limit. */
   maxSessionsPerPrincipal: number;
@@ -166,7 +166,7 @@ export const DEFAULTS: Readonly<NodeOptions> = Object.freeze({
   testFaults: false,
 });
 
-type Kind = 'port' | 'int' | 'bytes' | 'string' | 'list' | 'bool' | 'level' | 'nullable';
+type Kind = 'port' | 'int' | 'number' | 'bytes' | 'string' | 'list' | 'bool' | 'level' | 'nullable';
 
 /** option key → [flag, env var, kind, min]. */
 const SPEC: { [K in keyof NodeOptions]: [string, string, Kind, number?] } = {
@@ -211,7 +211,7 @@ const SPEC: { [K in keyof NodeOptions]: [string, string, Kind, number?] } = {
   forwardMaxPerOwner: ['--forward-max-per-owner', 'MCP_FORWARD_MAX_PER_OWNER', 'int', 1],
   forwardMaxStreamsPerOwner: ['--forward-max-streams-per-owner', 'MCP_FORWARD_MAX_STREAMS_PER_OWNER', 'int', 1],
   peerAllow: ['--peer-allow', 'MCP_PEER_ALLOW', 'list'],
-  rateLimit: ['--rate-limit', 'MCP_RATE_LIMIT', 'int', 0],
+  rateLimit: ['--rate-limit', 'MCP_RATE_LIMIT', 'number', 0],
   rateBurst: ['--rate-burst', 'MCP_RATE_BURST', 'int', 0],
   maxSessionsPerPrincipal: ['--max-sessions-per-principal', 'MCP_MAX_SESSIONS_PER_PRINCIPAL', 'int', 0],
   trustedProxies: ['--trusted-proxies', 'MCP_TRUSTED_PROXIES', 'list'],
@@ -244,6 +244,10 @@ function parseValue(name: string, raw: string, kind: Kind, min = 0): unknown {
     }
     case 'int': {
       if (!/^\d+$/.test(raw) || Number(raw) < min || !Number.isSafeInteger(Number(raw))) invalid(name, raw, `an integer >= ${min}`);
+      return Number(raw);
+    }
+    case 'number': {
+      if (!/^\d+(\.\d+)?$/.test(raw) || Number(raw) < min || !Number.isFinite(Number(raw))) invalid(name, raw, `a number >= ${min}`);
       return Number(raw);
     }
     case 'bytes': {

@@ -41,7 +41,8 @@ export class ClientLimits {
   readonly trusted: AddressSet;
 
   constructor(config: Readonly<LimitsConfig>) {
-    this.buckets = config.rateLimit > 0 ? new TokenBuckets(config.rateLimit, config.rateBurst || 2 * config.rateLimit) : null;
+    this.buckets =
+      config.rateLimit > 0 ? new TokenBuckets(config.rateLimit, config.rateBurst || Math.max(1, Math.ceil(2 * config.rateLimit))) : null;
     this.sessions = config.maxSessionsPerPrincipal > 0 ? new SessionQuota(config.maxSessionsPerPrincipal) : null;
     this.trusted = new AddressSet(config.trustedProxies);
   }
@@ -101,7 +102,8 @@ export function checkClient(
         return { key: carried === '' ? '' : Buffer.from(carried, 'base64url').toString('utf8'), retryAfter: 0 };
     }
   }
-  const key = principalKey !== null ? principalIdentity(principalKey) : clientKey(remoteAddress(res), limits.trusted, () => forwardedFor(req));
+  const key =
+    principalKey !== null ? principalIdentity(principalKey) : clientKey(remoteAddress(res), limits.trusted, () => forwardedFor(req));
   const retryAfter = limits.buckets === null ? 0 : limits.buckets.take(key);
   if (retryAfter > 0) st.metrics.rateLimited.inc(RL_REQUESTS);
   return { key, retryAfter };

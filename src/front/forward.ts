@@ -236,7 +236,13 @@ function send(ex: Exchange, attempt: number): void {
   const colon = fr.address.lastIndexOf(':');
   const headers: Record<string, string> = {
     ...fr.headers,
-    [FORWARD_AUTH_HEADER]: fw.auth.sign(fr.method, PATH, fr.headers['mcp-session-id'] ?? '', Date.now(), fr.headers[CLIENT_KEY_HEADER] ?? ''),
+    [FORWARD_AUTH_HEADER]: fw.auth.sign(
+      fr.method,
+      PATH,
+      fr.headers['mcp-session-id'] ?? '',
+      Date.now(),
+      fr.headers[CLIENT_KEY_HEADER] ?? '',
+    ),
   };
   if (fr.body !== null) headers['content-length'] = String(Buffer.byteLength(fr.body));
   let req: ClientRequest;

@@ -37,7 +37,8 @@ export class TokenBuckets {
     readonly maxIdentities = MAX_TRACKED_IDENTITIES,
     private readonly now: () => number = () => performance.now(),
   ) {
-    if (!(rate > 0) || !(burst >= 1) || !(maxIdentities >= 1)) throw new RangeError('TokenBuckets: rate > 0, burst >= 1, maxIdentities >= 1');
+    if (!(rate > 0) || !(burst >= 1) || !(maxIdentities >= 1))
+      throw new RangeError('TokenBuckets: rate > 0, burst >= 1, maxIdentities >= 1');
     this.perMs = rate / 1000;
   }
 

@@ -90,7 +90,7 @@ async function main(): Promise<void> {
     for (let r = 0; r < rounds; r++) ns.push(nsPerCall(iterations, fn));
     results[name] = spread(ns, 1);
     const s = results[name];
-    console.log(`  ${name.padEnd(28)} ${s.median} [${s.min} .. ${s.max}]`);
+    console.log(`  ${name.padEnd(28)} ${Math.round(s.median)} [${Math.round(s.min)} .. ${Math.round(s.max)}]`);
   }
   mkdirSync(values.out, { recursive: true });
   const file = join(values.out, `limits-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);

@@ -1,7 +1,7 @@
 /**
  * In-process: the per-identity token buckets (src/front/token-bucket.ts) on a clock the test moves,
- * the per-identity session counts (src/front/session-quota.ts), and the session table telling them of
- * every way a session leaves it.
+ * the per-identity session counts (src/front/session-quota.ts), the session table telling them of
+ * every way a session leaves it, and the node-to-node HMAC binding the identity a forward carries.
  */
 import { describe, expect, it } from 'vitest';
 import { TokenBuckets } from '../../src/front/token-bucket.js';
@@ -10,6 +10,7 @@ import { SessionTable } from '../../src/front/session-table.js';
 import { Metrics } from '../../src/metrics/metrics.js';
 import type { SessionPool, Slot } from '../../src/pool/pool.js';
 import type { SessionRegistry } from '../../src/registry/registry.js';
+import { createForwardAuth } from '../../src/cluster/forward-auth.js';
 
 function clocked(rate: number, burst: number, max?: number): { b: TokenBuckets; advance: (ms: number) => void } {
   let t = 1_000;
@@ -138,5 +139,26 @@ describe('SessionQuota fed by the session table', () => {
     t.forgetAll('shutdown');
     expect(q.count('client-a')).toBe(0);
     expect(q.full('client-a')).toBe(false);
+  });
+});
+
+describe('the identity a forwarded request carries', () => {
+  const secret = 'a-cluster-secret-of-enough-length';
+  const a = createForwardAuth(secret, 'node-a');
+  const b = createForwardAuth(secret, 'node-b');
+  const now = 1_800_000_000_000;
+
+  it('is bound into the forward HMAC: another identity, or none, does not verify', () => {
+    const header = a.sign('POST', '/mcp', 'sid', now, 'MTI3LjAuMC4y');
+    expect(b.verify(header, 'POST', '/mcp', 'sid', now, 'MTI3LjAuMC4y')).toBe(true);
+    expect(b.verify(header, 'POST', '/mcp', 'sid', now, 'MTI3LjAuMC4z')).toBe(false);
+    expect(b.verify(header, 'POST', '/mcp', 'sid', now, '')).toBe(false);
+  });
+
+  it('leaves a forward without one signed as before', () => {
+    const header = a.sign('GET', '/mcp', 'sid', now);
+    expect(b.verify(header, 'GET', '/mcp', 'sid', now)).toBe(true);
+    expect(b.verify(header, 'GET', '/mcp', 'sid', now, '')).toBe(true);
+    expect(b.verify(header, 'GET', '/mcp', 'sid', now, 'MTI3LjAuMC4y')).toBe(false);
   });
 });

@@ -210,6 +210,25 @@ function dashboard({ uid, title, description, multi, refresh, from, specs }) {
 
 const LAT = 's';
 
+/** Per-client limits (MCP_RATE_LIMIT, MCP_MAX_SESSIONS_PER_PRINCIPAL): what they refuse, and how much of the traffic that is. */
+const LIMITS_ROW = [
+  row('Limits'),
+  ts(
+    'Refused by per-client limits',
+    'Requests answered 429 by a per-client limit, per node: requests (over MCP_RATE_LIMIT / MCP_RATE_BURST) or sessions (an initialize beyond MCP_MAX_SESSIONS_PER_PRINCIPAL). Limits are per node; a sustained rate alerts (McpClientsRateLimited).',
+    'reqps',
+    [target(rate('mcp_rate_limited_total', 'instance, limit'), '{{instance}} {{limit}}')],
+  ),
+  ts(
+    'Share of requests refused with 429',
+    'Requests answered 429 over all requests on /mcp. A few clients over their budget show as a small share; a large one means the limits are too low for the real traffic, or one identity stands for many clients (a proxy not listed in MCP_TRUSTED_PROXIES).',
+    'percentunit',
+    [target(`(${rate('mcp_requests_total', '', 'status="429"')} or vector(0)) / ${rate('mcp_requests_total')}`, '429 share')],
+    12,
+    { max: 1 },
+  ),
+];
+
 const overview = dashboard({
   uid: 'mcp-cluster-overview',
   title: 'MCP / Cluster overview',
@@ -336,6 +355,7 @@ const overview = dashboard({
       12,
       { max: 1 },
     ),
+    ...LIMITS_ROW,
     row('Cluster routing and registry'),
     ts(
       'Misroutes and unknown sessions',

@@ -7,6 +7,7 @@ import { ErrorCodes, McpRuntimeError } from './errors.js';
 import { isLogLevel, type LogLevel } from './log.js';
 import { parseRedisUrl } from './registry/redis-url.js';
 import { createPeerRule } from './cluster/peer-address.js';
+import { AddressSet } from './front/client-address.js';
 
 export interface NodeOptions {
   port: number;
@@ -98,6 +99,17 @@ export interface NodeOptions {
    * names); empty: any well-formed host:port that is not a wildcard, multicast or broadcast address.
    */
   peerAllow: readonly string[];
+  /** Requests per second one client identity may make on /mcp (token bucket per identity; fractions allowed, 0.5 is one every 2 s); 0: no limit. */
+  rateLimit: number;
+  /** Requests one identity may make at once (the bucket's size); 0: twice MCP_RATE_LIMIT, at least 1. */
+  rateBurst: number;
+  /** Live 2025 sessions one client identity may hold on this node; 0: no limit. */
+  maxSessionsPerPrincipal: number;
+  /**
+   * Peers (IPs, CIDR blocks) whose X-Forwarded-For names the client for the per-client limits; empty:
+   * the socket's peer is the client.
+   */
+  trustedProxies: readonly string[];
   /**
    * Tests only: lets a request make a handler entry throw on purpose (src/front/test-faults.ts), to
    * prove the front's guard. Off by default; refused unless NODE_ENV=test.
@@ -147,10 +159,14 @@ export const DEFAULTS: Readonly<NodeOptions> = Object.freeze({
   forwardMaxPerOwner: 256,
   forwardMaxStreamsPerOwner: 1024,
   peerAllow: Object.freeze([]),
+  rateLimit: 0,
+  rateBurst: 0,
+  maxSessionsPerPrincipal: 0,
+  trustedProxies: Object.freeze([]),
   testFaults: false,
 });
 
-type Kind = 'port' | 'int' | 'bytes' | 'string' | 'list' | 'bool' | 'level' | 'nullable';
+type Kind = 'port' | 'int' | 'number' | 'bytes' | 'string' | 'list' | 'bool' | 'level' | 'nullable';
 
 /** option key → [flag, env var, kind, min]. */
 const SPEC: { [K in keyof NodeOptions]: [string, string, Kind, number?] } = {
@@ -195,6 +211,10 @@ const SPEC: { [K in keyof NodeOptions]: [string, string, Kind, number?] } = {
   forwardMaxPerOwner: ['--forward-max-per-owner', 'MCP_FORWARD_MAX_PER_OWNER', 'int', 1],
   forwardMaxStreamsPerOwner: ['--forward-max-streams-per-owner', 'MCP_FORWARD_MAX_STREAMS_PER_OWNER', 'int', 1],
   peerAllow: ['--peer-allow', 'MCP_PEER_ALLOW', 'list'],
+  rateLimit: ['--rate-limit', 'MCP_RATE_LIMIT', 'number', 0],
+  rateBurst: ['--rate-burst', 'MCP_RATE_BURST', 'int', 0],
+  maxSessionsPerPrincipal: ['--max-sessions-per-principal', 'MCP_MAX_SESSIONS_PER_PRINCIPAL', 'int', 0],
+  trustedProxies: ['--trusted-proxies', 'MCP_TRUSTED_PROXIES', 'list'],
   testFaults: ['--test-faults', 'MCP_TEST_FAULTS', 'bool'],
 };
 
@@ -224,6 +244,10 @@ function parseValue(name: string, raw: string, kind: Kind, min = 0): unknown {
     }
     case 'int': {
       if (!/^\d+$/.test(raw) || Number(raw) < min || !Number.isSafeInteger(Number(raw))) invalid(name, raw, `an integer >= ${min}`);
+      return Number(raw);
+    }
+    case 'number': {
+      if (!/^\d+(\.\d+)?$/.test(raw) || Number(raw) < min || !Number.isFinite(Number(raw))) invalid(name, raw, `a number >= ${min}`);
       return Number(raw);
     }
     case 'bytes': {
@@ -293,6 +317,13 @@ export function loadConfig(argv: readonly string[] = process.argv.slice(2), env:
       createPeerRule(out.peerAllow as readonly string[]);
     } catch (err) {
       invalid('MCP_PEER_ALLOW', (out.peerAllow as string[]).join(','), (err as Error).message);
+    }
+  }
+  if (Array.isArray(out.trustedProxies)) {
+    try {
+      new AddressSet(out.trustedProxies as readonly string[]);
+    } catch (err) {
+      invalid('MCP_TRUSTED_PROXIES', (out.trustedProxies as string[]).join(','), (err as Error).message);
     }
   }
   // Fault injection is a test hook: a node outside a test run refuses it rather than serve with it.

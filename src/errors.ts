@@ -51,4 +51,6 @@ export const RpcCodes = {
   MISSING_REQUIRED_CLIENT_CAPABILITY: -32021,
   /** 2026-07-28: the request's protocol version is not one this node serves. */
   UNSUPPORTED_PROTOCOL_VERSION: -32022,
+  /** A per-client limit refused the request (HTTP 429): `data.limit` names it ("requests" or "sessions"). */
+  RATE_LIMITED: -32029,
 } as const;

@@ -16,6 +16,7 @@ import { createGuard } from './front/guards.js';
 import { Readiness } from './front/readiness.js';
 import { MetricsScrape } from './front/scrape.js';
 import { SessionTable } from './front/session-table.js';
+import { createClientLimits } from './front/client-limits.js';
 import { onSlotLost } from './front/worker-events.js';
 import { createTagger } from './cluster/session-tag.js';
 import { RedisDirectory } from './cluster/directory.js';
@@ -145,7 +146,8 @@ export async function startNode(config: Readonly<NodeOptions>): Promise<RunningN
   try {
     const tagger = config.clusterSecret ? createTagger(config.clusterSecret, config.nodeId) : null;
     const registry = makeRegistry(port, { liveSessions: () => ctx?.sessions.sessionIds() ?? [], observer: metrics.registryObserver() });
-    const sessions = new SessionTable(pool, registry, metrics, tagger);
+    const limits = createClientLimits(config);
+    const sessions = new SessionTable(pool, registry, metrics, tagger, limits?.sessions ?? null);
     if (directory) directory.selfAddress = config.advertiseAddress || `${config.host}:${port}`;
     const exchanges = new Exchanges(config, pool, metrics);
     const listeners = new Listeners(exchanges);
@@ -162,6 +164,7 @@ export async function startNode(config: Readonly<NodeOptions>): Promise<RunningN
       tagger,
       directory,
       forwarder: directory && tagger && config.forward ? new Forwarder(config) : null,
+      limits,
       // Last: nothing after it can throw and leave its connections open.
       events:
         config.redisUrl && config.clusterSecret

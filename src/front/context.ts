@@ -9,6 +9,7 @@ import type { SessionTagger } from '../cluster/session-tag.js';
 import type { NodeOptions } from '../config.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { SessionPool } from '../pool/pool.js';
+import type { ClientLimits } from './client-limits.js';
 import type { Exchanges } from './exchanges.js';
 import type { Listeners } from './listeners.js';
 import type { Forwarder } from './forward.js';
@@ -39,4 +40,6 @@ export interface NodeContext {
   readonly events: ClusterEvents | null;
   /** Set when this node forwards (cluster secret, directory and MCP_FORWARD): agents, limits, relays. */
   readonly forwarder: Forwarder | null;
+  /** Per-client limits (request rate, sessions per identity); null when all are off. */
+  readonly limits: ClientLimits | null;
 }

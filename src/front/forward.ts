@@ -25,6 +25,7 @@ import { createForwardAuth, FORWARD_AUTH_HEADER, type ForwardAuth } from '../clu
 import { JSON_TYPE, Status, writeJson } from './http.js';
 import { FR_NO_TAG, FR_OWNER_UNROUTABLE, FR_STALE_ROUTE, M_OTHER, type ForwardFailure } from '../metrics/metrics.js';
 import type { NodeContext } from './context.js';
+import { CLIENT_KEY_HEADER } from './client-limits.js';
 
 /** The only path forwarded (and covered by the forward HMAC). */
 const PATH = '/mcp';
@@ -131,7 +132,7 @@ export function endRelayedStreams(st: NodeContext): number {
 export function fromPeer(st: NodeContext, req: HttpRequest, method: string, sid: string): boolean {
   const header = req.getHeader(FORWARD_AUTH_HEADER);
   if (header === '') return false;
-  if (st.forwarder!.auth.verify(header, method, PATH, sid, Date.now())) return true;
+  if (st.forwarder!.auth.verify(header, method, PATH, sid, Date.now(), req.getHeader(CLIENT_KEY_HEADER))) return true;
   st.metrics.forwardAuthRejected.inc();
   return false;
 }
@@ -235,7 +236,13 @@ function send(ex: Exchange, attempt: number): void {
   const colon = fr.address.lastIndexOf(':');
   const headers: Record<string, string> = {
     ...fr.headers,
-    [FORWARD_AUTH_HEADER]: fw.auth.sign(fr.method, PATH, fr.headers['mcp-session-id'] ?? '', Date.now()),
+    [FORWARD_AUTH_HEADER]: fw.auth.sign(
+      fr.method,
+      PATH,
+      fr.headers['mcp-session-id'] ?? '',
+      Date.now(),
+      fr.headers[CLIENT_KEY_HEADER] ?? '',
+    ),
   };
   if (fr.body !== null) headers['content-length'] = String(Buffer.byteLength(fr.body));
   let req: ClientRequest;

@@ -29,6 +29,7 @@ import { accepts, ALLOW_MCP, JSON_TYPE, SSE_TYPE, Status, writeJson } from './ht
 import { internalError } from './fault.js';
 import { forward, forwardReason, fromPeer, PASSED, type ForwardRequest } from './forward.js';
 import { admitInitParams, admitSession, batchTooLarge } from './limits.js';
+import { admitClientRequest, admitClientSession, carryClient, checkClient, refuseRate, type ClientCheck } from './client-limits.js';
 import { textFault } from './test-faults.js';
 import type { NodeContext } from './context.js';
 
@@ -68,6 +69,8 @@ interface PostHead {
   fwd: Record<string, string> | null;
   /** Why it reached this node, if forwarded (FORWARD_REASONS index; read with `fwd`). */
   reason: number;
+  /** The per-client limits' view of it; null when they are off. */
+  client: ClientCheck | null;
 }
 
 /**
@@ -167,8 +170,10 @@ function commonChecks(
   return true;
 }
 
-export function handlePost(st: NodeContext, res: HttpResponse, req: HttpRequest): void {
+/** `principalKey`: the authenticated principal's key, the identity per-client limits count by (null: the client's address). */
+export function handlePost(st: NodeContext, res: HttpResponse, req: HttpRequest, principalKey: string | null = null): void {
   const sid = req.getHeader('mcp-session-id');
+  const client = st.limits === null ? null : checkClient(st, res, req, 'POST', sid, principalKey);
   const hv = req.getHeader('mcp-protocol-version');
   const era = eraOfHeaders(hv, sid);
   if (!commonChecks(st, res, req, true, hv, era === Era.Modern)) return;
@@ -189,8 +194,12 @@ export function handlePost(st: NodeContext, res: HttpResponse, req: HttpRequest)
     // Only requests that are not local (or initializes while draining) may need forwarding.
     fwd: (st.readiness.draining || (sid !== '' && !st.sessions.has(sid))) && mayForward(st, req, 'POST', sid) ? captureHeaders(req) : null,
     reason: FR_NO_TAG,
+    client,
   };
-  if (head.fwd !== null) head.reason = forwardReason(req);
+  if (head.fwd !== null) {
+    head.reason = forwardReason(req);
+    carryClient(head.fwd, client);
+  }
   res.onAborted(() => {
     head.aborted = true;
   });
@@ -292,6 +301,16 @@ function readBody(st: NodeContext, res: HttpResponse, head: PostHead, length: nu
   });
 }
 
+/** The id of a JSON-RPC request, for an error answer; null for anything else (a batch, a notification). */
+function requestId(msg: unknown): string | number | null {
+  const id = (msg as { id?: unknown } | null)?.id;
+  return typeof id === 'string' || typeof id === 'number' ? id : null;
+}
+
+function methodOf(msg: unknown): unknown {
+  return (msg as { method?: unknown } | null)?.method;
+}
+
 function answer(st: NodeContext, res: HttpResponse, status: number, body: string, method: number): void {
   res.cork(() => reject(st, res, status, body, method));
 }
@@ -307,7 +326,11 @@ function onPostBody(st: NodeContext, res: HttpResponse, head: PostHead, raw: Buf
   } catch {
     return answer(st, res, 400, Bodies.parseError, head.era === Era.Modern ? ERA_MODERN + M_OTHER : M_OTHER);
   }
-  if (head.era === Era.Modern || (head.era === Era.Undecided && bodyIsModern(parsed))) return modernPost(st, res, head, parsed, text);
+  const modern = head.era === Era.Modern || (head.era === Era.Undecided && bodyIsModern(parsed));
+  // Over the rate: answered now that the body is read (answering earlier resets a client still sending it).
+  if (head.client !== null && head.client.retryAfter > 0)
+    return refuseRate(st, res, requestId(parsed), head.client.retryAfter, (modern ? modernMethodIndex : methodIndex)(methodOf(parsed)));
+  if (modern) return modernPost(st, res, head, parsed, text);
   let requests = 0;
   let method = M_OTHER;
   let isInit = false;
@@ -468,11 +491,12 @@ function startSession(
     return answer(st, res, 503, Bodies.shuttingDown, M_INIT);
   }
   if (!admitSession(st, res)) return;
+  if (!admitClientSession(st, res, head.client, requestId(msg))) return;
   const slot = st.pool.pick();
   if (!slot) return answer(st, res, 503, Bodies.overloaded, M_INIT);
   const version = negotiate(msg.params?.protocolVersion);
   const sid = st.sessions.mintId();
-  st.sessions.add(sid, slot, versionIndex(version));
+  st.sessions.add(sid, slot, versionIndex(version), head.client?.key || null);
   const conn = st.exchanges.open(res, sid, slot, true, M_INIT, head.started);
   res.onAborted(() => st.exchanges.aborted(conn));
   st.pool.send(slot, { type: 'init', sessionId: sid, exchange: conn.id, body: text, version });
@@ -499,7 +523,8 @@ function unknownSession(st: NodeContext, sid: string): void {
     .catch((err: unknown) => internalError(st, null, 'registry', err));
 }
 
-export function handleGet(st: NodeContext, res: HttpResponse, req: HttpRequest): void {
+export function handleGet(st: NodeContext, res: HttpResponse, req: HttpRequest, principalKey: string | null = null): void {
+  if (st.limits !== null && !admitClientRequest(st, res, req, 'GET', req.getHeader('mcp-session-id'), principalKey, M_GET)) return;
   if (!commonChecks(st, res, req, false)) return;
   // "The client MUST include an Accept header, listing text/event-stream as a supported content type."
   if (!accepts(req.getHeader('accept'), SSE_TYPE)) return reject(st, res, 406, Bodies.notAcceptableGet, M_GET);
@@ -527,7 +552,8 @@ export function handleGet(st: NodeContext, res: HttpResponse, req: HttpRequest):
   st.pool.send(slot, { type: 'get', sessionId: sid, exchange: conn.id, lastEventId: last === '' ? null : last });
 }
 
-export function handleDelete(st: NodeContext, res: HttpResponse, req: HttpRequest): void {
+export function handleDelete(st: NodeContext, res: HttpResponse, req: HttpRequest, principalKey: string | null = null): void {
+  if (st.limits !== null && !admitClientRequest(st, res, req, 'DELETE', req.getHeader('mcp-session-id'), principalKey, M_DELETE)) return;
   if (!commonChecks(st, res, req, false)) return;
   const sid = req.getHeader('mcp-session-id');
   if (sid === '') return reject(st, res, 400, Bodies.missingSession);

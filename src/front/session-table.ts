@@ -12,6 +12,7 @@ import type { SessionRegistry } from '../registry/registry.js';
 import { SUPPORTED_VERSIONS } from '../protocol/versions.js';
 import { encodeRoute, routeRevision, routeSlot } from './route.js';
 import { SessionIdSource } from './session-id.js';
+import type { SessionQuota } from './session-quota.js';
 
 export class SessionTable {
   private readonly routes = new Map<string, number>();
@@ -24,6 +25,8 @@ export class SessionTable {
     private readonly metrics: Metrics,
     /** Cluster mode: every id minted here carries this node's owner tag. */
     private readonly tagger: SessionTagger | null,
+    /** MCP_MAX_SESSIONS_PER_PRINCIPAL: told of every session that opens with an identity and of every one that leaves. */
+    private readonly quota: SessionQuota | null = null,
   ) {}
 
   /** The route of a local session (worker slot and revision, packed), or undefined. */
@@ -60,8 +63,10 @@ export class SessionTable {
     return this.tagger ? this.tagger.tag(id) : id;
   }
 
-  add(sid: string, slot: Slot, revisionIndex: number): void {
+  /** `client`: the identity that opened it, for the per-client session limit (null: not counted). */
+  add(sid: string, slot: Slot, revisionIndex: number, client: string | null = null): void {
     this.routes.set(sid, encodeRoute(slot.index, revisionIndex));
+    if (client !== null) this.quota?.opened(sid, client);
     slot.sessions.add(sid);
     this.registry.register(sid);
     this.metrics.sessionsCreated.inc();
@@ -74,6 +79,7 @@ export class SessionTable {
       this.routes.delete(sid);
       this.pool.slots[routeSlot(route)]?.sessions.delete(sid);
       this.metrics.sessionClosed(reason);
+      this.quota?.closed(sid);
     }
     this.registry.unregister(sid);
   }
@@ -100,6 +106,7 @@ export class SessionTable {
   lost(sessions: Iterable<string>): void {
     for (const sid of sessions) {
       this.routes.delete(sid);
+      this.quota?.closed(sid);
       this.registry.unregister(sid);
       this.metrics.sessionClosed('worker_died');
     }
@@ -109,6 +116,7 @@ export class SessionTable {
   forgetAll(reason: string): void {
     for (let n = this.routes.size; n > 0; n--) this.metrics.sessionClosed(reason);
     this.routes.clear();
+    this.quota?.clear();
     for (const slot of this.pool.slots) slot.sessions.clear();
   }
 }

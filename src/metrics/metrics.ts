@@ -59,7 +59,7 @@ export function modernMethodIndex(method: unknown): number {
   return ERA_MODERN + methodIndex(method);
 }
 
-const STATUSES = ['200', '202', '400', '403', '404', '405', '406', '409', '413', '415', '500', '502', '503', 'other'] as const;
+const STATUSES = ['200', '202', '400', '403', '404', '405', '406', '409', '413', '415', '429', '500', '502', '503', 'other'] as const;
 const STATUS_INDEX = new Map<number, number>(STATUSES.slice(0, -1).map((s, i) => [Number(s), i]));
 const S_OTHER = STATUSES.length - 1;
 
@@ -111,6 +111,10 @@ export const FR_NO_TAG = 0;
 export const FR_OWNER_UNROUTABLE = 1;
 export const FR_STALE_ROUTE = 2;
 export const FR_HANDOFF = 3;
+/** Which per-client limit refused a request (label values of mcp_rate_limited_total). */
+export const RATE_LIMITS = ['requests', 'sessions'] as const;
+export const RL_REQUESTS = 0;
+export const RL_SESSIONS = 1;
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
@@ -154,6 +158,13 @@ export class Metrics {
   );
   readonly sseBackpressure = new HotCounter('mcp_sse_backpressure_total', 'SSE writes that met socket backpressure');
   readonly sseDropped = new HotCounter('mcp_sse_dropped_total', 'SSE streams dropped because the reader was too slow');
+  readonly rateLimited = new HotCounter(
+    'mcp_rate_limited_total',
+    'Requests refused with 429 by a per-client limit, by limit (requests: MCP_RATE_LIMIT; sessions: MCP_MAX_SESSIONS_PER_PRINCIPAL)',
+    ['limit'],
+    [RATE_LIMITS],
+    true,
+  );
   readonly sseStreams: Gauge;
   readonly listenStreams: Gauge;
   readonly eventsPublished: Counter;
@@ -203,6 +214,7 @@ export class Metrics {
       this.forwardedByReason,
       this.sseBackpressure,
       this.sseDropped,
+      this.rateLimited,
     ]) {
       this.registry.registerMetric(m as unknown as Metric);
     }

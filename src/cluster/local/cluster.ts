@@ -117,6 +117,8 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
         REDIS_URL: redisUrl,
         MCP_CLUSTER_SECRET: secret,
         MCP_ADVERTISE_ADDRESS: `127.0.0.1:${n.port}`,
+        // HAProxy reaches the nodes from loopback: its X-Forwarded-For names the client for the limits.
+        MCP_TRUSTED_PROXIES: '127.0.0.1',
         ...o.env,
       },
       stdio: [

@@ -87,6 +87,10 @@ defaults
     # Without it HAProxy may hold the small writes of a response that has not ended (an SSE event on
     # a stream) for up to 200 ms, hoping to send more in the same packet: every notification late.
     option http-no-delay
+    # X-Forwarded-For: the client's address, for the nodes' per-client limits (they trust this
+    # balancer's address, MCP_TRUSTED_PROXIES). HAProxy adds its own line after any the client sent;
+    # the node reads the right-most address that is not a trusted proxy, so a client's value is ignored.
+    option forwardfor
     default-server inter ${inter}ms fall 2 rise 2 pool-purge-delay 5s
 
 frontend mcp_front

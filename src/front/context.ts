@@ -7,6 +7,7 @@ import type { NodeDirectory } from '../cluster/directory.js';
 import type { ClusterEvents } from '../cluster/events.js';
 import type { SessionTagger } from '../cluster/session-tag.js';
 import type { NodeOptions } from '../config.js';
+import type { ResourceServer } from '../auth/resource-server.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { SessionPool } from '../pool/pool.js';
 import type { Exchanges } from './exchanges.js';
@@ -39,4 +40,6 @@ export interface NodeContext {
   readonly events: ClusterEvents | null;
   /** Set when this node forwards (cluster secret, directory and MCP_FORWARD): agents, limits, relays. */
   readonly forwarder: Forwarder | null;
+  /** With MCP_AUTH_ISSUER: token verification, challenges and the protected resource metadata. */
+  readonly auth: ResourceServer | null;
 }

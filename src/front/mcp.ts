@@ -25,12 +25,16 @@ import { Bodies, classify, MsgKind } from '../protocol/jsonrpc.js';
 import { allowsBatch, negotiate, versionIndex } from '../protocol/versions.js';
 import { bodyIsModern, checkEnvelope, Era, eraOfHeaders, listenAckBody, listenFilter, modernErrorBody } from '../protocol/modern.js';
 import type { Slot } from '../pool/pool.js';
+import type { ModernMsg } from '../pool/messages.js';
 import { accepts, ALLOW_MCP, JSON_TYPE, SSE_TYPE, Status, writeJson } from './http.js';
 import { internalError } from './fault.js';
 import { forward, forwardReason, fromPeer, PASSED, type ForwardRequest } from './forward.js';
 import { admitInitParams, admitSession, batchTooLarge } from './limits.js';
 import { textFault } from './test-faults.js';
 import type { NodeContext } from './context.js';
+import { afterVerification, authenticate, missingToolScopes, REFUSED, refuseTool, wireAuth } from './auth.js';
+import type { Principal, WireAuthInfo } from '../auth/principal.js';
+import type { AuthOutcome } from '../auth/verifier.js';
 
 /** The headers a 2026-07-28 request mirrors from its body, read while uWS's request is valid. */
 interface ModernHead {
@@ -68,6 +72,13 @@ interface PostHead {
   fwd: Record<string, string> | null;
   /** Why it reached this node, if forwarded (FORWARD_REASONS index; read with `fwd`). */
   reason: number;
+  /**
+   * The verified caller (null: authorization off). Set before onPostBody's dispatch; limits and
+   * session binding read it there.
+   */
+  principal: Principal | null;
+  /** A verification still running while the body is read; onPostBody waits for it. */
+  pending: Promise<AuthOutcome> | null;
 }
 
 /**
@@ -173,6 +184,8 @@ export function handlePost(st: NodeContext, res: HttpResponse, req: HttpRequest)
   const era = eraOfHeaders(hv, sid);
   if (!commonChecks(st, res, req, true, hv, era === Era.Modern)) return;
   const other = era === Era.Modern ? ERA_MODERN + M_OTHER : M_OTHER;
+  const auth = authenticate(st, res, req, other, true);
+  if (auth === REFUSED) return;
   const accept = req.getHeader('accept');
   if (!accepts(accept, JSON_TYPE) || !accepts(accept, SSE_TYPE)) return reject(st, res, 406, Bodies.notAcceptablePost, other, true);
   const ctype = req.getHeader('content-type');
@@ -189,6 +202,8 @@ export function handlePost(st: NodeContext, res: HttpResponse, req: HttpRequest)
     // Only requests that are not local (or initializes while draining) may need forwarding.
     fwd: (st.readiness.draining || (sid !== '' && !st.sessions.has(sid))) && mayForward(st, req, 'POST', sid) ? captureHeaders(req) : null,
     reason: FR_NO_TAG,
+    principal: auth instanceof Promise ? null : auth,
+    pending: auth instanceof Promise ? auth : null,
   };
   if (head.fwd !== null) head.reason = forwardReason(req);
   res.onAborted(() => {
@@ -297,6 +312,23 @@ function answer(st: NodeContext, res: HttpResponse, status: number, body: string
 }
 
 function onPostBody(st: NodeContext, res: HttpResponse, head: PostHead, raw: Buffer): void {
+  const pending = head.pending;
+  if (pending !== null) {
+    // The token was new: its verification ran while the body was read. onAborted is set already.
+    head.pending = null;
+    const other = head.era === Era.Modern ? ERA_MODERN + M_OTHER : M_OTHER;
+    return afterVerification(
+      st,
+      res,
+      pending,
+      other,
+      (principal) => {
+        head.principal = principal;
+        onPostBody(st, res, head, raw);
+      },
+      (err, gone) => internalError(st, gone || head.aborted ? null : res, 'body', err),
+    );
+  }
   // Small bodies cannot be costly to parse; a large one could stall this thread for every session.
   if (raw.length >= SHAPE_SCAN_MIN_BYTES && jsonShapeTooLarge(raw)) return answer(st, res, 400, Bodies.tooComplex, M_OTHER);
   const text = raw.toString('utf8');
@@ -306,6 +338,13 @@ function onPostBody(st: NodeContext, res: HttpResponse, head: PostHead, raw: Buf
     parsed = JSON.parse(text);
   } catch {
     return answer(st, res, 400, Bodies.parseError, head.era === Era.Modern ? ERA_MODERN + M_OTHER : M_OTHER);
+  }
+  if (head.principal !== null) {
+    const needed = missingToolScopes(st, head.principal, parsed);
+    if (needed !== null) {
+      res.cork(() => refuseTool(st, res, needed, M_OTHER));
+      return;
+    }
   }
   if (head.era === Era.Modern || (head.era === Era.Undecided && bodyIsModern(parsed))) return modernPost(st, res, head, parsed, text);
   let requests = 0;
@@ -364,10 +403,11 @@ function onPostBody(st: NodeContext, res: HttpResponse, head: PostHead, raw: Buf
   }
   const slot = st.sessions.slotOf(route);
   if (isBatch && !allowsBatch(st.sessions.revisionOf(route))) return answer(st, res, 400, Bodies.batchNotAllowed, method);
+  const auth = authUpdate(st, sid, head.principal);
   if (requests === 0) {
     // "If the input consists solely of JSON-RPC responses or notifications ... the server MUST return
     // HTTP status code 202 Accepted with no body."
-    st.pool.send(slot, { type: 'post', sessionId: sid, exchange: 0, body: text });
+    st.pool.send(slot, auth ? { type: 'post', sessionId: sid, exchange: 0, body: text, auth } : { type: 'post', sessionId: sid, exchange: 0, body: text });
     res.cork(() => {
       res.writeStatus(Status[202]).end();
     });
@@ -377,7 +417,20 @@ function onPostBody(st: NodeContext, res: HttpResponse, head: PostHead, raw: Buf
   const conn = st.exchanges.open(res, sid, slot, false, method, head.started);
   res.onAborted(() => st.exchanges.aborted(conn));
   if (head.aborted) return st.exchanges.aborted(conn);
-  st.pool.send(slot, { type: 'post', sessionId: sid, exchange: conn.id, body: text });
+  st.pool.send(
+    slot,
+    auth ? { type: 'post', sessionId: sid, exchange: conn.id, body: text, auth } : { type: 'post', sessionId: sid, exchange: conn.id, body: text },
+  );
+}
+
+/**
+ * The caller to send a session's worker with this request: only when its token is not the one the
+ * worker has (the first request after a refresh), so the usual request carries nothing more.
+ */
+function authUpdate(st: NodeContext, sid: string, p: Principal | null): WireAuthInfo | undefined {
+  if (p === null || st.sessions.principalOf(sid) === p) return undefined;
+  st.sessions.setPrincipal(sid, p);
+  return wireAuth(st, p);
 }
 
 /**
@@ -406,7 +459,7 @@ function modernPost(st: NodeContext, res: HttpResponse, head: PostHead, parsed: 
   res.onAborted(() => st.exchanges.aborted(conn));
   if (head.aborted) return st.exchanges.aborted(conn);
   const h = head.modern;
-  st.pool.send(slot, {
+  const msg: ModernMsg = {
     type: 'modern',
     exchange: conn.id,
     body: text,
@@ -414,7 +467,9 @@ function modernPost(st: NodeContext, res: HttpResponse, head: PostHead, parsed: 
     mcpMethod: h?.mcpMethod ?? '',
     mcpName: h?.mcpName ?? '',
     paramHeaders: h?.paramHeaders ?? null,
-  });
+  };
+  if (head.principal !== null) msg.auth = wireAuth(st, head.principal);
+  st.pool.send(slot, msg);
 }
 
 interface ListenRequest {
@@ -475,7 +530,12 @@ function startSession(
   st.sessions.add(sid, slot, versionIndex(version));
   const conn = st.exchanges.open(res, sid, slot, true, M_INIT, head.started);
   res.onAborted(() => st.exchanges.aborted(conn));
-  st.pool.send(slot, { type: 'init', sessionId: sid, exchange: conn.id, body: text, version });
+  const p = head.principal;
+  if (p === null) st.pool.send(slot, { type: 'init', sessionId: sid, exchange: conn.id, body: text, version });
+  else {
+    st.sessions.setPrincipal(sid, p);
+    st.pool.send(slot, { type: 'init', sessionId: sid, exchange: conn.id, body: text, version, auth: wireAuth(st, p) });
+  }
 }
 
 /** A session this node does not have: 404 went out already; the registry only shapes bookkeeping. */
@@ -499,28 +559,65 @@ function unknownSession(st: NodeContext, sid: string): void {
     .catch((err: unknown) => internalError(st, null, 'registry', err));
 }
 
+/** What a GET or DELETE needs from its request, read while uWS's request is valid. */
+interface SessionHead {
+  sid: string;
+  /** GET: the Last-Event-ID to resume from ('' for none). */
+  last: string;
+  /** Headers to forward with, when the session is not local and this node may forward. */
+  fwd: Record<string, string> | null;
+  reason: number;
+}
+
+function sessionHead(st: NodeContext, req: HttpRequest, method: 'GET' | 'DELETE', sid: string): SessionHead {
+  const fwd = !st.sessions.has(sid) && mayForward(st, req, method, sid) ? captureHeaders(req) : null;
+  return { sid, last: method === 'GET' ? req.getHeader('last-event-id') : '', fwd, reason: fwd === null ? FR_NO_TAG : forwardReason(req) };
+}
+
 export function handleGet(st: NodeContext, res: HttpResponse, req: HttpRequest): void {
   if (!commonChecks(st, res, req, false)) return;
+  const auth = authenticate(st, res, req, M_GET, false);
+  if (auth === REFUSED) return;
   // "The client MUST include an Accept header, listing text/event-stream as a supported content type."
   if (!accepts(req.getHeader('accept'), SSE_TYPE)) return reject(st, res, 406, Bodies.notAcceptableGet, M_GET);
   const sid = req.getHeader('mcp-session-id');
   if (sid === '') return reject(st, res, 400, Bodies.missingSession);
+  const head = sessionHead(st, req, 'GET', sid);
+  if (!(auth instanceof Promise)) return getStream(st, res, head, auth, NOT_ABORTED);
+  afterVerification(
+    st,
+    res,
+    auth,
+    M_GET,
+    (p, aborted) => getStream(st, res, head, p, aborted),
+    (err, gone) => internalError(st, gone ? null : res, 'get', err),
+  );
+}
+
+const NOT_ABORTED = (): boolean => false;
+
+/**
+ * A GET with its caller known (null: authorization off). `principal` is where session binding checks
+ * the session's owner; `aborted` tells whether the client left while its token was verified.
+ */
+function getStream(st: NodeContext, res: HttpResponse, head: SessionHead, _principal: Principal | null, aborted: () => boolean): void {
+  const sid = head.sid;
   const route = st.sessions.route(sid);
   if (route === undefined) {
-    if (mayForward(st, req, 'GET', sid))
+    if (head.fwd !== null)
       return forwardOr404(
         st,
         res,
-        { method: 'GET', headers: captureHeaders(req), body: null, reason: forwardReason(req) },
+        { method: 'GET', headers: head.fwd, body: null, reason: head.reason },
         sid,
         M_GET,
-        () => false,
+        aborted,
         ownerAddress(st, sid),
       );
     reject(st, res, 404, Bodies.sessionNotFound, M_GET);
     return unknownSession(st, sid);
   }
-  const last = req.getHeader('last-event-id');
+  const last = head.last;
   const slot = st.sessions.slotOf(route);
   const conn = st.exchanges.open(res, sid, slot, false, M_GET, performance.now());
   res.onAborted(() => st.exchanges.aborted(conn));
@@ -529,18 +626,35 @@ export function handleGet(st: NodeContext, res: HttpResponse, req: HttpRequest):
 
 export function handleDelete(st: NodeContext, res: HttpResponse, req: HttpRequest): void {
   if (!commonChecks(st, res, req, false)) return;
+  const auth = authenticate(st, res, req, M_DELETE, false);
+  if (auth === REFUSED) return;
   const sid = req.getHeader('mcp-session-id');
   if (sid === '') return reject(st, res, 400, Bodies.missingSession);
+  const head = sessionHead(st, req, 'DELETE', sid);
+  if (!(auth instanceof Promise)) return deleteSession(st, res, head, auth, NOT_ABORTED);
+  afterVerification(
+    st,
+    res,
+    auth,
+    M_DELETE,
+    (p, aborted) => deleteSession(st, res, head, p, aborted),
+    (err, gone) => internalError(st, gone ? null : res, 'delete', err),
+  );
+}
+
+/** A DELETE with its caller known (null: authorization off); `principal` as in getStream. */
+function deleteSession(st: NodeContext, res: HttpResponse, head: SessionHead, _principal: Principal | null, aborted: () => boolean): void {
+  const sid = head.sid;
   if (!st.sessions.has(sid)) {
-    const address = mayForward(st, req, 'DELETE', sid) ? ownerAddress(st, sid) : null;
+    const address = head.fwd !== null ? ownerAddress(st, sid) : null;
     if (address !== null)
       return forwardOr404(
         st,
         res,
-        { method: 'DELETE', headers: captureHeaders(req), body: null, reason: forwardReason(req) },
+        { method: 'DELETE', headers: head.fwd!, body: null, reason: head.reason },
         sid,
         M_DELETE,
-        () => false,
+        aborted,
         address,
       );
     // Clean the registry even though nothing closes here; the session may belong to

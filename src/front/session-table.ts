@@ -12,9 +12,12 @@ import type { SessionRegistry } from '../registry/registry.js';
 import { SUPPORTED_VERSIONS } from '../protocol/versions.js';
 import { encodeRoute, routeRevision, routeSlot } from './route.js';
 import { SessionIdSource } from './session-id.js';
+import type { Principal } from '../auth/principal.js';
 
 export class SessionTable {
   private readonly routes = new Map<string, number>();
+  /** Authorization on: the caller each session's worker last heard of (its latest token). */
+  private readonly principals = new Map<string, Principal>();
   private readonly ids = new SessionIdSource();
 
   constructor(
@@ -60,6 +63,18 @@ export class SessionTable {
     return this.tagger ? this.tagger.tag(id) : id;
   }
 
+  /**
+   * The caller whose token the session's worker has (authorization on): set at initialize, replaced
+   * when the same session comes with another token. Undefined for a session without one.
+   */
+  principalOf(sid: string): Principal | undefined {
+    return this.principals.get(sid);
+  }
+
+  setPrincipal(sid: string, p: Principal): void {
+    if (this.routes.has(sid)) this.principals.set(sid, p);
+  }
+
   add(sid: string, slot: Slot, revisionIndex: number): void {
     this.routes.set(sid, encodeRoute(slot.index, revisionIndex));
     slot.sessions.add(sid);
@@ -72,6 +87,7 @@ export class SessionTable {
     const route = this.routes.get(sid);
     if (route !== undefined) {
       this.routes.delete(sid);
+      this.principals.delete(sid);
       this.pool.slots[routeSlot(route)]?.sessions.delete(sid);
       this.metrics.sessionClosed(reason);
     }
@@ -100,6 +116,7 @@ export class SessionTable {
   lost(sessions: Iterable<string>): void {
     for (const sid of sessions) {
       this.routes.delete(sid);
+      this.principals.delete(sid);
       this.registry.unregister(sid);
       this.metrics.sessionClosed('worker_died');
     }
@@ -109,6 +126,7 @@ export class SessionTable {
   forgetAll(reason: string): void {
     for (let n = this.routes.size; n > 0; n--) this.metrics.sessionClosed(reason);
     this.routes.clear();
+    this.principals.clear();
     for (const slot of this.pool.slots) slot.sessions.clear();
   }
 }

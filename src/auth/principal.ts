@@ -36,7 +36,7 @@ export function hasScopes(p: Principal, needed: readonly string[]): boolean {
 
 /**
  * The principal as it travels to a session worker: the SDK v1 `AuthInfo` shape (`token`, `clientId`,
- * `scopes`, `expiresAt`, `extra` = the claims), structured-clone safe (`resource` is a string here and
+ * `scopes`, `expiresAt`, `extra` = the claims with `sub` and `iss` set to the principal's), structured-clone safe (`resource` is a string here and
  * a URL in the handler's view).
  */
 export interface WireAuthInfo {
@@ -49,7 +49,10 @@ export interface WireAuthInfo {
 }
 
 export function wireAuthInfo(p: Principal, resource: string): WireAuthInfo {
-  const out: WireAuthInfo = { token: p.token, clientId: p.clientId, scopes: [...p.scopes], resource, extra: { ...p.claims } };
+  // `sub` and `iss` always name the principal, also when the token's claims lack them (an introspected
+  // client-credentials token has no `sub`: its subject is the client).
+  const extra = { ...p.claims, sub: p.subject, iss: p.issuer };
+  const out: WireAuthInfo = { token: p.token, clientId: p.clientId, scopes: [...p.scopes], resource, extra };
   if (p.expiresAt !== undefined) out.expiresAt = p.expiresAt;
   return out;
 }

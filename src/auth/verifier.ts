@@ -9,7 +9,7 @@
  * (`verify` answers synchronously from the cache) and no signature check. Everything is bounded:
  * the token's length, the cache, the verifications in flight, the JWKS and metadata fetches.
  */
-import { createRemoteJWKSet, customFetch, decodeJwt, jwtVerify, type FetchImplementation, type JWTVerifyGetKey } from 'jose';
+import { createRemoteJWKSet, customFetch, decodeJwt, decodeProtectedHeader, jwtVerify, type FetchImplementation, type JWTVerifyGetKey } from 'jose';
 import { principalOf } from './claims.js';
 import { failure, isFailure, type AuthFailure } from './failures.js';
 import { fetchCapped } from './fetch.js';
@@ -161,12 +161,14 @@ export class TokenVerifier {
   private async verifyJwt(token: string): Promise<AuthOutcome> {
     let iss: unknown;
     try {
+      // Refused before any key is looked up: `none`, HMAC and unknown algorithms.
+      if (!ALGORITHMS.includes(String(decodeProtectedHeader(token).alg))) return failure('malformed', 'the token algorithm is not allowed');
       iss = decodeJwt(token).iss;
     } catch {
       return failure('malformed', 'the token is not a valid JWT');
     }
-    if (typeof iss !== 'string' || !this.keys.has(iss))
-      return failure('wrong_issuer', 'the token was issued by an issuer this node does not trust');
+    if (typeof iss !== 'string') return failure('malformed', 'the token names no issuer');
+    if (!this.keys.has(iss)) return failure('wrong_issuer', 'the token was issued by an issuer this node does not trust');
     const keys = this.keys.get(iss) ?? null;
     if (keys === null) return this.introspect(token);
     try {
@@ -191,10 +193,10 @@ export class TokenVerifier {
   }
 }
 
-/** Three base64url segments: a JWS compact serialization. */
+/** Three segments, header and payload non-empty: a JWS compact serialization (an empty signature is `alg: none`, refused later). */
 function isJwtShaped(token: string): boolean {
   const a = token.indexOf('.');
   if (a <= 0) return false;
   const b = token.indexOf('.', a + 1);
-  return b > a + 1 && b < token.length - 1 && token.indexOf('.', b + 1) < 0;
+  return b > a + 1 && token.indexOf('.', b + 1) < 0;
 }

@@ -41,7 +41,7 @@ export function addRoutes(app: TemplatedApp, st: NodeContext): void {
     for (const path of [PRM_PATH, PRM_MCP_PATH])
       app.get(
         path,
-        guarded(st, 'not_found', (res) => serveResourceMetadata(st, res)),
+        guarded(st, 'resource_metadata', (res) => serveResourceMetadata(st, res)),
       );
   }
   app.get(

@@ -80,6 +80,7 @@ export const INTERNAL_ERROR_SITES = [
   'health',
   'ready',
   'not_found',
+  'resource_metadata',
   'body',
   'forward',
   'registry',

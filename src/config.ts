@@ -321,8 +321,18 @@ export function loadConfig(argv: readonly string[] = process.argv.slice(2), env:
   // Checked here so a bad URL is a configuration error (exit 2) rather than a start-up failure.
   if (typeof out.redisUrl === 'string') parseRedisUrl(out.redisUrl);
   // Nullable strings that mean "unset" when empty are kept as '' (one type for the option).
-  for (const key of ['clusterSecret', 'advertiseAddress', 'publicUrl', 'authAudience', 'authIntrospectionUrl', 'authClientId', 'authClientSecret'])
+  for (const key of [
+    'clusterSecret',
+    'advertiseAddress',
+    'publicUrl',
+    'authAudience',
+    'authIntrospectionUrl',
+    'authClientId',
+    'authClientSecret',
+  ])
     if (out[key] === null) out[key] = '';
+  // Scopes are space-separated in OAuth; commas are accepted too, like every other list here.
+  out.authScopes = Object.freeze((out.authScopes as string[]).flatMap((s) => s.split(/\s+/)).filter(Boolean));
   checkAuthConfig(out as unknown as NodeOptions);
   if (typeof out.clusterSecret === 'string' && out.clusterSecret !== '' && out.clusterSecret.length < 16) {
     invalid('MCP_CLUSTER_SECRET', '(hidden)', 'at least 16 characters');
@@ -381,7 +391,8 @@ function checkAuthConfig(o: NodeOptions): void {
   }
   for (const issuer of issuers) checkUrl('MCP_AUTH_ISSUER', issuer, 'any');
   if (new Set(issuers).size !== issuers.length) invalid('MCP_AUTH_ISSUER', issuers.join(','), 'distinct issuer URLs');
-  if (o.authAudience !== '' && /[\s"\\]/.test(o.authAudience)) invalid('MCP_AUTH_AUDIENCE', o.authAudience, 'a URI without spaces or quotes');
+  if (o.authAudience !== '' && /[\s"\\]/.test(o.authAudience))
+    invalid('MCP_AUTH_AUDIENCE', o.authAudience, 'a URI without spaces or quotes');
   if (o.authJwksUrls.length > 0) {
     if (o.authJwksUrls.length !== issuers.length)
       invalid('MCP_AUTH_JWKS_URL', o.authJwksUrls.join(','), `one URL per issuer of MCP_AUTH_ISSUER (${issuers.length})`);

@@ -123,7 +123,7 @@ describe('a node with authorization on', () => {
     const sid = await openSession(srv.url, readToken);
     const res = await callTool(srv.url, readToken, sid, 'whoami');
     expect(res.status).toBe(200);
-    expect(((await res.json()) as any).result.structuredContent.subject).toBe('raw-client');
+    expect((await res.json()).result.structuredContent.subject).toBe('raw-client');
   }
 
   /** Sends an initialize with `authorization`, expects 401 invalid_token for `reason`, and the counter to move. */
@@ -164,7 +164,10 @@ describe('a node with authorization on', () => {
     expect((await rpcError(res)).message).toMatch(/^Unauthorized: No access token/);
     const sid = await openSession(srv.url, readToken);
     for (const method of ['GET', 'DELETE']) {
-      const r = await fetch(srv.url, { method, headers: { accept: 'text/event-stream', 'mcp-session-id': sid, 'mcp-protocol-version': V2025 } });
+      const r = await fetch(srv.url, {
+        method,
+        headers: { accept: 'text/event-stream', 'mcp-session-id': sid, 'mcp-protocol-version': V2025 },
+      });
       expect(r.status).toBe(401);
       expect(challenge(r.headers.get('www-authenticate')).resource_metadata).toBe(prm);
       await r.body?.cancel();
@@ -209,7 +212,11 @@ describe('a node with authorization on', () => {
     const before = await metricValue(srv.base, 'mcp_auth_failures_total', 'reason="insufficient_scope"');
     const res = await post(srv.url, initBody(), bearer(await as.token(srv.url, 'mcp:admin')));
     expect(res.status).toBe(403);
-    expect(challenge(res.headers.get('www-authenticate'))).toMatchObject({ error: 'insufficient_scope', scope: 'mcp:read', resource_metadata: prm });
+    expect(challenge(res.headers.get('www-authenticate'))).toMatchObject({
+      error: 'insufficient_scope',
+      scope: 'mcp:read',
+      resource_metadata: prm,
+    });
     const err = await rpcError(res);
     expect(err.message).toMatch(/mcp:read/);
     expect(err.data).toEqual({ requiredScopes: ['mcp:read'] });
@@ -217,7 +224,7 @@ describe('a node with authorization on', () => {
     await stillServes();
   });
 
-  it("answers 403 to a tools/call whose tool declares a scope the token lacks, naming the scopes, in both eras", async () => {
+  it('answers 403 to a tools/call whose tool declares a scope the token lacks, naming the scopes, in both eras', async () => {
     const sid = await openSession(srv.url, readToken);
     const res = await callTool(srv.url, readToken, sid, 'admin_echo', { text: 'hi' });
     expect(res.status).toBe(403);
@@ -236,18 +243,24 @@ describe('a node with authorization on', () => {
     expect((await callTool(srv.url, readToken, sid, 'whoami')).status).toBe(200);
     const ok = await callTool(srv.url, adminToken, sid, 'admin_echo', { text: 'hi' });
     expect(ok.status).toBe(200);
-    expect(((await ok.json()) as any).result.content[0].text).toBe('hi');
+    expect((await ok.json()).result.content[0].text).toBe('hi');
   });
 
   it('hands the verified caller to tools: whoami returns subject, client and scopes (2025 session and 2026-07-28)', async () => {
     const sid = await openSession(srv.url, adminToken);
     const res = await callTool(srv.url, adminToken, sid, 'whoami');
     expect(res.status).toBe(200);
-    const who = ((await res.json()) as any).result.structuredContent;
-    expect(who).toEqual({ authenticated: true, subject: 'raw-client', issuer: as.issuer, clientId: 'raw-client', scopes: ['mcp:read', 'mcp:admin'] });
+    const who = (await res.json()).result.structuredContent;
+    expect(who).toEqual({
+      authenticated: true,
+      subject: 'raw-client',
+      issuer: as.issuer,
+      clientId: 'raw-client',
+      scopes: ['mcp:read', 'mcp:admin'],
+    });
     const modern = await modernCall(srv.url, readToken, 'whoami');
     expect(modern.status).toBe(200);
-    const mwho = ((await modern.json()) as any).result.structuredContent;
+    const mwho = (await modern.json()).result.structuredContent;
     expect(mwho).toMatchObject({ authenticated: true, subject: 'raw-client', clientId: 'raw-client', scopes: ['mcp:read'] });
   });
 
@@ -266,7 +279,7 @@ describe('a node with authorization on', () => {
     const sid = await openSession(srv.url, token);
     const res = await callTool(srv.url, token, sid, 'whoami');
     expect(res.status).toBe(200);
-    expect(((await res.json()) as any).result.structuredContent).toMatchObject({ subject: 'opaque-client', clientId: 'opaque-client' });
+    expect((await res.json()).result.structuredContent).toMatchObject({ subject: 'opaque-client', clientId: 'opaque-client' });
     expect(as.hits.get('/token/introspection') ?? 0).toBeGreaterThan(0);
     await as.revoke(token, 'opaque-client');
     const before = await metricValue(srv.base, 'mcp_auth_failures_total', 'reason="introspection_inactive"');
@@ -306,14 +319,18 @@ describe('a node with authorization off', () => {
     const sid = res.headers.get('mcp-session-id')!;
     const who = await post(srv.url, callBody('whoami'), { 'mcp-session-id': sid, 'mcp-protocol-version': V2025 });
     expect(who.status).toBe(200);
-    expect(((await who.json()) as any).result.structuredContent).toEqual({ authenticated: false });
+    expect((await who.json()).result.structuredContent).toEqual({ authenticated: false });
     expect(await metricValue(srv.base, 'mcp_auth_failures_total')).toBe(0);
   });
 });
 
 describe('authorization configuration', () => {
   it('refuses to start when the issuer publishes no metadata, naming it', async () => {
-    const { code, stderr, stdout } = await runServer(['--port', '0'], { MCP_AUTH_ISSUER: 'http://127.0.0.1:9/tenant', HOST: '127.0.0.1', WORKERS: '1' });
+    const { code, stderr, stdout } = await runServer(['--port', '0'], {
+      MCP_AUTH_ISSUER: 'http://127.0.0.1:9/tenant',
+      HOST: '127.0.0.1',
+      WORKERS: '1',
+    });
     expect(code).toBe(1);
     expect(stdout + stderr).toMatch(/MCP_ERR_AUTH_DISCOVERY/);
     expect(stdout + stderr).toMatch(/127\.0\.0\.1:9\/\.well-known\/oauth-authorization-server\/tenant/);

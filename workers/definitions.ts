@@ -414,7 +414,9 @@ export class Definitions implements McpServerApi {
     // registered later, with a JSON-RPC error, so a declared scope is never skipped.
     const scopes = tool.config.scopes;
     if (scopes !== undefined && extra.authInfo !== undefined && !scopes.every((x) => extra.authInfo!.scopes.includes(x)))
-      throw new RpcError(RpcCodes.AUTHORIZATION, `Forbidden: tool ${tool.name} needs scopes: ${scopes.join(' ')}`, { requiredScopes: scopes });
+      throw new RpcError(RpcCodes.AUTHORIZATION, `Forbidden: tool ${tool.name} needs scopes: ${scopes.join(' ')}`, {
+        requiredScopes: scopes,
+      });
     let args: unknown = params.arguments ?? {};
     const parse = tool.input.parse;
     if (parse) {

@@ -70,7 +70,8 @@ export class Introspector {
     if (a.active !== true) return failure('introspection_inactive', 'the token is not active');
     const issuers = this.opts.issuers;
     const iss = a.iss === undefined ? issuers[0] : a.iss;
-    if (typeof iss !== 'string' || !issuers.includes(iss)) return failure('wrong_issuer', 'the token was issued by an issuer this node does not trust');
+    if (typeof iss !== 'string' || !issuers.includes(iss))
+      return failure('wrong_issuer', 'the token was issued by an issuer this node does not trust');
     if (!audienceIncludes(a.aud, this.opts.audience)) return failure('wrong_audience', 'the token was not issued for this resource');
     const nowSec = this.now() / 1000;
     const lee = this.opts.leewaySec;

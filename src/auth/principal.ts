@@ -25,7 +25,10 @@ export interface Principal {
 
 /** The principal key of (issuer, subject, client). JSON-encoded first, so no two triples share an input. */
 export function principalKey(issuer: string, subject: string, clientId: string): string {
-  return createHash('sha256').update(JSON.stringify([issuer, subject, clientId])).digest('base64url').slice(0, 22);
+  return createHash('sha256')
+    .update(JSON.stringify([issuer, subject, clientId]))
+    .digest('base64url')
+    .slice(0, 22);
 }
 
 /** True when `p` holds every scope of `needed`. */

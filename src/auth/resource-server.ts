@@ -76,7 +76,11 @@ export class ResourceServer {
     this.refusals = AUTH_FAILURES.map((reason): Refusal => {
       const description = DESCRIPTIONS[reason];
       if (reason === 'key_fetch_error' || reason === 'introspection_error')
-        return { status: 503, challenge: '', body: errorBody(null, RpcCodes.AUTHORIZATION, `Service Unavailable: ${description}, retry later`) };
+        return {
+          status: 503,
+          challenge: '',
+          body: errorBody(null, RpcCodes.AUTHORIZATION, `Service Unavailable: ${description}, retry later`),
+        };
       if (reason === 'insufficient_scope') return this.scopeRefusal(opts.requiredScopes);
       // "If the request lacks any authentication information ..., the resource server SHOULD NOT
       // include an error code or other error information" (RFC 6750 section 3.1).

@@ -5,7 +5,7 @@
  */
 import type { NodeOptions } from '../config.js';
 import { ErrorCodes, McpRuntimeError } from '../errors.js';
-import { discover } from './discovery.js';
+import { discover, type AuthServerMetadata } from './discovery.js';
 import { Introspector } from './introspection.js';
 import { PRM_MCP_PATH, ResourceServer } from './resource-server.js';
 import { LEEWAY_S, TokenVerifier, type IssuerKeys } from './verifier.js';
@@ -35,7 +35,7 @@ export async function discoverIssuers(config: Readonly<AuthConfig>): Promise<Dis
   const metas = await Promise.all(
     config.authIssuers.map((issuer, i) =>
       config.authJwksUrls.length > 0
-        ? { issuer, jwksUri: config.authJwksUrls[i], introspectionEndpoint: null as string | null }
+        ? Promise.resolve<AuthServerMetadata>({ issuer, jwksUri: config.authJwksUrls[i], introspectionEndpoint: null })
         : discover(issuer),
     ),
   );

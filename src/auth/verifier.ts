@@ -9,7 +9,15 @@
  * (`verify` answers synchronously from the cache) and no signature check. Everything is bounded:
  * the token's length, the cache, the verifications in flight, the JWKS and metadata fetches.
  */
-import { createRemoteJWKSet, customFetch, decodeJwt, decodeProtectedHeader, jwtVerify, type FetchImplementation, type JWTVerifyGetKey } from 'jose';
+import {
+  createRemoteJWKSet,
+  customFetch,
+  decodeJwt,
+  decodeProtectedHeader,
+  jwtVerify,
+  type FetchImplementation,
+  type JWTVerifyGetKey,
+} from 'jose';
 import { principalOf } from './claims.js';
 import { failure, isFailure, type AuthFailure } from './failures.js';
 import { fetchCapped } from './fetch.js';
@@ -138,6 +146,8 @@ export class TokenVerifier {
     if (hit !== undefined) return hit;
     const shared = this.pending.get(token);
     if (shared !== undefined) return shared;
+    if (this.opts.introspector === null && !isJwtShaped(token))
+      return failure('malformed', 'the token is not a JWT and this node has no introspection endpoint');
     const p = this.verifyUncached(token);
     if (this.pending.size < MAX_PENDING) {
       this.pending.set(token, p);
@@ -180,7 +190,7 @@ export class TokenVerifier {
         requiredClaims: ['exp'],
         currentDate: new Date(this.now()),
       });
-      return principalOf(token, iss, payload as Record<string, unknown>);
+      return principalOf(token, iss, payload);
     } catch (err) {
       return joseFailure(err);
     }

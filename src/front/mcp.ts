@@ -407,7 +407,10 @@ function onPostBody(st: NodeContext, res: HttpResponse, head: PostHead, raw: Buf
   if (requests === 0) {
     // "If the input consists solely of JSON-RPC responses or notifications ... the server MUST return
     // HTTP status code 202 Accepted with no body."
-    st.pool.send(slot, auth ? { type: 'post', sessionId: sid, exchange: 0, body: text, auth } : { type: 'post', sessionId: sid, exchange: 0, body: text });
+    st.pool.send(
+      slot,
+      auth ? { type: 'post', sessionId: sid, exchange: 0, body: text, auth } : { type: 'post', sessionId: sid, exchange: 0, body: text },
+    );
     res.cork(() => {
       res.writeStatus(Status[202]).end();
     });
@@ -419,7 +422,9 @@ function onPostBody(st: NodeContext, res: HttpResponse, head: PostHead, raw: Buf
   if (head.aborted) return st.exchanges.aborted(conn);
   st.pool.send(
     slot,
-    auth ? { type: 'post', sessionId: sid, exchange: conn.id, body: text, auth } : { type: 'post', sessionId: sid, exchange: conn.id, body: text },
+    auth
+      ? { type: 'post', sessionId: sid, exchange: conn.id, body: text, auth }
+      : { type: 'post', sessionId: sid, exchange: conn.id, body: text },
   );
 }
 

@@ -321,6 +321,21 @@ const overview = dashboard({
       ],
       24,
     ),
+    row('Authorization'),
+    ts(
+      'Auth failures by reason',
+      'Requests refused by authorization (MCP_AUTH_ISSUER): missing (no token: a client that has not signed in yet), malformed, expired, not_yet_valid, bad_signature, wrong_issuer, wrong_audience (a token for another resource), unknown_key, introspection_inactive (revoked) answer 401; insufficient_scope answers 403; key_fetch_error and introspection_error (the authorization server could not be reached) answer 503. A burst alerts.',
+      'reqps',
+      [target(rate('mcp_auth_failures_total', 'reason'), '{{reason}}')],
+      12,
+    ),
+    ts(
+      'Refused by authorization, per node',
+      '401 (no valid token) and 403 (a scope missing) answered on /mcp, per node.',
+      'reqps',
+      [target(rate('mcp_requests_total', 'instance, status', 'status=~"401|403"'), '{{instance}} {{status}}')],
+      12,
+    ),
     row('Threads'),
     ts(
       'Event-loop lag (worst thread per node)',

@@ -330,11 +330,12 @@ const overview = dashboard({
       12,
     ),
     ts(
-      'Refused by authorization, per node',
-      '401 (no valid token) and 403 (a scope missing) answered on /mcp, per node.',
-      'reqps',
-      [target(rate('mcp_requests_total', 'instance, status', 'status=~"401|403"'), '{{instance}} {{status}}')],
+      'Share of requests refused by authorization, per node',
+      'Refused requests (every reason: 401, 403, 503) over all requests on /mcp. A client signing in adds one refusal (its first, tokenless request); a steady share well above that means clients hold bad tokens.',
+      'percentunit',
+      [target(`${rate('mcp_auth_failures_total', 'instance')} / ${rate('mcp_requests_total', 'instance')}`, '{{instance}}')],
       12,
+      { max: 1 },
     ),
     row('Threads'),
     ts(

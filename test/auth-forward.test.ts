@@ -93,7 +93,7 @@ describe('authorization across a forward', () => {
       auth,
     );
     expect(who.status).toBe(200);
-    expect(((await who.json()) as any).result.structuredContent).toMatchObject({ subject: 'raw-client', clientId: 'raw-client' });
+    expect((await who.json()).result.structuredContent).toMatchObject({ subject: 'raw-client', clientId: 'raw-client' });
     expect(await metricValue(base(b), 'mcp_forwarded_requests_total')).toBe(forwardedBefore + 1);
 
     // No token: node-b refuses it itself; nothing is forwarded.

@@ -8,6 +8,7 @@ import { RpcCodes } from '../errors.js';
 import { errorBody } from '../protocol/jsonrpc.js';
 import { AUTH_FAILURES, type AuthFailure, type AuthFailureReason } from './failures.js';
 import type { TokenVerifier } from './verifier.js';
+import { wireAuthInfo, type Principal, type WireAuthInfo } from './principal.js';
 
 /** Where the metadata is served: at the root, and with the resource's path (`/mcp`) appended (RFC 9728 section 3.1). */
 export const PRM_PATH = '/.well-known/oauth-protected-resource';
@@ -62,6 +63,8 @@ export class ResourceServer {
   private readonly refusals: Refusal[];
   private readonly toolRefusals = new Map<string, Refusal>();
   private metadataFor: ReadonlyMap<string, readonly string[]> | null = null;
+  /** Each principal's form for the workers, made once per token (a principal is one token's). */
+  private readonly wires = new WeakMap<Principal, WireAuthInfo>();
   private metadataJson = '';
 
   constructor(
@@ -90,6 +93,16 @@ export class ResourceServer {
           : `Bearer error="invalid_token", error_description=${quoted(description)}, ${meta}${scope}`;
       return { status: 401, challenge, body: errorBody(null, RpcCodes.AUTHORIZATION, `Unauthorized: ${description}`) };
     });
+  }
+
+  /** `p` as a worker receives it (the SDK's AuthInfo shape). */
+  wire(p: Principal): WireAuthInfo {
+    let w = this.wires.get(p);
+    if (w === undefined) {
+      w = wireAuthInfo(p, this.resource);
+      this.wires.set(p, w);
+    }
+    return w;
   }
 
   refusal(f: AuthFailure): Refusal {

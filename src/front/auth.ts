@@ -8,7 +8,7 @@
  */
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { AUTH_FAILURES, failure, isFailure, type AuthFailure } from '../auth/failures.js';
-import { hasScopes, wireAuthInfo, type Principal, type WireAuthInfo } from '../auth/principal.js';
+import { hasScopes, type Principal, type WireAuthInfo } from '../auth/principal.js';
 import type { Refusal, ResourceServer } from '../auth/resource-server.js';
 import type { AuthOutcome } from '../auth/verifier.js';
 import { log } from '../log.js';
@@ -91,7 +91,7 @@ export function missingToolScopes(st: NodeContext, p: Principal, parsed: unknown
 
 /** The caller as a worker receives it. */
 export function wireAuth(st: NodeContext, p: Principal): WireAuthInfo {
-  return wireAuthInfo(p, st.auth!.resource);
+  return st.auth!.wire(p);
 }
 
 /**

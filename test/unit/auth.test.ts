@@ -14,7 +14,7 @@ import { isFailure, type AuthFailure } from '../../src/auth/failures.js';
 import { Introspector } from '../../src/auth/introspection.js';
 import { principalKey, type Principal } from '../../src/auth/principal.js';
 import { ResourceServer } from '../../src/auth/resource-server.js';
-import { TokenCache } from '../../src/auth/token-cache.js';
+import { KEY_CHARS, TokenCache } from '../../src/auth/token-cache.js';
 import { bearerToken, LEEWAY_S, MAX_TOKEN_LENGTH, TokenVerifier } from '../../src/auth/verifier.js';
 
 const AUD = 'https://mcp.example/mcp';
@@ -56,21 +56,29 @@ describe('principalKey', () => {
 });
 
 describe('TokenCache', () => {
-  const p = { key: 'k' } as Principal;
+  const p = { key: 'k', token: 'a' } as Principal;
+  const at = (token: string): Principal => ({ ...p, token });
   it('answers until the entry expires, and drops the oldest beyond its bound', () => {
     const c = new TokenCache(2);
     c.set('a', p, 1000, 0);
     expect(c.get('a', 999)).toBe(p);
     expect(c.get('a', 1000)).toBeUndefined();
     expect(c.size).toBe(0);
-    c.set('a', p, 1000, 0);
-    c.set('b', p, 1000, 0);
-    c.set('c', p, 1000, 0);
+    for (const t of ['b', 'c', 'd']) c.set(t, at(t), 1000, 0);
     expect(c.size).toBe(2);
-    expect(c.get('a', 0)).toBeUndefined();
-    expect(c.get('c', 0)).toBe(p);
-    c.set('d', p, 5, 10);
-    expect(c.get('d', 10)).toBeUndefined();
+    expect(c.get('b', 0)).toBeUndefined();
+    expect(c.get('d', 0)?.token).toBe('d');
+    // An entry already expired when verified is not kept.
+    c.set('e', at('e'), 5, 10);
+    expect(c.get('e', 10)).toBeUndefined();
+  });
+  it('keys long tokens on their tail but answers only the same whole token', () => {
+    const c = new TokenCache(10);
+    const tail = 's'.repeat(KEY_CHARS);
+    const mine = `header.payload-one.${tail}`;
+    c.set(mine, at(mine), 1000, 0);
+    expect(c.get(mine, 0)?.token).toBe(mine);
+    expect(c.get(`header.payload-two.${tail}`, 0)).toBeUndefined();
   });
 });
 

@@ -264,6 +264,15 @@ describe('a node with authorization on', () => {
     expect(mwho).toMatchObject({ authenticated: true, subject: 'raw-client', clientId: 'raw-client', scopes: ['mcp:read'] });
   });
 
+  it('gives handlers the caller in both SDK shapes: extra.authInfo and ctx.http.authInfo', async () => {
+    const sid = await openSession(srv.url, readToken);
+    const res = await callTool(srv.url, readToken, sid, 'auth_shapes');
+    expect(res.status).toBe(200);
+    const got = (await res.json()).result.structuredContent;
+    expect(got).toMatchObject({ same: true, clientId: 'raw-client', resource: srv.url, token: readToken.length });
+    expect(got.expiresAt).toBeGreaterThan(now());
+  });
+
   it('verifies a token once: later requests with it do not fetch keys again', async () => {
     const token = await as.token(srv.url, 'mcp:read');
     const sid = await openSession(srv.url, token);

@@ -7,6 +7,7 @@
  * without MCP_AUTH_ISSUER behaves as before.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateKeyPair, SignJWT } from 'jose';
 import { metricValue, POST_HEADERS, ROOT, runServer, startServer, type TestServer } from './helpers/server.js';
 import { KID, RS_CLIENT, startIssuer, type TestIssuer } from './helpers/oidc.js';
 
@@ -330,6 +331,34 @@ describe('a node with authorization off', () => {
     expect(who.status).toBe(200);
     expect((await who.json()).result.structuredContent).toEqual({ authenticated: false });
     expect(await metricValue(srv.base, 'mcp_auth_failures_total')).toBe(0);
+  });
+});
+
+describe('a node whose authorization server is unreachable', () => {
+  let srv: TestServer;
+  beforeAll(async () => {
+    // The JWKS URL given (no discovery) points at a closed port.
+    srv = await startServer({ env: { MCP_AUTH_ISSUER: 'https://unreachable.example', MCP_AUTH_JWKS_URL: 'http://127.0.0.1:9/jwks' } });
+  });
+  afterAll(async () => {
+    await srv?.stop();
+  });
+
+  it('answers 503 with Retry-After and no challenge (the token is not at fault), logs once, and goes on', async () => {
+    const { privateKey } = await generateKeyPair('ES256');
+    const token = await new SignJWT({ iss: 'https://unreachable.example', sub: 'u', aud: srv.url, exp: now() + 600 })
+      .setProtectedHeader({ alg: 'ES256', kid: 'k' })
+      .sign(privateKey);
+    for (let i = 0; i < 3; i++) {
+      const res = await post(srv.url, initBody(), bearer(token));
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toBe('5');
+      expect(res.headers.get('www-authenticate')).toBeNull();
+      expect((await rpcError(res)).message).toMatch(/^Service Unavailable: /);
+    }
+    expect(await metricValue(srv.base, 'mcp_auth_failures_total', 'reason="key_fetch_error"')).toBe(3);
+    expect(srv.logs.filter((l) => l.msg.startsWith('access tokens cannot be verified'))).toHaveLength(1);
+    expect((await fetch(`${srv.base}/healthz`)).status).toBe(200);
   });
 });
 

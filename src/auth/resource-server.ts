@@ -14,6 +14,9 @@ import { wireAuthInfo, type Principal, type WireAuthInfo } from './principal.js'
 export const PRM_PATH = '/.well-known/oauth-protected-resource';
 export const PRM_MCP_PATH = `${PRM_PATH}/mcp`;
 
+/** An unreachable authorization server is logged at most once per this interval, ms (every refusal is counted). */
+const WARN_INTERVAL_MS = 10_000;
+
 /** Distinct tool scope sets whose 403 challenge is kept. */
 const MAX_SCOPE_CHALLENGES = 256;
 
@@ -63,6 +66,8 @@ export class ResourceServer {
   private readonly refusals: Refusal[];
   private readonly toolRefusals = new Map<string, Refusal>();
   private metadataFor: ReadonlyMap<string, readonly string[]> | null = null;
+  /** When an unreachable authorization server was last logged (Date.now()), so an outage logs a line per interval, not per request. */
+  private lastWarnAt = -Infinity;
   /** Each principal's form for the workers, made once per token (a principal is one token's). */
   private readonly wires = new WeakMap<Principal, WireAuthInfo>();
   private metadataJson = '';
@@ -103,6 +108,13 @@ export class ResourceServer {
       this.wires.set(p, w);
     }
     return w;
+  }
+
+  /** True at most once per WARN_INTERVAL_MS: whether to log this 503. */
+  warnDue(now: number): boolean {
+    if (now - this.lastWarnAt < WARN_INTERVAL_MS) return false;
+    this.lastWarnAt = now;
+    return true;
   }
 
   refusal(f: AuthFailure): Refusal {

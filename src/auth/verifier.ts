@@ -158,7 +158,8 @@ export class TokenVerifier {
     const p = this.verifyUncached(token);
     if (this.pending.size < MAX_PENDING) {
       this.pending.set(token, p);
-      void p.finally(() => this.pending.delete(token));
+      const done = (): void => void this.pending.delete(token);
+      p.then(done, done);
     }
     return p;
   }

@@ -68,8 +68,10 @@ function writeRefusal(st: NodeContext, res: HttpResponse, r: Refusal, f: AuthFai
   res.end(r.body, close);
   st.metrics.authFailures.inc(AUTH_FAILURES.indexOf(f.reason));
   st.metrics.request(method, r.status, -1);
-  if (r.status === 503) log.warn('access token could not be verified', { reason: f.reason, err: f.message });
-  else log.debug('request refused by authorization', { reason: f.reason });
+  if (r.status === 503) {
+    if (st.auth!.warnDue(Date.now()))
+      log.warn('access tokens cannot be verified: the authorization server is unreachable', { reason: f.reason, err: f.message });
+  } else log.debug('request refused by authorization', { reason: f.reason });
 }
 
 /**

@@ -44,6 +44,8 @@ interface ModernHead {
   paramHeaders: Record<string, string> | null;
 }
 
+const M_TOOLS_CALL = methodIndex('tools/call');
+
 /** `mcp-param-*` headers kept per request at most (a tool schema names at most this many). */
 const MAX_PARAM_HEADERS = 32;
 const PARAM_PREFIX = 'mcp-param-';
@@ -339,14 +341,16 @@ function onPostBody(st: NodeContext, res: HttpResponse, head: PostHead, raw: Buf
   } catch {
     return answer(st, res, 400, Bodies.parseError, head.era === Era.Modern ? ERA_MODERN + M_OTHER : M_OTHER);
   }
+  const modern = head.era === Era.Modern || (head.era === Era.Undecided && bodyIsModern(parsed));
   if (head.principal !== null) {
     const needed = missingToolScopes(st, head.principal, parsed);
     if (needed !== null) {
-      res.cork(() => refuseTool(st, res, needed, M_OTHER));
+      const metric = (modern ? ERA_MODERN : 0) + (Array.isArray(parsed) ? M_BATCH : M_TOOLS_CALL);
+      res.cork(() => refuseTool(st, res, needed, metric));
       return;
     }
   }
-  if (head.era === Era.Modern || (head.era === Era.Undecided && bodyIsModern(parsed))) return modernPost(st, res, head, parsed, text);
+  if (modern) return modernPost(st, res, head, parsed, text);
   let requests = 0;
   let method = M_OTHER;
   let isInit = false;

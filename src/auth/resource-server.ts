@@ -156,7 +156,6 @@ export class ResourceServer {
         authorization_servers: this.opts.authorizationServers,
         scopes_supported: [...scopes],
         bearer_methods_supported: ['header'],
-        resource_name: 'MCP server',
       });
       this.metadataFor = toolScopes;
     }

@@ -36,7 +36,7 @@ export interface AuthFailure {
 }
 
 export function failure(reason: AuthFailureReason, message: string): AuthFailure {
-  return { reason, message };
+  return Object.freeze({ reason, message });
 }
 
 export function isFailure(r: object): r is AuthFailure {

@@ -7,6 +7,8 @@
  *
  *   initialize               our node's initialize answer, with a fresh random session id of the same length
  *   tools/call (session id)  our node's echo answer
+ *   tools/call (no session, MCP-Protocol-Version 2026-07-28)
+ *                            our node's answer to the 2026-07-28 echo (lib/modern.ts)
  *   a notification           202, empty body
  *
  * Usage: node bench/dist/bare-uws.js --reference FILE [--port 0] [--host 127.0.0.1]
@@ -17,6 +19,7 @@ import { readFileSync } from 'node:fs';
 import uWS, { type HttpResponse, type us_listen_socket } from 'uWebSockets.js';
 import { defineCommand, reportUsage } from './lib/args.js';
 import { PROBE_ID, PROBE_TEXT, type Exchange, type RawAnswer } from './lib/exchange.js';
+import { MODERN_VERSION } from './lib/modern.js';
 
 const command = defineCommand(
   'usage: node bench/dist/bare-uws.js --reference FILE [flags]',
@@ -33,6 +36,7 @@ const MAX_BODY_BYTES = 64 * 1024;
 /** Headers uWS writes itself on end(): the captured values of these are not written again. */
 const WRITTEN_BY_UWS = new Set(['date', 'uwebsockets', 'content-length', 'connection', 'transfer-encoding']);
 const SESSION_HEADER = 'mcp-session-id';
+const VERSION_HEADER = 'mcp-protocol-version';
 
 /** One answer prepared once: status, the headers to write, the body cut where the request's id and text go. */
 interface Template {
@@ -90,7 +94,14 @@ interface Message {
   params?: { arguments?: { text?: unknown } };
 }
 
-function answer(res: HttpResponse, init: Template, tools: Template, raw: string, hasSession: boolean): void {
+interface Templates {
+  init: Template;
+  tools: Template;
+  modern: Template;
+}
+
+/** `era`: 'session' with a session id, 'modern' without one and with the 2026-07-28 version header, '' otherwise. */
+function answer(res: HttpResponse, t: Templates, raw: string, era: 'session' | 'modern' | ''): void {
   let m: Message;
   try {
     m = JSON.parse(raw) as Message;
@@ -104,12 +115,13 @@ function answer(res: HttpResponse, init: Template, tools: Template, raw: string,
   }
   const id = JSON.stringify(m.id);
   if (m.method === 'initialize') {
-    const sid = randomBytes(Math.ceil((init.sessionIdLength * 3) / 4) + 1)
+    const sid = randomBytes(Math.ceil((t.init.sessionIdLength * 3) / 4) + 1)
       .toString('base64url')
-      .slice(0, init.sessionIdLength);
-    write(res, init, fill(init, id, ''), sid);
-  } else if (m.method === 'tools/call' && hasSession) {
-    write(res, tools, fill(tools, id, JSON.stringify(m.params?.arguments?.text ?? '')), null);
+      .slice(0, t.init.sessionIdLength);
+    write(res, t.init, fill(t.init, id, ''), sid);
+  } else if (m.method === 'tools/call' && era !== '') {
+    const echo = era === 'session' ? t.tools : t.modern;
+    write(res, echo, fill(echo, id, JSON.stringify(m.params?.arguments?.text ?? '')), null);
   } else {
     res.writeStatus('400 Bad Request').end();
   }
@@ -124,14 +136,14 @@ function main(): void {
     process.exit(reportUsage(err) ?? 1);
   }
   const exchange = JSON.parse(readFileSync(o.reference, 'utf8')) as Exchange;
-  const init = template(exchange.init);
-  const tools = template(exchange.tools);
+  const templates: Templates = { init: template(exchange.init), tools: template(exchange.tools), modern: template(exchange.modern) };
   // The package falls back to a pure-JS server when its native binary does not load; the native
   // addon exports SSLApp, the fallback does not. The ceiling must be the native one.
   if (typeof (uWS as { SSLApp?: unknown }).SSLApp !== 'function') throw new Error('uWebSockets.js native binary did not load');
   const app = uWS.App();
   app.post('/mcp', (res, req) => {
-    const hasSession = req.getHeader(SESSION_HEADER) !== '';
+    // Headers are read now: uWS's request object is only valid during this callback.
+    const era = req.getHeader(SESSION_HEADER) !== '' ? 'session' : req.getHeader(VERSION_HEADER) === MODERN_VERSION ? 'modern' : '';
     let aborted = false;
     res.onAborted(() => {
       aborted = true;
@@ -152,7 +164,7 @@ function main(): void {
         if (!last) return;
         raw = body.toString('utf8');
       }
-      res.cork(() => answer(res, init, tools, raw, hasSession));
+      res.cork(() => answer(res, templates, raw, era));
     });
   });
   app.any('/*', (res) => {

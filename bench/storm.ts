@@ -11,6 +11,7 @@
  *
  *   npm run bench:storm -- --clients 3000 --scenario kill --out bench/results
  *   npm run bench:storm -- --clients 200 --scenario all          (a quick look)
+ *   npm run bench:storm -- --era modern --clients 3000   (kill with 2026-07-28 clients: listen streams, stateless calls)
  *   npm run bench:storm -- --help
  *
  * Each scenario writes <out>/storm-<scenario>-<time>/{report.md,result.json,*.svg}; progress goes to
@@ -26,6 +27,9 @@ import { parseStormArgs, type StormOptions, type StormScenario } from './lib/sto
 import { writeScenario, type RunOutput, type Written } from './lib/storm-report.js';
 import { abortRuns, runStorm, type RunPlan } from './lib/storm-run.js';
 import { buildSeries, summarize } from './lib/storm-summary.js';
+import { writeModernScenario } from './lib/storm-modern-report.js';
+import { abortModernRuns, runModernStorm } from './lib/storm-modern-run.js';
+import { summarizeModern, type ModernSummary } from './lib/storm-modern-summary.js';
 
 const TITLES: Record<StormScenario, string> = {
   kill: 'SIGKILL one node',
@@ -59,6 +63,49 @@ function headline(s: RunOutput['summary']): string {
   return lines.join('\n');
 }
 
+function modernHeadline(s: ModernSummary): string {
+  const q = (x: number): string => (Number.isFinite(x) ? `${Math.round(x)}` : 'n/a');
+  const a = s.events.account;
+  return [
+    `${s.name}: ${s.listen.affected} listen streams on ${s.killed}, ${s.listen.relistened} listening again on a survivor; ms after the cut p50/p95/p99/max ${q(s.listen.fromCut.p50)}/${q(s.listen.fromCut.p95)}/${q(s.listen.fromCut.p99)}/${q(s.listen.fromCut.max)}`,
+    `  events ${s.events.ok} announced ok; (stream, event) pairs owed ${a.owed}, lost ${a.lost} (reopened ${a.byClass.reopened.lost}, kept ${a.byClass.kept.lost}, cut ${a.byClass.cut.lost}); delivery p99 steady ${q(s.delivery.steady.p99)} ms, kill window ${q(s.delivery.event.p99)} ms`,
+    `  tool calls ${s.calls.started} started, ${s.calls.ok} ok, ${s.calls.lost} lost; ${s.calls.clientsWithFailures} clients with failed calls, served again p99 ${q(s.calls.servedAgain.p99)} ms; steady ${q(s.throughput.callsPerS)} calls/s; bystanders disturbed ${s.bystanders.disturbed} of ${s.bystanders.clients}`,
+    ...s.targets.map((t) => `  target ${t.name} ${t.target}: ${t.measured} -> ${t.met === null ? 'reported' : t.met ? 'MET' : 'MISSED'}`),
+  ].join('\n');
+}
+
+/** The kill scenario with 2026-07-28 clients: one run, its own report. */
+async function mainModern(
+  o: StormOptions,
+  command: string,
+  version: ReturnType<typeof provenance>,
+  code: Awaited<ReturnType<typeof loadClusterCode>>,
+): Promise<{ written: Written[]; failed: boolean }> {
+  try {
+    const data = await runModernStorm(o, { name: 'kill-modern', scenario: 'kill', drainJitter: o.drainJitter }, code);
+    const { summary, series, account } = summarizeModern(data);
+    process.stdout.write(`${modernHeadline(summary)}\n`);
+    const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+    const w = await writeModernScenario(
+      resolve(o.out),
+      {
+        title: 'SIGKILL one node, 2026-07-28 clients (listen streams, stateless calls)',
+        command,
+        // Its clients call echo of the storm's tool module, whatever the 2025 default tool is.
+        options: { ...o, tool: 'echo' },
+        code: version,
+        run: { data, series, summary, account },
+      },
+      stamp,
+    );
+    process.stdout.write(`report: ${w.markdown}\n`);
+    return { written: [w], failed: false };
+  } catch (err) {
+    process.stderr.write(`[kill-modern] failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    return { written: [], failed: true };
+  }
+}
+
 async function main(): Promise<number> {
   let o: StormOptions;
   try {
@@ -79,13 +126,19 @@ async function main(): Promise<number> {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
       process.stderr.write(`${signal}: stopping the cluster\n`);
-      void abortRuns().finally(() => process.exit(130));
+      void Promise.all([abortRuns(), abortModernRuns()]).finally(() => process.exit(130));
     });
   }
   const written: Written[] = [];
   let failed = false;
   try {
-    for (const scenario of o.scenarios) {
+    if (o.era === 'modern') {
+      const m = await mainModern(o, command, version, code);
+      written.push(...m.written);
+      failed = m.failed;
+    }
+    // The modern fleet runs the kill scenario only (the options refuse any other).
+    for (const scenario of o.era === 'modern' ? [] : o.scenarios) {
       const runs: RunOutput[] = [];
       for (const plan of plansOf(o, scenario)) {
         try {

@@ -1,9 +1,9 @@
 /**
  * How each contender is started: our node (metrics on / off) from the product's build output
  * (`node dist/src/main.js`, loading this package's echo tool module), the reference servers on the
- * official SDK 1.x (sdk-reference.ts) and 2.x (sdk-v2.ts) with the same echo tool, and the bare
- * uWebSockets.js ceiling (bare-uws.ts, answering with our node's captured bytes), all listening on
- * 127.0.0.1 port 0.
+ * official SDK 1.x (sdk-reference.ts) and 2.x (sdk-v2.ts, sessions; sdk-v2-cluster.ts, stateless,
+ * one process per core) with the same echo tool, and the bare uWebSockets.js ceiling (bare-uws.ts,
+ * answering with our node's captured bytes), all listening on 127.0.0.1 port 0.
  */
 import { join } from 'node:path';
 import type { Exchange } from './exchange.js';
@@ -27,11 +27,23 @@ export interface ContenderSpec {
   sameAs?: Exchange;
 }
 
+/** A 2025-era reference keeps sessions in one process and has no 2026-07-28 path (sdk-v2-cluster has). */
+const SESSIONS_ONLY = '2025-era sessions only; the 2026-07-28 reference is sdk-v2-cluster';
+const STATELESS = 'stateless (no 2025 sessions): it takes part in call-modern only';
+
 /**
- * `root`: where the product runs from (the repository, or a snapshot of its dist/); `reference`: the
- * file with our node's captured answers (lib/exchange.ts), which bare-uws serves.
+ * `workers`: our node's `--workers` (null: its default); `sdkWorkers`: sdk-v2-cluster's processes
+ * (null: one per core). `root`: where the product runs from (the repository, or a snapshot of its
+ * dist/); `reference`: the file with our node's captured answers (lib/exchange.ts), which bare-uws
+ * serves.
  */
-export function contenderSpec(name: ContenderName, workers: number | null, root: string, reference: string): ContenderSpec {
+export function contenderSpec(
+  name: ContenderName,
+  workers: number | null,
+  root: string,
+  reference: string,
+  sdkWorkers: number | null = null,
+): ContenderSpec {
   const ours = (metrics: '1' | '0'): ContenderSpec => ({
     name,
     cwd: root,
@@ -54,9 +66,36 @@ export function contenderSpec(name: ContenderName, workers: number | null, root:
     case 'ours-nometrics':
       return ours('0');
     case 'sdk-v1':
-      return { name, cwd: BENCH, args: [join(BENCH, 'dist/sdk-reference.js'), '--port', '0', '--host', '127.0.0.1'], env: {} };
+      return {
+        name,
+        cwd: BENCH,
+        args: [join(BENCH, 'dist/sdk-reference.js'), '--port', '0', '--host', '127.0.0.1'],
+        env: {},
+        skips: { 'call-modern': SESSIONS_ONLY },
+      };
     case 'sdk-v2':
-      return { name, cwd: BENCH, args: [join(BENCH, 'dist/sdk-v2.js'), '--port', '0', '--host', '127.0.0.1'], env: {} };
+      return {
+        name,
+        cwd: BENCH,
+        args: [join(BENCH, 'dist/sdk-v2.js'), '--port', '0', '--host', '127.0.0.1'],
+        env: {},
+        skips: { 'call-modern': SESSIONS_ONLY },
+      };
+    case 'sdk-v2-cluster':
+      return {
+        name,
+        cwd: BENCH,
+        args: [
+          join(BENCH, 'dist/sdk-v2-cluster.js'),
+          '--port',
+          '0',
+          '--host',
+          '127.0.0.1',
+          ...(sdkWorkers === null ? [] : ['--workers', String(sdkWorkers)]),
+        ],
+        env: {},
+        skips: { tools: STATELESS, init: STATELESS, rss: STATELESS },
+      };
     case 'bare-uws':
       return {
         name,

@@ -1,12 +1,14 @@
 /**
  * The exact bytes of our node's answers, for the bare uWebSockets.js ceiling (bare-uws.ts): one
- * initialize and one tools/call echo sent over a raw socket, the response head and body kept as
- * they arrived. The bare server builds its answers from them; before each of its runs the same
+ * initialize, one tools/call echo on that session, and one 2026-07-28 tools/call echo without a
+ * session (lib/modern.ts: as the SDK v2 client sends it) sent over a raw socket, the response head
+ * and body kept as they arrived. The bare server builds its answers from them; before each of its runs the same
  * exchange is repeated against it and must match ours byte for byte, except the Date header's value
  * and the session id's value (a fresh random one of the same length).
  */
 import { connect } from 'node:net';
 import { initializeBody, INITIALIZED_BODY, POST_HEADERS, PROTOCOL_VERSION, toolsCallBody } from './mcp-client.js';
+import { modernCallBody, modernCallHeaders } from './modern.js';
 
 /** A JSON-RPC id and an echo text no answer contains by chance: where they appear, the bare server puts the request's own. */
 export const PROBE_ID = 'probe-7c1e9a';
@@ -27,6 +29,8 @@ export interface RawAnswer {
 export interface Exchange {
   init: RawAnswer;
   tools: RawAnswer;
+  /** The 2026-07-28 tools/call echo (no session). */
+  modern: RawAnswer;
 }
 
 /** Header names whose values differ between two correct answers. */
@@ -69,7 +73,7 @@ function rawRequest(host: string, port: number, path: string, headers: Record<st
   });
 }
 
-/** initialize, notifications/initialized, tools/call echo: the two answers as they arrived. */
+/** initialize, notifications/initialized, tools/call echo, modern tools/call echo: the three answers as they arrived. */
 export async function captureExchange(url: string): Promise<Exchange> {
   const u = new URL(url);
   const host = u.hostname;
@@ -83,7 +87,16 @@ export async function captureExchange(url: string): Promise<Exchange> {
   const tools = await rawRequest(host, port, u.pathname, session, toolsCallBody(PROBE_ID, 'echo', { text: PROBE_TEXT }));
   if (!tools.statusLine.includes(' 200 ') || !tools.body.includes(JSON.stringify(PROBE_TEXT)))
     throw new Error(`tools/call echo answered ${tools.statusLine}: ${tools.body.slice(0, 200)}`);
-  return { init, tools };
+  const modern = await rawRequest(
+    host,
+    port,
+    u.pathname,
+    modernCallHeaders('echo'),
+    modernCallBody(PROBE_ID, 'echo', { text: PROBE_TEXT }, { name: CLIENT_NAME, version: '1' }),
+  );
+  if (!modern.statusLine.includes(' 200 ') || !modern.body.includes(JSON.stringify(PROBE_TEXT)))
+    throw new Error(`modern tools/call echo answered ${modern.statusLine}: ${modern.body.slice(0, 200)}`);
+  return { init, tools, modern };
 }
 
 /** What differs between two answers (empty: the same bytes but for the Date value and the session id value, same length). */
@@ -108,5 +121,9 @@ function answerDifferences(what: string, a: RawAnswer, b: RawAnswer): string[] {
 }
 
 export function exchangeDifferences(ours: Exchange, theirs: Exchange): string[] {
-  return [...answerDifferences('initialize', ours.init, theirs.init), ...answerDifferences('tools/call', ours.tools, theirs.tools)];
+  return [
+    ...answerDifferences('initialize', ours.init, theirs.init),
+    ...answerDifferences('tools/call', ours.tools, theirs.tools),
+    ...answerDifferences('modern tools/call', ours.modern, theirs.modern),
+  ];
 }

@@ -5,7 +5,7 @@
  * (one in `checkEvery`): a server that answers fast but wrongly must not score.
  */
 import autocannon, { type Result } from 'autocannon';
-import { cpuSeconds, machineBusySeconds } from './processes.js';
+import { machineBusySeconds, treeCpuSeconds } from './processes.js';
 import { LatencyRecorder, type Distribution } from './stats.js';
 
 /** Validates one response body; returns what is wrong with it, or null. */
@@ -67,7 +67,7 @@ export function runLoad(spec: LoadSpec): Promise<LoadResult> {
     bodies.firstFailure ??= `${wrong}: ${body.slice(0, 200)}`;
     return false;
   };
-  const cpu0 = cpuSeconds(spec.serverPid);
+  const cpu0 = treeCpuSeconds(spec.serverPid);
   const self0 = process.cpuUsage();
   const machine0 = machineBusySeconds();
   const t0 = process.hrtime.bigint();
@@ -117,7 +117,7 @@ export function runLoad(spec: LoadSpec): Promise<LoadResult> {
 
 function safeCpu(pid: number, before: number): number {
   try {
-    return cpuSeconds(pid) - before;
+    return treeCpuSeconds(pid) - before;
   } catch {
     return NaN;
   }

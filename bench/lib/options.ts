@@ -9,13 +9,19 @@ import { WRK_BIN } from './wrk.js';
  */
 
 /**
- * ours: this node; sdk-v1 / sdk-v2: reference servers on the official SDK 1.x and 2.x; bare-uws: the
- * ceiling, a bare uWebSockets.js server answering our node's bytes; ours-nometrics: this node, metrics off.
+ * ours: this node; sdk-v1 / sdk-v2: reference servers on the official SDK 1.x and 2.x (2025-era
+ * sessions); sdk-v2-cluster: the SDK 2.x stateless handler, one process per core (2026-07-28
+ * requests); bare-uws: the ceiling, a bare uWebSockets.js server answering our node's bytes;
+ * ours-nometrics: this node, metrics off.
  */
-export const CONTENDERS = ['ours', 'sdk-v1', 'sdk-v2', 'bare-uws', 'ours-nometrics'] as const;
+export const CONTENDERS = ['ours', 'sdk-v1', 'sdk-v2', 'sdk-v2-cluster', 'bare-uws', 'ours-nometrics'] as const;
 export type ContenderName = (typeof CONTENDERS)[number];
 
-export const SCENARIOS = ['tools', 'init', 'rss'] as const;
+/**
+ * tools: 2025-era tools/call on one session; init: initialize; rss: memory per idle session;
+ * call-modern: 2026-07-28 tools/call, no session, as the SDK v2 client sends it.
+ */
+export const SCENARIOS = ['tools', 'init', 'rss', 'call-modern'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface BenchOptions {
@@ -38,6 +44,13 @@ export interface BenchOptions {
    * one worker, so the second one only competes for the cores).
    */
   workers: number | null;
+  /**
+   * `--workers` for our server in call-modern; null (the default) leaves the server's own (one per
+   * core): a modern request needs no session, so every worker can serve it.
+   */
+  modernWorkers: number | null;
+  /** Processes of sdk-v2-cluster; null (the default): os.availableParallelism(), as its guide does. */
+  sdkWorkers: number | null;
   quick: boolean;
   out: string;
   contenders: readonly ContenderName[];
@@ -66,6 +79,8 @@ export const DEFAULTS: Readonly<BenchOptions> = Object.freeze({
   sessionConcurrency: 64,
   settle: 2,
   workers: 1,
+  modernWorkers: null,
+  sdkWorkers: null,
   quick: false,
   out: RESULTS,
   contenders: CONTENDERS,
@@ -104,7 +119,21 @@ const command = defineCommand(
       min: 1,
       nullWord: 'default',
       arg: 'N|default',
-      help: '--workers for our server ("default": its own, one per core)',
+      help: '--workers for our server in tools, init and rss ("default": its own, one per core)',
+    },
+    modernWorkers: {
+      type: 'int',
+      min: 1,
+      nullWord: 'default',
+      arg: 'N|default',
+      help: '--workers for our server in call-modern ("default": its own, one per core)',
+    },
+    sdkWorkers: {
+      type: 'int',
+      min: 1,
+      nullWord: 'default',
+      arg: 'N|default',
+      help: 'processes of sdk-v2-cluster ("default": os.availableParallelism())',
     },
     contenders: { type: 'list', of: CONTENDERS, renamed: { sdk: 'sdk-v1' }, help: 'which contenders run (sdk: sdk-v1)' },
     scenarios: { type: 'list', of: SCENARIOS, help: 'which scenarios run' },

@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 export interface Spawned {
   name: string;
@@ -149,6 +149,53 @@ export function cpuSeconds(pid: number): number {
   const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // rest[0] is field 3 (state); utime and stime are fields 14 and 15.
   return (Number(rest[11]) + Number(rest[12])) / CLK_TCK;
+}
+
+/** A process's children, from every thread's `children` list (a child belongs to the thread that forked it). */
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      for (const c of readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').split(' ')) if (c !== '') out.push(Number(c));
+    } catch {
+      /* the thread ended meanwhile */
+    }
+  }
+  return out;
+}
+
+/** Processes visited at most: a server under test has a handful (sdk-v2-cluster: one per core). */
+const MAX_TREE = 256;
+
+/** A process and its live descendants, parents first (at most MAX_TREE). */
+export function processTree(pid: number): number[] {
+  const tree = [pid];
+  for (let i = 0; i < tree.length && tree.length < MAX_TREE; i++) {
+    try {
+      tree.push(...childrenOf(tree[i]));
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return tree.slice(0, MAX_TREE);
+}
+
+/**
+ * CPU seconds of a process and its live descendants (sdk-v2-cluster serves from child processes;
+ * our node and the others have none, so this equals cpuSeconds for them). A descendant that ends
+ * mid-run takes its seconds out of the sum (they move to its parent's cutime, not counted here), so
+ * a run compares two sums over the same, live, process tree.
+ */
+export function treeCpuSeconds(pid: number): number {
+  let sum = cpuSeconds(pid);
+  for (const child of processTree(pid).slice(1)) {
+    try {
+      sum += cpuSeconds(child);
+    } catch {
+      /* ended since the tree was read */
+    }
+  }
+  return sum;
 }
 
 /** Busy CPU seconds of the whole machine so far (all cores; /proc/stat minus idle and iowait). */

@@ -1,7 +1,8 @@
 /**
  * Turns the per-round raw numbers into spreads (min/median/max per contender), per-round ratios
- * (ours / sdk-v1, ours / sdk-v2, ours / bare-uws, metrics on / off) and target checks, and prints
- * them as a table.
+ * (ours / sdk-v1, ours / sdk-v2, ours / sdk-v2-cluster, ours / bare-uws, metrics on / off), target
+ * checks and the four paths (2025 and modern tools/call against the ceiling and the SDK v2
+ * reference), and prints them as a table and as Markdown.
  */
 import type { LoadResult } from './load.js';
 import type { ContenderName, ScenarioName } from './options.js';
@@ -28,6 +29,41 @@ interface MetricDef {
   better: 'higher' | 'lower' | 'info';
   /** A method (its parameter is checked bivariantly): each row reads the result type of its own scenario. */
   get(result: ToolsRun | InitRun | LoadResult | RssRun): number | undefined;
+}
+
+/** The rows of a tools/call-like scenario (call-modern): throughput, latency, CPU, errors, bodies, for both load generators. */
+function callMetrics(scenario: ScenarioName, key: string, label: string): MetricDef[] {
+  const row = (
+    k: string,
+    l: string,
+    unit: MetricDef['unit'],
+    better: MetricDef['better'],
+    get: (r: ToolsRun) => number | undefined,
+  ): MetricDef => ({
+    key: `${key}.${k}`,
+    label: `${label} ${l}`,
+    scenario,
+    unit,
+    better,
+    get,
+  });
+  return [
+    row('rps', 'req/s', 'req/s', 'higher', (r) => r.rps),
+    row('p50', 'p50', 'ms', 'lower', (r) => r.latencyMs.p50),
+    row('p99', 'p99', 'ms', 'lower', (r) => r.latencyMs.p99),
+    row('errors', 'errors', 'count', 'info', (r) => r.errors),
+    row('serverCpu', 'server CPU', 'cores', 'info', (r) => r.serverCpuCores),
+    row('loadgenCpu', 'autocannon CPU', 'cores', 'info', (r) => r.loadgenCpuCores),
+    row('otherCpu', 'other processes CPU', 'cores', 'info', (r) => r.otherCpuCores),
+    row('wrk.rps', 'req/s (wrk)', 'req/s', 'higher', (r) => r.wrk?.rps),
+    row('wrk.p99', 'p99 (wrk)', 'ms', 'lower', (r) => r.wrk?.latencyMs.p99),
+    row('wrk.errors', 'errors (wrk)', 'count', 'info', (r) => r.wrk?.errors),
+    row('wrk.serverCpu', 'server CPU (wrk)', 'cores', 'info', (r) => r.wrk?.serverCpuCores),
+    row('wrk.otherCpu', 'other processes CPU (wrk)', 'cores', 'info', (r) => r.wrk?.otherCpuCores),
+    row('bodiesChecked', 'bodies checked during load', 'count', 'info', (r) => r.bodies.checked),
+    row('bodiesFailed', 'bodies invalid during load', 'count', 'info', (r) => r.bodies.failed),
+    row('wrk.bodiesFailed', 'bodies invalid during load (wrk)', 'count', 'info', (r) => r.wrk?.bodies.failed),
+  ];
 }
 
 const METRICS: readonly MetricDef[] = [
@@ -98,6 +134,7 @@ const METRICS: readonly MetricDef[] = [
     better: 'info',
     get: (r: ToolsRun) => r.wrk?.otherCpuCores,
   },
+  ...callMetrics('call-modern', 'modern', 'modern tools/call'),
   {
     key: 'init.rps',
     label: 'initialize sessions/s',
@@ -224,6 +261,7 @@ export interface MetricSummary {
 const RATIOS = [
   ['ours', 'sdk-v1'],
   ['ours', 'sdk-v2'],
+  ['ours', 'sdk-v2-cluster'],
   ['ours', 'bare-uws'],
   ['ours-nometrics', 'sdk-v1'],
 ] as const satisfies ReadonlyArray<readonly [ContenderName, ContenderName]>;
@@ -236,9 +274,54 @@ export interface Target {
   pass: boolean;
 }
 
+/** One of the four paths under one load generator: a per-round ratio, its spread, and its target. */
+export interface PathFigure {
+  /** '2025 tools/call (1 session)' or 'modern tools/call (no session)'. */
+  path: string;
+  /** 'ours/bare-uws' (a share of the ceiling) or 'ours/<SDK v2 reference>'. */
+  ratio: RatioKey;
+  loadgen: 'autocannon' | 'wrk';
+  /** Per-round values, with their median, min and max; absent when a side did not run. */
+  spread?: Spread & { values: number[] };
+  /** The target the median must reach (0.85 of the ceiling; 10 times the SDK reference). */
+  atLeast: number;
+  /** The median reaches the target (false when there is no figure). */
+  met: boolean;
+  /** Every round reaches it (the minimum does). */
+  everyRound: boolean;
+}
+
 export interface Summary {
   metrics: Record<string, MetricSummary>;
   targets: Target[];
+  /** The four paths (2025 and modern tools/call, against the ceiling and the SDK v2 reference), per load generator. */
+  paths: PathFigure[];
+}
+
+const PATHS: ReadonlyArray<{ path: string; metric: string; ratio: RatioKey; atLeast: number }> = [
+  { path: '2025 tools/call (1 session)', metric: 'tools', ratio: 'ours/bare-uws', atLeast: 0.85 },
+  { path: '2025 tools/call (1 session)', metric: 'tools', ratio: 'ours/sdk-v2', atLeast: 10 },
+  { path: 'modern tools/call (no session)', metric: 'modern', ratio: 'ours/bare-uws', atLeast: 0.85 },
+  { path: 'modern tools/call (no session)', metric: 'modern', ratio: 'ours/sdk-v2-cluster', atLeast: 10 },
+];
+
+function pathFigures(metrics: Record<string, MetricSummary>): PathFigure[] {
+  const out: PathFigure[] = [];
+  for (const p of PATHS) {
+    for (const loadgen of ['autocannon', 'wrk'] as const) {
+      const spread = metrics[loadgen === 'wrk' ? `${p.metric}.wrk.rps` : `${p.metric}.rps`]?.ratios[p.ratio];
+      out.push({
+        path: p.path,
+        ratio: p.ratio,
+        loadgen,
+        spread,
+        atLeast: p.atLeast,
+        met: spread !== undefined && spread.median >= p.atLeast,
+        everyRound: spread !== undefined && spread.min >= p.atLeast,
+      });
+    }
+  }
+  return out;
 }
 
 function valueOf(round: RoundRecord, def: MetricDef, contender: ContenderName): number | undefined {
@@ -314,12 +397,19 @@ export function summarize(rounds: readonly RoundRecord[], contenders: readonly C
   t('initialize sessions/s ours/sdk-v1, wrk (median)', metrics['init.wrk.rps']?.ratios['ours/sdk-v1']?.median, '>= 10', (v) => v >= 10);
   t('RSS per idle session ours, KiB (median)', metrics['rss.kb']?.perContender.ours?.median, '<= 5', (v) => v <= 5);
   // A fast wrong answer must not score: every sampled body of every contender must be valid.
-  const invalid = ['tools.bodiesFailed', 'tools.wrk.bodiesFailed', 'init.bodiesFailed', 'init.wrk.bodiesFailed']
+  const invalid = [
+    'tools.bodiesFailed',
+    'tools.wrk.bodiesFailed',
+    'modern.bodiesFailed',
+    'modern.wrk.bodiesFailed',
+    'init.bodiesFailed',
+    'init.wrk.bodiesFailed',
+  ]
     .flatMap((k) => Object.values(metrics[k]?.perContender ?? {}).flatMap((s) => s?.values ?? []))
     .reduce((a, b) => a + b, 0);
-  const checked = ['tools.bodiesChecked', 'init.bodiesChecked'].some((k) => metrics[k]);
+  const checked = ['tools.bodiesChecked', 'modern.bodiesChecked', 'init.bodiesChecked'].some((k) => metrics[k]);
   if (checked) t('response bodies invalid during load, all runs', invalid, '= 0', (v) => v === 0);
-  return { metrics, targets };
+  return { metrics, targets, paths: pathFigures(metrics) };
 }
 
 function fmt(v: number, unit: string): string {
@@ -365,6 +455,20 @@ function onOffCell(m: MetricSummary): string {
   return `${d(s.median)} ${m.unit} [${d(s.min)}..${d(s.max)}]`;
 }
 
+function pathCell(p: PathFigure): string {
+  return p.ratio === 'ours/bare-uws' ? shareCell(p.spread) : ratioCell(p.spread);
+}
+
+function pathTarget(p: PathFigure): string {
+  return p.ratio === 'ours/bare-uws' ? `>= ${(p.atLeast * 100).toFixed(0)}%` : `>= ${p.atLeast}x`;
+}
+
+function pathStatus(p: PathFigure): string {
+  if (!p.spread) return 'not measured';
+  if (!p.met) return 'missed';
+  return p.everyRound ? 'met (every round)' : 'met (median; not every round)';
+}
+
 function pad(s: string, n: number, right = false): string {
   return right ? s.padStart(n) : s.padEnd(n);
 }
@@ -388,17 +492,26 @@ export function formatTable(summary: Summary, contenders: readonly ContenderName
   }
   out.push('');
   out.push('per-round ratios: median [min..max]');
-  const r = [32, 27, 27, 22, 27, 30];
+  const r = [34, 27, 27, 27, 22, 27, 30];
   out.push(
-    `${pad('metric', r[0])}${pad('ours/sdk-v1', r[1])}${pad('ours/sdk-v2', r[2])}${pad('ours/bare-uws', r[3])}${pad('ours-nometrics/sdk-v1', r[4])}${pad('metrics on vs off', r[5])}`,
+    `${pad('metric', r[0])}${pad('ours/sdk-v1', r[1])}${pad('ours/sdk-v2', r[2])}${pad('ours/sdk-v2-cluster', r[3])}${pad('ours/bare-uws', r[4])}${pad('ours-nometrics/sdk-v1', r[5])}${pad('metrics on vs off', r[6])}`,
   );
   out.push('-'.repeat(r.reduce((a, b) => a + b)));
   for (const m of Object.values(summary.metrics)) {
     if (m.better === 'info') continue;
     if (Object.keys(m.ratios).length === 0 && !m.metricsOnOverOff) continue;
     out.push(
-      `${pad(m.label, r[0])}${pad(ratioCell(m.ratios['ours/sdk-v1']), r[1])}${pad(ratioCell(m.ratios['ours/sdk-v2']), r[2])}${pad(shareCell(m.ratios['ours/bare-uws']), r[3])}${pad(ratioCell(m.ratios['ours-nometrics/sdk-v1']), r[4])}${pad(onOffCell(m), r[5])}`,
+      `${pad(m.label, r[0])}${pad(ratioCell(m.ratios['ours/sdk-v1']), r[1])}${pad(ratioCell(m.ratios['ours/sdk-v2']), r[2])}${pad(ratioCell(m.ratios['ours/sdk-v2-cluster']), r[3])}${pad(shareCell(m.ratios['ours/bare-uws']), r[4])}${pad(ratioCell(m.ratios['ours-nometrics/sdk-v1']), r[5])}${pad(onOffCell(m), r[6])}`,
     );
+  }
+  if (summary.paths.some((p) => p.spread)) {
+    out.push('');
+    out.push('four paths: per-round ratio, median [min..max], and its target');
+    for (const p of summary.paths) {
+      out.push(
+        `  ${pad(p.path, 32)}${pad(p.ratio, 21)}${pad(p.loadgen, 12)}${pad(pathCell(p), 26)}${pad(pathTarget(p), 8)}${pathStatus(p)}`,
+      );
+    }
   }
   if (summary.targets.length) {
     out.push('');
@@ -408,4 +521,65 @@ export function formatTable(summary: Summary, contenders: readonly ContenderName
     }
   }
   return out.join('\n');
+}
+
+/** Where a Markdown summary comes from, printed at its head. */
+export interface MarkdownSource {
+  /** The JSON result file beside it. */
+  file: string;
+  commit: string;
+  dirty: boolean;
+  startedAt: string;
+  /** Rounds, durations, connections, load generators: one line. */
+  config: string;
+}
+
+/** The summary as Markdown: the four paths first, then every figure per contender and the targets. */
+export function formatMarkdown(summary: Summary, contenders: readonly ContenderName[], src: MarkdownSource): string {
+  const out: string[] = [];
+  out.push(`# Throughput, ${src.startedAt}`);
+  out.push('');
+  out.push(
+    `Result \`${src.file}\`, commit \`${src.commit}\`${src.dirty ? ' (**dirty** working tree: not a figure to quote)' : ' (clean)'}; ${src.config}.`,
+  );
+  out.push('');
+  out.push('## Four paths');
+  out.push('');
+  out.push('Per-round ratio of requests per second; median [min..max] over the rounds.');
+  out.push('');
+  out.push('| path | ratio | load generator | median [min..max] | target | |');
+  out.push('|---|---|---|---|---|---|');
+  for (const p of summary.paths)
+    out.push(`| ${p.path} | ${p.ratio} | ${p.loadgen} | ${pathCell(p)} | ${pathTarget(p)} | ${pathStatus(p)} |`);
+  out.push('');
+  out.push('## Per contender');
+  out.push('');
+  out.push('| metric | contender | min | median | max |');
+  out.push('|---|---|--:|--:|--:|');
+  for (const m of Object.values(summary.metrics)) {
+    for (const c of contenders) {
+      const s = m.perContender[c];
+      if (s) out.push(`| ${m.label} (${m.unit}) | ${c} | ${fmt(s.min, m.unit)} | ${fmt(s.median, m.unit)} | ${fmt(s.max, m.unit)} |`);
+    }
+  }
+  out.push('');
+  out.push('## Ratios');
+  out.push('');
+  const keys = RATIOS.map(([a, b]) => `${a}/${b}` satisfies RatioKey);
+  const shown = keys.filter((k) => Object.values(summary.metrics).some((m) => m.ratios[k]));
+  out.push(`| metric | ${shown.join(' | ')} |`);
+  out.push(`|---|${shown.map(() => '---|').join('')}`);
+  for (const m of Object.values(summary.metrics)) {
+    if (m.better === 'info' || !shown.some((k) => m.ratios[k])) continue;
+    out.push(`| ${m.label} | ${shown.map((k) => (k === 'ours/bare-uws' ? shareCell(m.ratios[k]) : ratioCell(m.ratios[k]))).join(' | ')} |`);
+  }
+  if (summary.targets.length) {
+    out.push('');
+    out.push('## Other targets');
+    out.push('');
+    out.push('| target | value | limit | |');
+    out.push('|---|--:|---|---|');
+    for (const t of summary.targets) out.push(`| ${t.name} | ${t.value.toFixed(2)} | ${t.limit} | ${t.pass ? 'met' : 'missed'} |`);
+  }
+  return `${out.join('\n')}\n`;
 }

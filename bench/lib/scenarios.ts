@@ -1,15 +1,18 @@
 /**
- * The three measured scenarios. Each starts a fresh server, measures, and stops it (also on error).
+ * The four measured scenarios. Each starts a fresh server, measures, and stops it (also on error).
  * Response bodies are checked before, during (a sample, see load.ts and wrk.ts) and after each load;
  * a contender that must answer as our node does (bare-uws) is checked byte for byte before each.
  */
+import type { Agent } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startContender, type ContenderSpec } from './contenders.js';
 import { captureExchange, exchangeDifferences } from './exchange.js';
-import { runLoad, type BodyValidator, type LoadResult } from './load.js';
+import { runLoad, type BodyValidator, type LoadResult, type LoadSpec } from './load.js';
 import {
   checkEcho,
   keepAliveAgent,
+  rpcMessage,
+  send,
   openSession,
   openSessions,
   parseTarget,
@@ -20,13 +23,16 @@ import {
   initializeBody,
   toolsCallBody,
   type RpcMessage,
+  type Target,
 } from './mcp-client.js';
+import { modernCallBody, modernCallHeaders } from './modern.js';
 import type { BenchOptions } from './options.js';
 import { rssKiB, type Spawned } from './processes.js';
 import { runWrk, type WrkResult } from './wrk.js';
 
 export const ECHO_TEXT = 'hello from the benchmark';
 const CLIENT_NAME = 'bench';
+const MODERN_CLIENT = { name: CLIENT_NAME, version: '1' };
 
 export type Progress = (line: string) => void;
 
@@ -63,18 +69,45 @@ function validator(check: (m: RpcMessage) => string | null): BodyValidator {
 }
 
 const ECHO_OK = validator((m) => (resultText(m) === ECHO_TEXT ? null : 'echo text missing'));
+/** A 2026-07-28 result says it is complete (`resultType`), and carries the echo text. */
+function modernEchoWrong(m: RpcMessage): string | null {
+  if (resultText(m) !== ECHO_TEXT) return 'echo text missing';
+  return (m.result as { resultType?: unknown }).resultType === 'complete' ? null : 'resultType is not "complete"';
+}
+const MODERN_ECHO_OK = validator(modernEchoWrong);
 const INIT_OK = validator((m) => {
   const r = m.result as { protocolVersion?: unknown; serverInfo?: { name?: unknown } } | undefined;
   return r?.protocolVersion === PROTOCOL_VERSION && typeof r?.serverInfo?.name === 'string' ? null : 'no protocolVersion or serverInfo';
 });
 /** The same checks in wrk's Lua: fragments of the compact JSON both servers write. */
 const ECHO_FRAGMENTS = ['"jsonrpc":"2.0"', `"text":${JSON.stringify(ECHO_TEXT)}`];
+const MODERN_ECHO_FRAGMENTS = [...ECHO_FRAGMENTS, '"resultType":"complete"'];
 const INIT_FRAGMENTS = ['"jsonrpc":"2.0"', `"protocolVersion":"${PROTOCOL_VERSION}"`, '"serverInfo"'];
 
 export interface ToolsRun extends LoadResult {
   /** Echo still answered correctly after the run. */
   checkedAfter: boolean;
   wrk?: WrkResult;
+}
+
+/** One measured load of calls: warm-up, autocannon, then wrk when enabled; `check` before, between and after. */
+async function measureCalls(
+  load: Omit<LoadSpec, 'duration' | 'validate'>,
+  validate: BodyValidator,
+  fragments: readonly string[],
+  check: () => Promise<void>,
+  o: BenchOptions,
+): Promise<ToolsRun> {
+  await check();
+  if (o.warmup > 0) await runLoad({ ...load, duration: o.warmup, validate });
+  const result = await runLoad({ ...load, duration: o.duration, validate });
+  await check();
+  const run: ToolsRun = { ...result, checkedAfter: true };
+  if (o.wrk) {
+    run.wrk = await runWrk({ ...load, duration: o.duration, threads: o.wrkThreads, expect: fragments });
+    await check();
+  }
+  return run;
 }
 
 /** tools/call echo on ONE session; every request gets its own JSON-RPC id. */
@@ -84,7 +117,6 @@ export function toolsCall(spec: ContenderSpec, o: BenchOptions): Promise<ToolsRu
     const target = parseTarget(server.url);
     try {
       const { sid } = await openSession(agent, target, CLIENT_NAME);
-      await checkEcho(agent, target, sid, ECHO_TEXT);
       const load = {
         url: server.url,
         headers: requestHeaders(sid),
@@ -93,15 +125,45 @@ export function toolsCall(spec: ContenderSpec, o: BenchOptions): Promise<ToolsRu
         serverPid: server.pid,
         checkEvery: o.checkEvery,
       };
-      if (o.warmup > 0) await runLoad({ ...load, duration: o.warmup, validate: ECHO_OK });
-      const result = await runLoad({ ...load, duration: o.duration, validate: ECHO_OK });
-      await checkEcho(agent, target, sid, ECHO_TEXT);
-      const run: ToolsRun = { ...result, checkedAfter: true };
-      if (o.wrk) {
-        run.wrk = await runWrk({ ...load, duration: o.duration, threads: o.wrkThreads, expect: ECHO_FRAGMENTS });
-        await checkEcho(agent, target, sid, ECHO_TEXT);
-      }
-      return run;
+      return await measureCalls(load, ECHO_OK, ECHO_FRAGMENTS, () => checkEcho(agent, target, sid, ECHO_TEXT), o);
+    } finally {
+      agent.destroy();
+    }
+  });
+}
+
+/** One 2026-07-28 echo through node:http; throws unless the answer is a complete result with `text`. */
+export async function checkModernEcho(agent: Agent, t: Target, text: string, id: number | string = 'check'): Promise<void> {
+  const a = await send(agent, t, 'POST', modernCallHeaders('echo'), modernCallBody(id, 'echo', { text }, MODERN_CLIENT));
+  const m = rpcMessage(a);
+  const wrong =
+    a.error !== '' || a.status !== 200 || m === null || m.id !== id
+      ? 'no answer to this request'
+      : resultText(m) !== text
+        ? 'echo text missing'
+        : null;
+  const resultType = (m?.result as { resultType?: unknown } | undefined)?.resultType;
+  if (wrong !== null || resultType !== 'complete')
+    throw new Error(
+      `modern echo check failed (${wrong ?? 'resultType is not "complete"'}): ${a.error || `HTTP ${a.status}`}: ${a.body.slice(0, 300)}`,
+    );
+}
+
+/** 2026-07-28 tools/call echo, no session, as the SDK v2 client sends it; every request gets its own JSON-RPC id. */
+export function modernCall(spec: ContenderSpec, o: BenchOptions): Promise<ToolsRun> {
+  return withServer(spec, async (server) => {
+    const agent = keepAliveAgent();
+    const target = parseTarget(server.url);
+    try {
+      const load = {
+        url: server.url,
+        headers: modernCallHeaders('echo'),
+        body: modernCallBody('[<id>]', 'echo', { text: ECHO_TEXT }, MODERN_CLIENT),
+        connections: o.connections,
+        serverPid: server.pid,
+        checkEvery: o.checkEvery,
+      };
+      return await measureCalls(load, MODERN_ECHO_OK, MODERN_ECHO_FRAGMENTS, () => checkModernEcho(agent, target, ECHO_TEXT), o);
     } finally {
       agent.destroy();
     }

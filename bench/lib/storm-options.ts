@@ -4,12 +4,24 @@
  */
 import { defineCommand } from './args.js';
 import { RESULTS } from './product.js';
+import { MIN_HORIZON_S, TICK_SLOTS } from './storm-modern.js';
 
 export const STORM_SCENARIOS = ['kill', 'rolling', 'deploy-storm', 'steady'] as const;
 export type StormScenario = (typeof STORM_SCENARIOS)[number];
+/** Which clients make up the fleet: 2025-11-25 sessions (the default), or stateless 2026-07-28 clients. */
+export const STORM_ERAS = ['2025', 'modern'] as const;
+export type StormEra = (typeof STORM_ERAS)[number];
 
 export interface StormOptions {
   scenarios: readonly StormScenario[];
+  /**
+   * 2025: each client holds a session and its GET stream. modern: each client holds one
+   * `subscriptions/listen` stream and makes stateless tools/call requests (no session, no cookie),
+   * while an announcer publishes `announceRate` change events per second (kill scenario only).
+   */
+  era: StormEra;
+  /** modern: change events announced per second (each one reaches every listen stream). */
+  announceRate: number;
   clients: number;
   nodes: number;
   /** Session workers per node. */
@@ -66,6 +78,8 @@ export interface StormOptions {
 
 export const STORM_DEFAULTS: Readonly<StormOptions> = Object.freeze({
   scenarios: ['kill'] as readonly StormScenario[],
+  era: '2025',
+  announceRate: 5,
   clients: 3000,
   nodes: 3,
   workers: 1,
@@ -108,6 +122,19 @@ const command = defineCommand(
       aliases: ['scenario'],
       arg: 'S',
       help: 'kill | rolling | deploy-storm | steady | all, or a comma list (steady: no event, --warmup seconds of steady load measured; all: the three storms)',
+    },
+    era: {
+      type: 'text',
+      want: '2025 | modern',
+      arg: 'E',
+      help: 'the clients: 2025 (sessions and GET streams) or modern (2026-07-28: listen streams and stateless calls; kill only)',
+    },
+    announceRate: {
+      type: 'num',
+      min: 0.1,
+      max: TICK_SLOTS / MIN_HORIZON_S,
+      arg: 'N',
+      help: 'modern: change events announced per second, each delivered to every listen stream',
     },
     clients: { type: 'int', min: 1, max: MAX_CONNECTIONS, help: 'concurrent MCP clients, each with a GET SSE stream' },
     nodes: { type: 'int', min: 2, max: 16, help: 'cluster nodes behind HAProxy' },
@@ -168,7 +195,19 @@ const command = defineCommand(
 export function parseStormArgs(argv: readonly string[]): StormOptions {
   const { noCookies, ...given } = command.parse(argv);
   if (noCookies) given.cookieless = 1;
-  const o: StormOptions = { ...STORM_DEFAULTS, ...given };
+  const { era: eraGiven, ...rest } = given;
+  if (eraGiven !== undefined && !(STORM_ERAS as readonly string[]).includes(eraGiven))
+    command.fail('era', eraGiven, STORM_ERAS.join(' | '));
+  const o: StormOptions = { ...STORM_DEFAULTS, ...rest, era: (eraGiven ?? STORM_DEFAULTS.era) as StormEra };
+  if (o.era === 'modern') {
+    // The modern fleet has no sessions to storm or drain, keeps no cookie, and calls the storm tool module's echo.
+    if (o.scenarios.some((s) => s !== 'kill')) command.fail('scenarios', o.scenarios.join(','), 'kill (the only scenario of --era modern)');
+    if (given.tool !== undefined)
+      command.fail('tool', given.tool, 'no --tool with --era modern (its clients call echo of bench/storm-tools.ts)');
+    if (given.postSockets !== undefined) command.fail('postSockets', String(given.postSockets), 'no --post-sockets with --era modern');
+    if (given.cookieless !== undefined || noCookies)
+      command.fail('cookieless', String(given.cookieless ?? 1), 'no cookie flags with --era modern (its clients never keep a cookie)');
+  } else if (given.announceRate !== undefined) command.fail('announceRate', String(given.announceRate), '--era modern');
   if (o.killNode > o.nodes) command.fail('killNode', String(o.killNode), `a node in 1..${o.nodes}`);
   if (o.basePort !== null && o.basePort + o.nodes + 1 > 65535)
     command.fail('basePort', String(o.basePort), `a port leaving room for ${o.nodes + 2} ports`);

@@ -8,7 +8,11 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Redis } from 'ioredis';
-import type { Recorder } from './storm-record.js';
+/** The clock of a run's recorder (the 2025 and the modern fleets each have their own). */
+export interface RunClock {
+  /** ms since the run's start. */
+  now(): number;
+}
 
 const SCRAPE_TIMEOUT_MS = 2000;
 
@@ -24,6 +28,11 @@ export interface NodeReading {
   /** mcp_forwarded_by_reason_total by reason (absent on a build without it). */
   forwardedByReason: Record<string, number>;
   streams: number;
+  /** mcp_listen_streams_active: open 2026-07-28 listen streams (absent on a build without it: 0). */
+  listeners: number;
+  /** mcp_cluster_events_published_total / _received_total: change events through Redis. */
+  eventsPublished: number;
+  eventsReceived: number;
   /** process_cpu_seconds_total (front and workers: one process). */
   cpuSeconds: number;
   /** process_start_time_seconds: a restarted node (counters from 0 again) has a new one; null if not exported. */
@@ -64,6 +73,9 @@ const WANTED = [
   'mcp_forwarded_requests_total',
   'mcp_forwarded_by_reason_total',
   'mcp_sse_streams_active',
+  'mcp_listen_streams_active',
+  'mcp_cluster_events_published_total',
+  'mcp_cluster_events_received_total',
   'process_cpu_seconds_total',
   'process_start_time_seconds',
 ] as const;
@@ -78,6 +90,9 @@ export function parseNodeMetrics(text: string): NodeReading {
     forwarded: 0,
     forwardedByReason: {},
     streams: 0,
+    listeners: 0,
+    eventsPublished: 0,
+    eventsReceived: 0,
     cpuSeconds: 0,
     startTime: null,
   };
@@ -114,6 +129,15 @@ export function parseNodeMetrics(text: string): NodeReading {
               break;
             case 'mcp_sse_streams_active':
               r.streams += v;
+              break;
+            case 'mcp_listen_streams_active':
+              r.listeners += v;
+              break;
+            case 'mcp_cluster_events_published_total':
+              r.eventsPublished += v;
+              break;
+            case 'mcp_cluster_events_received_total':
+              r.eventsReceived += v;
               break;
             case 'process_cpu_seconds_total':
               r.cpuSeconds += v;
@@ -244,7 +268,7 @@ export class Sampler {
   private lastChildren = childCpu();
 
   constructor(
-    private readonly rec: Recorder,
+    private readonly rec: RunClock,
     private readonly nodes: () => readonly SampledNode[],
     private readonly redis: Redis,
     private readonly clients: () => Sample['clients'],

@@ -257,7 +257,7 @@ function slow(s: RunData['samples'][number]): boolean {
  * the counter went down; over a gap (a missing reading before, or a late sample) the rate is taken from
  * the last reading before the gap and flagged.
  */
-function rate(
+export function rate(
   samples: RunData['samples'],
   read: (s: RunData['samples'][number]) => number | null,
   epoch: (s: RunData['samples'][number]) => number | null = () => null,
@@ -372,7 +372,7 @@ function throughputIn(d: RunData, fromS: number, toS: number): RunSummary['throu
 }
 
 /** A rate's points with the flagged ones (averages over a gap) taken out, for peaks and means. */
-function unflagged(r: Rate): Points {
+export function unflagged(r: Rate): Points {
   if (r.flagged.length === 0) return r.points;
   const f = new Set(r.flagged);
   return r.points.map(([x, y]) => [x, f.has(x) ? null : y]);
@@ -387,13 +387,13 @@ function perNode<T>(names: string[], f: (n: string) => T): Record<string, T> {
 }
 
 /** Highest value in [from, to]; NaN (shown as n/a) when there is none, e.g. every rate there was flagged. */
-function maxIn(points: Points, from: number, to: number): number {
+export function maxIn(points: Points, from: number, to: number): number {
   let m = NaN;
   for (const [x, y] of points) if (x >= from && x <= to && y !== null && !(y <= m)) m = y;
   return m;
 }
 
-function meanIn(points: Points, from: number, to: number): number {
+export function meanIn(points: Points, from: number, to: number): number {
   let sum = 0;
   let n = 0;
   for (const [x, y] of points) {

@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cpuSeconds, machineBusySeconds, track } from './processes.js';
+import { machineBusySeconds, track, treeCpuSeconds } from './processes.js';
 
 export const WRK_BIN = '/usr/bin/wrk';
 const ID_PLACEHOLDER = '[<id>]';
@@ -109,7 +109,7 @@ export async function runWrk(opts: {
   const dir = mkdtempSync(join(tmpdir(), 'bench-wrk-'));
   const script = join(dir, 'post.lua');
   writeFileSync(script, luaScript(opts.headers, opts.body, opts.checkEvery, opts.expect));
-  const cpu0 = cpuSeconds(opts.serverPid);
+  const cpu0 = treeCpuSeconds(opts.serverPid);
   const machine0 = machineBusySeconds();
   const t0 = process.hrtime.bigint();
   let wrkCpu = 0;
@@ -142,7 +142,7 @@ export async function runWrk(opts: {
       });
     });
     const wall = Number(process.hrtime.bigint() - t0) / 1e9;
-    const server = cpuSeconds(opts.serverPid) - cpu0;
+    const server = treeCpuSeconds(opts.serverPid) - cpu0;
     const machine = machineBusySeconds() - machine0;
     const selfCpu = process.cpuUsage(self0);
     const runner = (selfCpu.user + selfCpu.system) / 1e6;

@@ -12,15 +12,18 @@ function answer(sid: string | null, date: string, body: string, type = 'applicat
 
 const INIT = '{"jsonrpc":"2.0","id":"p","result":{}}';
 const TOOLS = '{"jsonrpc":"2.0","id":"p","result":{"content":[]}}';
+const MODERN = '{"jsonrpc":"2.0","id":"p","result":{"content":[],"resultType":"complete"}}';
 const ours: Exchange = {
   init: answer('abcdefgh', 'Sun, 29 Nov 2026 10:10:18 GMT', INIT),
   tools: answer(null, 'Sun, 29 Nov 2026 10:10:18 GMT', TOOLS),
+  modern: answer(null, 'Sun, 29 Nov 2026 10:10:18 GMT', MODERN),
 };
 
 void test('another Date and another session id of the same length are the same answer', () => {
   const theirs: Exchange = {
     init: answer('zyxwvuts', 'Sun, 29 Nov 2026 11:00:00 GMT', INIT),
     tools: answer(null, 'Sun, 29 Nov 2026 11:00:00 GMT', TOOLS),
+    modern: answer(null, 'Sun, 29 Nov 2026 11:00:00 GMT', MODERN),
   };
   assert.deepEqual(exchangeDifferences(ours, theirs), []);
 });
@@ -38,4 +41,5 @@ void test('a different body, header value, header order, status or session id le
   );
   assert.match(d({ ...ours, init: { ...ours.init, headers: [...ours.init.headers].reverse() } }), /initialize: headers \[/);
   assert.match(d({ ...ours, init: { ...ours.init, statusLine: 'HTTP/1.1 202 Accepted' } }), /initialize: status line/);
+  assert.match(d({ ...ours, modern: answer(null, 'x', MODERN.replace(',"resultType":"complete"', '')) }), /modern tools\/call: body/);
 });

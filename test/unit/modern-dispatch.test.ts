@@ -253,6 +253,66 @@ describe('modern dispatcher', () => {
     await new Promise((r) => setImmediate(r));
     expect(sent).toEqual([]);
   });
+
+  it('a signal first read after the cancel is already aborted, with the reason; extra and ctx.mcpReq share it', async () => {
+    const { defs, d } = setup();
+    let read: (() => AbortSignal[]) | null = null;
+    defs.registerTool('later', { description: 'reads its signal only when asked' }, (_a, extra) => {
+      read = () => [extra.signal, extra.signal, (extra as { mcpReq: { signal: AbortSignal } }).mcpReq.signal];
+      return new Promise(() => {});
+    });
+    const flight = d.dispatch(
+      {
+        id: 10,
+        method: 'tools/call',
+        params: { name: 'later', _meta: meta() },
+        headers: { protocolVersion: MODERN_VERSION, method: 'tools/call', name: 'later' },
+      },
+      { notify: () => {}, reply: () => {} },
+    );
+    await new Promise((r) => setImmediate(r));
+    expect(read).not.toBeNull();
+    flight!.cancel();
+    const [a, b, c] = read!();
+    expect(a.aborted).toBe(true);
+    expect(a).toBe(b);
+    expect(a).toBe(c);
+    expect((a.reason as { rpcCode?: unknown }).rpcCode).toBe(-32800);
+  });
+
+  it('a handler past its timeout finds its signal aborted when it reads it, and the client got -32603 first', async () => {
+    const defs = new Definitions();
+    const d = new ModernDispatcher(defs, createRequestStateSealer('a-cluster-secret-of-32-characters'), {
+      handlerTimeoutMs: 20,
+      listCache: { ttlMs: 60_000, cacheScope: 'private' },
+      readCache: { ttlMs: 0, cacheScope: 'private' },
+      now: () => Date.now(),
+    });
+    let signal: AbortSignal | null = null;
+    defs.registerTool('slow', { description: 'reads its signal after the timeout' }, (_a, extra) => {
+      return new Promise((resolve) =>
+        setTimeout(() => {
+          signal = extra.signal;
+          resolve({ content: [] });
+        }, 100),
+      );
+    });
+    const reply = await new Promise<any>((resolve) =>
+      d.dispatch(
+        {
+          id: 11,
+          method: 'tools/call',
+          params: { name: 'slow', _meta: meta() },
+          headers: { protocolVersion: MODERN_VERSION, method: 'tools/call', name: 'slow' },
+        },
+        { notify: () => {}, reply: (_s, b) => resolve(JSON.parse(b)) },
+      ),
+    );
+    expect(reply.error.code).toBe(-32603);
+    for (let i = 0; i < 100 && signal === null; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(signal!.aborted).toBe(true);
+    expect((signal!.reason as { code?: unknown }).code).toBe('MCP_ERR_HANDLER_TIMEOUT');
+  });
 });
 
 describe('the same handlers on a 2025 session', () => {

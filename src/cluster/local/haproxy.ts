@@ -84,6 +84,9 @@ defaults
     # A connection the pinned node refuses is retried once, on another node.
     option redispatch
     retries 1
+    # Without it HAProxy may hold the small writes of a response that has not ended (an SSE event on
+    # a stream) for up to 200 ms, hoping to send more in the same packet: every notification late.
+    option http-no-delay
     default-server inter ${inter}ms fall 2 rise 2 pool-purge-delay 5s
 
 frontend mcp_front

@@ -340,6 +340,22 @@ const overview = dashboard({
       ],
       24,
     ),
+    row('Authorization'),
+    ts(
+      'Auth failures by reason',
+      'Requests refused by authorization (MCP_AUTH_ISSUER): missing (no token: a client that has not signed in yet), malformed, expired, not_yet_valid, bad_signature, wrong_issuer, wrong_audience (a token for another resource), unknown_key, introspection_inactive (revoked) answer 401; insufficient_scope answers 403; key_fetch_error and introspection_error (the authorization server could not be reached) answer 503. A burst alerts.',
+      'reqps',
+      [target(rate('mcp_auth_failures_total', 'reason'), '{{reason}}')],
+      12,
+    ),
+    ts(
+      'Share of requests refused by authorization, per node',
+      'Refused requests (every reason: 401, 403, 503) over all requests on /mcp. A client signing in adds one refusal (its first, tokenless request); a steady share well above that means clients hold bad tokens.',
+      'percentunit',
+      [target(`${rate('mcp_auth_failures_total', 'instance')} / ${rate('mcp_requests_total', 'instance')}`, '{{instance}}')],
+      12,
+      { max: 1 },
+    ),
     row('Threads'),
     ts(
       'Event-loop lag (worst thread per node)',

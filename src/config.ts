@@ -115,6 +115,29 @@ export interface NodeOptions {
    * prove the front's guard. Off by default; refused unless NODE_ENV=test.
    */
   testFaults: boolean;
+  /**
+   * The base URL clients reach this node at (scheme, host, port, no path): the resource identifier
+   * and the protected resource metadata URL are built from it. Empty: http://HOST:PORT as bound.
+   */
+  publicUrl: string;
+  /**
+   * Authorization servers whose access tokens this node accepts (issuer URLs). Empty: authorization
+   * is off and every other MCP_AUTH_* option must be unset.
+   */
+  authIssuers: readonly string[];
+  /** This resource's identifier, which a token's `aud` must name. Empty: the public /mcp URL. */
+  authAudience: string;
+  /** JWKS URLs, one per issuer in the same order, used instead of the discovered `jwks_uri` (discovery is then skipped). */
+  authJwksUrls: readonly string[];
+  /** Scopes every request's token must carry. */
+  authScopes: readonly string[];
+  /** RFC 7662 introspection endpoint for opaque (non-JWT) tokens; empty: the first issuer's, if it advertises one and a client id is set. */
+  authIntrospectionUrl: string;
+  /** Client credentials this node introspects with (HTTP Basic). */
+  authClientId: string;
+  authClientSecret: string;
+  /** An introspected token is trusted this long at most before it is introspected again (revocation delay), ms. */
+  authIntrospectionCacheMs: number;
 }
 
 export const DEFAULTS: Readonly<NodeOptions> = Object.freeze({
@@ -164,6 +187,15 @@ export const DEFAULTS: Readonly<NodeOptions> = Object.freeze({
   maxSessionsPerPrincipal: 0,
   trustedProxies: Object.freeze([]),
   testFaults: false,
+  publicUrl: '',
+  authIssuers: Object.freeze([]),
+  authAudience: '',
+  authJwksUrls: Object.freeze([]),
+  authScopes: Object.freeze([]),
+  authIntrospectionUrl: '',
+  authClientId: '',
+  authClientSecret: '',
+  authIntrospectionCacheMs: 60_000,
 });
 
 type Kind = 'port' | 'int' | 'number' | 'bytes' | 'string' | 'list' | 'bool' | 'level' | 'nullable';
@@ -216,6 +248,15 @@ const SPEC: { [K in keyof NodeOptions]: [string, string, Kind, number?] } = {
   maxSessionsPerPrincipal: ['--max-sessions-per-principal', 'MCP_MAX_SESSIONS_PER_PRINCIPAL', 'int', 0],
   trustedProxies: ['--trusted-proxies', 'MCP_TRUSTED_PROXIES', 'list'],
   testFaults: ['--test-faults', 'MCP_TEST_FAULTS', 'bool'],
+  publicUrl: ['--public-url', 'MCP_PUBLIC_URL', 'nullable'],
+  authIssuers: ['--auth-issuer', 'MCP_AUTH_ISSUER', 'list'],
+  authAudience: ['--auth-audience', 'MCP_AUTH_AUDIENCE', 'nullable'],
+  authJwksUrls: ['--auth-jwks-url', 'MCP_AUTH_JWKS_URL', 'list'],
+  authScopes: ['--auth-scopes', 'MCP_AUTH_SCOPES', 'list'],
+  authIntrospectionUrl: ['--auth-introspection-url', 'MCP_AUTH_INTROSPECTION_URL', 'nullable'],
+  authClientId: ['--auth-client-id', 'MCP_AUTH_CLIENT_ID', 'nullable'],
+  authClientSecret: ['--auth-client-secret', 'MCP_AUTH_CLIENT_SECRET', 'nullable'],
+  authIntrospectionCacheMs: ['--auth-introspection-cache-ms', 'MCP_AUTH_INTROSPECTION_CACHE_MS', 'int', 0],
 };
 
 function invalid(name: string, raw: string, expected: string): never {
@@ -303,8 +344,20 @@ export function loadConfig(argv: readonly string[] = process.argv.slice(2), env:
   }
   // Checked here so a bad URL is a configuration error (exit 2) rather than a start-up failure.
   if (typeof out.redisUrl === 'string') parseRedisUrl(out.redisUrl);
-  if (out.clusterSecret === null) out.clusterSecret = '';
-  if (out.advertiseAddress === null) out.advertiseAddress = '';
+  // Nullable strings that mean "unset" when empty are kept as '' (one type for the option).
+  for (const key of [
+    'clusterSecret',
+    'advertiseAddress',
+    'publicUrl',
+    'authAudience',
+    'authIntrospectionUrl',
+    'authClientId',
+    'authClientSecret',
+  ])
+    if (out[key] === null) out[key] = '';
+  // Scopes are space-separated in OAuth; commas are accepted too, like every other list here.
+  out.authScopes = Object.freeze((out.authScopes as string[]).flatMap((s) => s.split(/\s+/)).filter(Boolean));
+  checkAuthConfig(out as unknown as NodeOptions);
   if (typeof out.clusterSecret === 'string' && out.clusterSecret !== '' && out.clusterSecret.length < 16) {
     invalid('MCP_CLUSTER_SECRET', '(hidden)', 'at least 16 characters');
   }
@@ -332,12 +385,65 @@ export function loadConfig(argv: readonly string[] = process.argv.slice(2), env:
   return Object.freeze(out) as unknown as Readonly<NodeOptions>;
 }
 
+/** An absolute http(s) URL without credentials or fragment, or a configuration error naming `name`. */
+function checkUrl(name: string, raw: string, path: 'any' | 'none'): void {
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    return invalid(name, raw, 'an absolute http(s) URL');
+  }
+  if ((u.protocol !== 'https:' && u.protocol !== 'http:') || u.username || u.password || u.hash)
+    invalid(name, raw, 'an absolute http(s) URL without credentials or fragment');
+  if (path === 'none' && ((u.pathname !== '/' && u.pathname !== '') || u.search)) invalid(name, raw, 'a base URL without path or query');
+}
+
+/**
+ * Authorization options: off unless MCP_AUTH_ISSUER names at least one issuer, and then consistent
+ * (URLs well formed, one JWKS URL per issuer, introspection credentials complete), so that a node
+ * never starts half-configured.
+ */
+function checkAuthConfig(o: NodeOptions): void {
+  if (o.publicUrl !== '') checkUrl('MCP_PUBLIC_URL', o.publicUrl, 'none');
+  const issuers = o.authIssuers;
+  if (issuers.length === 0) {
+    const stray = (
+      [
+        ['MCP_AUTH_AUDIENCE', o.authAudience !== ''],
+        ['MCP_AUTH_JWKS_URL', o.authJwksUrls.length > 0],
+        ['MCP_AUTH_SCOPES', o.authScopes.length > 0],
+        ['MCP_AUTH_INTROSPECTION_URL', o.authIntrospectionUrl !== ''],
+        ['MCP_AUTH_CLIENT_ID', o.authClientId !== ''],
+        ['MCP_AUTH_CLIENT_SECRET', o.authClientSecret !== ''],
+      ] as const
+    ).find(([, set]) => set);
+    if (stray) invalid(stray[0], '(set)', 'unset while MCP_AUTH_ISSUER is empty (authorization is off)');
+    return;
+  }
+  for (const issuer of issuers) checkUrl('MCP_AUTH_ISSUER', issuer, 'any');
+  if (new Set(issuers).size !== issuers.length) invalid('MCP_AUTH_ISSUER', issuers.join(','), 'distinct issuer URLs');
+  if (o.authAudience !== '' && /[\s"\\]/.test(o.authAudience))
+    invalid('MCP_AUTH_AUDIENCE', o.authAudience, 'a URI without spaces or quotes');
+  if (o.authJwksUrls.length > 0) {
+    if (o.authJwksUrls.length !== issuers.length)
+      invalid('MCP_AUTH_JWKS_URL', o.authJwksUrls.join(','), `one URL per issuer of MCP_AUTH_ISSUER (${issuers.length})`);
+    for (const u of o.authJwksUrls) checkUrl('MCP_AUTH_JWKS_URL', u, 'any');
+  }
+  // Scope tokens (RFC 6749 section 3.3): printable ASCII except space, '"' and '\'.
+  for (const scope of o.authScopes) if (!/^[\x21\x23-\x5b\x5d-\x7e]+$/.test(scope)) invalid('MCP_AUTH_SCOPES', scope, 'scope tokens');
+  if (o.authIntrospectionUrl !== '') checkUrl('MCP_AUTH_INTROSPECTION_URL', o.authIntrospectionUrl, 'any');
+  if ((o.authClientId === '') !== (o.authClientSecret === ''))
+    invalid(o.authClientId === '' ? 'MCP_AUTH_CLIENT_ID' : 'MCP_AUTH_CLIENT_SECRET', '(unset)', 'set together with its pair');
+  if (o.authIntrospectionUrl !== '' && o.authClientId === '')
+    invalid('MCP_AUTH_CLIENT_ID', '(unset)', 'client credentials for MCP_AUTH_INTROSPECTION_URL');
+}
+
 /** `--help` text: every option with its flag, variable and default. */
 export function usage(): string {
   const rows = (Object.keys(SPEC) as (keyof NodeOptions)[]).map((k) => {
     const [flag, envName] = SPEC[k];
     const d = DEFAULTS[k];
-    const shown = k === 'clusterSecret' ? '(none)' : Array.isArray(d) ? d.join(',') || '(none)' : String(d);
+    const shown = k === 'clusterSecret' || k === 'authClientSecret' ? '(none)' : Array.isArray(d) ? d.join(',') || '(none)' : String(d);
     return `  ${flag.padEnd(22)} ${envName.padEnd(24)} default: ${shown}`;
   });
   return `usage: npm start -- [flags]\n\n${rows.join('\n')}\n`;

@@ -19,6 +19,8 @@ export const ErrorCodes = {
   MCP_ERR_WORKER_STALLED: 'MCP_ERR_WORKER_STALLED',
   /** A 2026-07-28 `requestState` failed verification: malformed, altered, expired, or minted for another request. */
   MCP_ERR_REQUEST_STATE: 'MCP_ERR_REQUEST_STATE',
+  /** An authorization server's metadata could not be fetched at start, or does not fit its configuration. */
+  MCP_ERR_AUTH_DISCOVERY: 'MCP_ERR_AUTH_DISCOVERY',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -44,6 +46,11 @@ export const RpcCodes = {
   /** Server-side "connection closed" / request timeout as the SDK uses them. */
   CONNECTION_CLOSED: -32000,
   RESOURCE_NOT_FOUND: -32002,
+  /**
+   * A request refused by authorization (401, 403) or whose token could not be checked (503): a
+   * server error code, since clients act on the HTTP status and WWW-Authenticate, not on this body.
+   */
+  AUTHORIZATION: -32000,
   REQUEST_CANCELLED: -32800,
   /** 2026-07-28: the Mcp-* / MCP-Protocol-Version headers disagree with the body, or are missing or malformed. */
   HEADER_MISMATCH: -32020,

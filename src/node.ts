@@ -25,6 +25,7 @@ import { log } from './log.js';
 import { Metrics } from './metrics/metrics.js';
 import { SessionPool } from './pool/pool.js';
 import { registryFactory, type RegistryFactory } from './registry/create.js';
+import { createResourceServer, discoverIssuers, type DiscoveredIssuers } from './auth/setup.js';
 
 export interface RunningNode {
   port: number;
@@ -120,10 +121,13 @@ export async function startNode(config: Readonly<NodeOptions>): Promise<RunningN
     await directory?.close();
   };
   let makeRegistry: RegistryFactory;
+  let authIssuers: DiscoveredIssuers | null;
   try {
     const stale = directory ? await directory.clearPreviousLife() : 0;
     if (stale > 0) log.warn('removed session keys left by an earlier process with this NODE_ID', { sessions: stale });
     makeRegistry = await registryFactory(config);
+    // Before the node listens: an issuer whose metadata cannot be read fails the start, named.
+    authIssuers = config.authIssuers.length > 0 ? await discoverIssuers(config) : null;
     await pool.start();
   } catch (err) {
     await closeEarly();
@@ -165,6 +169,7 @@ export async function startNode(config: Readonly<NodeOptions>): Promise<RunningN
       directory,
       forwarder: directory && tagger && config.forward ? new Forwarder(config) : null,
       limits,
+      auth: authIssuers ? createResourceServer(config, authIssuers, port) : null,
       // Last: nothing after it can throw and leave its connections open.
       events:
         config.redisUrl && config.clusterSecret

@@ -67,6 +67,11 @@ export interface HandlerExtra {
   mcpReq?: McpRequestContext;
   /** The protocol era of this request: 'legacy' (2025 session) or 'modern' (2026-07-28, stateless). */
   era?: 'legacy' | 'modern';
+  /**
+   * The caller's verified access token (the SDK v1's `extra.authInfo`) when the node checks tokens
+   * (MCP_AUTH_ISSUER); undefined otherwise. `extra` holds the token's claims (`sub`, `iss`, ...).
+   */
+  authInfo?: AuthInfo;
 }
 
 /** The SDK v2 request view as the dispatchers build it; handlers see it completed (`McpRequestView`). */
@@ -103,7 +108,7 @@ export interface McpRequestView extends McpRequestContext {
   requestSampling(params: Record<string, unknown>, options?: RequestOptions): Promise<Record<string, unknown>>;
 }
 
-/** Who the client is, as an authenticating front would report it (the SDK's `AuthInfo`). */
+/** Who the client is, as the front verified it (the SDK's `AuthInfo`). */
 export interface AuthInfo {
   token: string;
   clientId: string;
@@ -113,7 +118,7 @@ export interface AuthInfo {
   extra?: Record<string, unknown>;
 }
 
-/** `ctx.http`: `authInfo` stays undefined, since this runtime authenticates no client. */
+/** `ctx.http`: `authInfo` is the verified caller when the node checks tokens (MCP_AUTH_ISSUER), else undefined. */
 export interface HttpContext {
   readonly authInfo?: AuthInfo;
 }
@@ -208,6 +213,13 @@ export interface ToolConfig {
    * handler returns later is dropped. Not listed in tools/list.
    */
   timeoutMs?: number;
+  /**
+   * Not in the SDK: OAuth scopes a caller's access token must carry to call this tool, when the node
+   * checks tokens (MCP_AUTH_ISSUER). A call without them is answered HTTP 403 with
+   * `WWW-Authenticate: Bearer error="insufficient_scope", scope="..."`, so the client can ask for
+   * them (step-up). Ignored when authorization is off. Not listed in tools/list.
+   */
+  scopes?: string[];
 }
 
 // The arguments are whatever the tool's inputSchema accepted: a tool module names their type itself (the SDK's

@@ -65,6 +65,15 @@ function resolveSchema(what: string, schema: unknown, io: 'input' | 'output'): S
   }
 }
 
+/** RFC 6749 section 3.3 scope tokens. */
+const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
+
+function checkScopes(tool: string, scopes: unknown): void {
+  if (scopes === undefined) return;
+  if (!Array.isArray(scopes) || !scopes.every((s) => typeof s === 'string' && SCOPE_TOKEN.test(s)))
+    throw new TypeError(`Tool ${tool} scopes: expected an array of OAuth scope tokens`);
+}
+
 function completionResult(suggested: unknown): unknown {
   const values = Array.isArray(suggested) ? suggested.map(String) : [];
   const list = values.slice(0, MAX_COMPLETIONS);
@@ -83,7 +92,7 @@ function isInputRequired(r: unknown): r is InputRequiredResult {
   return typeof r === 'object' && r !== null && (r as { resultType?: unknown }).resultType === 'input_required';
 }
 
-/** `ctx.http` of every request: this runtime authenticates no client, so `authInfo` is undefined. */
+/** `ctx.http` of a request when the node checks no tokens: `authInfo` is undefined. */
 const NO_HTTP: HttpContext = Object.freeze({});
 const NO_STATE = <T>(): T | undefined => undefined;
 
@@ -154,7 +163,8 @@ class Context implements HandlerContext {
   readonly sendRequest: HandlerExtra['sendRequest'];
   readonly closeSSEStream: HandlerExtra['closeSSEStream'];
   readonly era: HandlerExtra['era'];
-  readonly http: HttpContext = NO_HTTP;
+  readonly authInfo: HandlerExtra['authInfo'];
+  readonly http: HttpContext;
   #view: McpRequestView | null = null;
   readonly #method: string;
   readonly #inputResponses: Readonly<Record<string, unknown>> | undefined;
@@ -177,6 +187,8 @@ class Context implements HandlerContext {
     this.sendRequest = extra.sendRequest;
     this.closeSSEStream = extra.closeSSEStream;
     this.era = extra.era;
+    this.authInfo = extra.authInfo;
+    this.http = extra.authInfo === undefined ? NO_HTTP : { authInfo: extra.authInfo };
   }
 
   get signal(): AbortSignal {
@@ -259,6 +271,7 @@ export class Definitions implements McpServerApi {
   registerTool(name: string, config: ToolConfig, handler: ToolHandler): void {
     if (this.tools.has(name)) throw new Error(`Tool ${name} is already registered`);
     const input = resolveSchema(`Tool ${name} inputSchema`, config.inputSchema, 'input');
+    checkScopes(name, config.scopes);
     const output =
       config.outputSchema === undefined ? undefined : resolveSchema(`Tool ${name} outputSchema`, config.outputSchema, 'output').json;
     this.tools.set(name, { name, config, input, output, handler });
@@ -379,6 +392,13 @@ export class Definitions implements McpServerApi {
     return { resources: out };
   }
 
+  /** Scopes per tool, for the tools that declare any (the front answers 403 without them); null when none does. */
+  toolScopes(): Record<string, string[]> | null {
+    let out: Record<string, string[]> | null = null;
+    for (const t of this.tools.values()) if (t.config.scopes && t.config.scopes.length > 0) (out ??= {})[t.name] = [...t.config.scopes];
+    return out;
+  }
+
   /** The handler timeout of tools/call for this tool: the node's, or the tool's `timeoutMs` when lower. */
   toolTimeout(name: unknown, nodeMs: number): number {
     const t = typeof name === 'string' ? this.tools.get(name)?.config.timeoutMs : undefined;
@@ -390,6 +410,13 @@ export class Definitions implements McpServerApi {
     const tool = typeof name === 'string' ? this.tools.get(name) : undefined;
     // Spec: "Servers SHOULD return standard JSON-RPC errors for ... Unknown tools".
     if (!tool) throw new RpcError(RpcCodes.INVALID_PARAMS, `Tool ${String(name)} not found`);
+    // The front refuses such calls with 403 for the tools it learnt of at start; this covers a tool
+    // registered later, with a JSON-RPC error, so a declared scope is never skipped.
+    const scopes = tool.config.scopes;
+    if (scopes !== undefined && extra.authInfo !== undefined && !scopes.every((x) => extra.authInfo!.scopes.includes(x)))
+      throw new RpcError(RpcCodes.AUTHORIZATION, `Forbidden: tool ${tool.name} needs scopes: ${scopes.join(' ')}`, {
+        requiredScopes: scopes,
+      });
     let args: unknown = params.arguments ?? {};
     const parse = tool.input.parse;
     if (parse) {

@@ -12,6 +12,7 @@ import type { ModernHost } from './modern-host.js';
 import type { HandlerExtra, JsonRpcNotification, JsonRpcRequestOut, RequestOptions } from './api.js';
 import { E_TIMEOUT, E_UNSERIALIZABLE, WorkerMetrics } from './metrics.js';
 import { FaultLog } from './faults.js';
+import { authInfoOf } from './auth-info.js';
 import { LAG_RESOLUTION_MS, lagSeconds } from '../src/metrics/hot.js';
 import { isRpcError } from './rpc-error.js';
 import {
@@ -166,6 +167,7 @@ export class SessionWorker {
     const msg = JSON.parse(m.body) as Json;
     const params = (msg.params ?? {}) as Json;
     const s = new Session(m.sessionId, m.version);
+    if (m.auth !== undefined) s.authInfo = authInfoOf(m.auth);
     s.clientCapabilities = (params.capabilities as Json) ?? {};
     s.clientInfo = params.clientInfo ?? null;
     this.sessions.set(s.id, s);
@@ -236,6 +238,7 @@ export class SessionWorker {
     const s = this.sessions.get(m.sessionId);
     if (!s) return this.missing(m.exchange);
     s.lastSeen = Date.now();
+    if (m.auth !== undefined) s.authInfo = authInfoOf(m.auth);
     const parsed = JSON.parse(m.body) as Json | Json[];
     const batch = Array.isArray(parsed);
     const msgs = batch ? parsed : [parsed];
@@ -472,6 +475,7 @@ export class SessionWorker {
       sessionId: s.id,
       requestId,
       _meta: params._meta as Json | undefined,
+      authInfo: s.authInfo,
       sendNotification: (n: JsonRpcNotification): Promise<void> => {
         if (s.closed) return Promise.reject(new McpRuntimeError(ErrorCodes.MCP_ERR_SESSION_CLOSED, 'session closed'));
         if (n.method === 'notifications/message' && s.logLevel >= 0) {

@@ -297,6 +297,31 @@ function registerContentTools(server: McpServerApi): void {
   );
 }
 
+/**
+ * Who is calling: the subject, client and scopes of the caller's verified access token (both SDK
+ * shapes carry it: `extra.authInfo`, `ctx.http.authInfo`). With authorization off there is no caller.
+ */
+function registerIdentityTools(server: McpServerApi): void {
+  server.registerTool(
+    'whoami',
+    {
+      title: 'Who am I',
+      description: "Returns the caller's subject, client id and scopes from its access token (authorization on)",
+      inputSchema: NO_ARGS,
+    },
+    (_args: unknown, ctx) => {
+      const auth = ctx.http.authInfo;
+      if (auth === undefined)
+        return {
+          content: [{ type: 'text', text: 'anonymous: this node checks no access tokens' }],
+          structuredContent: { authenticated: false },
+        };
+      const who = { authenticated: true, subject: auth.extra?.sub, issuer: auth.extra?.iss, clientId: auth.clientId, scopes: auth.scopes };
+      return { content: [{ type: 'text', text: JSON.stringify(who) }], structuredContent: who };
+    },
+  );
+}
+
 function registerStreamingTools(server: McpServerApi): void {
   // tools-call-with-logging: three info-level log notifications ~50 ms apart (client sets level "debug")
   server.registerTool(
@@ -592,6 +617,7 @@ export default function register(server: McpServerApi): void {
     'Built-in test server: implements every tool, resource and prompt the MCP conformance suite expects.',
   );
   registerContentTools(server);
+  registerIdentityTools(server);
   registerStreamingTools(server);
   registerClientRequestTools(server);
   registerResources(server);

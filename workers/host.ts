@@ -82,6 +82,7 @@ export default async function host(data: HostTaskData): Promise<HostResult> {
       done('closed');
     });
     port.start();
-    out.push({ type: 'ready', slot: data.slot });
+    const toolScopes = defs.toolScopes();
+    out.push(toolScopes === null ? { type: 'ready', slot: data.slot } : { type: 'ready', slot: data.slot, toolScopes });
   });
 }

@@ -8,6 +8,7 @@ import type { BatchChannel } from '../src/pool/channel.js';
 import type { CancelMsg, ModernMsg, ToFront } from '../src/pool/messages.js';
 import { Bodies, classify, MsgKind } from '../src/protocol/jsonrpc.js';
 import type { ModernDispatcher, ModernFlight, ModernSink } from './modern.js';
+import { authInfoOf } from './auth-info.js';
 
 /**
  * 2026-07-28 requests one worker runs at once at most; beyond it the front gets 503 at once. Each
@@ -79,6 +80,7 @@ export class ModernHost {
         params: msg.params,
         headers: { protocolVersion: m.protocolVersion, method: m.mcpMethod, name: m.mcpName },
         paramHeaders: m.paramHeaders ?? undefined,
+        authInfo: m.auth === undefined ? undefined : authInfoOf(m.auth),
       },
       sink,
     );

@@ -28,7 +28,7 @@ import {
 } from '../src/protocol/modern.js';
 import type { RequestStateSealer } from '../src/cluster/request-state.js';
 import type { Definitions } from './definitions.js';
-import type { HandlerExtra, JsonRpcNotification, McpRequestContext } from './api.js';
+import type { AuthInfo, HandlerExtra, JsonRpcNotification, McpRequestContext } from './api.js';
 import { isRpcError, RpcError } from './rpc-error.js';
 
 type Json = Record<string, unknown>;
@@ -50,6 +50,8 @@ export interface ModernRequest {
   headers: ModernHeaders;
   /** The request's `mcp-param-*` headers by lower-cased name (bounded by the front). */
   paramHeaders?: Readonly<Record<string, string>>;
+  /** The verified caller (authorization on). */
+  authInfo?: AuthInfo;
 }
 
 /** Where the answer goes. `notify` switches the response to SSE; `reply` ends it (JSON, or the last event). */
@@ -153,6 +155,7 @@ class ModernExtra implements HandlerExtra {
   readonly sendRequest = noServerRequests;
   readonly closeSSEStream = noop;
   readonly era = 'modern';
+  readonly authInfo: AuthInfo | undefined;
 
   constructor(
     flight: Flight,
@@ -162,6 +165,7 @@ class ModernExtra implements HandlerExtra {
     this.#flight = flight;
     this.requestId = flight.req.id;
     this._meta = mcpReq._meta;
+    this.authInfo = flight.req.authInfo;
   }
 
   get signal(): AbortSignal {

@@ -5,6 +5,7 @@
  * Event ids are `<stream>_<seq>`: they encode their stream, so a GET with Last-Event-ID resumes exactly
  * that stream and replays only what belonged to it ("Each message goes on exactly one stream").
  */
+import type { AuthInfo } from './api.js';
 import type { ToFront } from '../src/pool/messages.js';
 import type { MessageSink } from '../src/pool/channel.js';
 import { wantsPriming } from '../src/protocol/versions.js';
@@ -89,6 +90,8 @@ export class Session {
   inflight: Map<string | number, Inflight> | null = null;
   outbound: Map<number, PendingOut> | null = null;
   subscriptions: Set<string> | null = null;
+  /** The verified caller's token as handlers see it (`extra.authInfo`); undefined with authorization off. */
+  authInfo: AuthInfo | undefined = undefined;
 
   constructor(id: string, version: string) {
     this.id = id;

@@ -8,6 +8,8 @@ import { handleDelete, handleGet, handleMethodNotAllowed, handlePost } from './m
 import { JSON_TYPE, Status } from './http.js';
 import type { NodeContext } from './context.js';
 import { headerFault, injectedFault, processFault } from './test-faults.js';
+import { serveResourceMetadata } from './auth.js';
+import { PRM_MCP_PATH, PRM_PATH } from '../auth/resource-server.js';
 
 const NOT_FOUND_BODY = JSON.stringify({ error: 'Not Found', hint: 'the MCP endpoint is /mcp' });
 
@@ -33,6 +35,15 @@ export function addRoutes(app: TemplatedApp, st: NodeContext): void {
     guarded(st, 'method_not_allowed', (res) => handleMethodNotAllowed(st, res)),
   );
 
+  if (st.auth !== null) {
+    // RFC 9728: the document for resource https://host/mcp is at /.well-known/oauth-protected-resource/mcp;
+    // the root path serves it too, for clients that look there first.
+    for (const path of [PRM_PATH, PRM_MCP_PATH])
+      app.get(
+        path,
+        guarded(st, 'resource_metadata', (res) => serveResourceMetadata(st, res)),
+      );
+  }
   app.get(
     '/healthz',
     guarded(st, 'health', (res, req) => {

@@ -92,19 +92,52 @@ export function checkClient(
   sid: string,
   principalKey: string | null,
 ): ClientCheck {
-  const limits = st.limits!;
-  if (st.forwarder !== null) {
-    const auth = req.getHeader(FORWARD_AUTH_HEADER);
-    // An auth header that does not verify is a client's: it is limited as one (and counted by fromPeer).
-    if (auth !== '') {
-      const carried = req.getHeader(CLIENT_KEY_HEADER);
-      if (st.forwarder.auth.verify(auth, method, PATH, sid, Date.now(), carried))
-        return { key: carried === '' ? '' : Buffer.from(carried, 'base64url').toString('utf8'), retryAfter: 0 };
-    }
-  }
-  const key =
-    principalKey !== null ? principalIdentity(principalKey) : clientKey(remoteAddress(res), limits.trusted, () => forwardedFor(req));
-  const retryAfter = limits.buckets === null ? 0 : limits.buckets.take(key);
+  const peer = peerClient(st, req, method, sid);
+  if (peer !== null) return peer;
+  return take(st, principalKey !== null ? principalIdentity(principalKey) : addressKey(st, res, req));
+}
+
+/**
+ * For a request whose token is still being verified (a token the node has not seen): what can only be
+ * read while uWS's request is valid. Nothing is counted yet; settleClient counts it once the caller is known.
+ */
+export function pendingClient(
+  st: NodeContext,
+  res: HttpResponse,
+  req: HttpRequest,
+  method: 'POST' | 'GET' | 'DELETE',
+  sid: string,
+): ClientCheck {
+  return peerClient(st, req, method, sid) ?? { key: addressKey(st, res, req), retryAfter: PENDING };
+}
+
+/** Counts a pendingClient check for its caller (`principalKey`; null: the address read before). */
+export function settleClient(st: NodeContext, c: ClientCheck, principalKey: string | null): ClientCheck {
+  if (c.retryAfter !== PENDING) return c;
+  return take(st, principalKey !== null ? principalIdentity(principalKey) : c.key);
+}
+
+/** retryAfter of a check not counted yet. */
+const PENDING = -1;
+
+/** The identity a peer node carried with a request it forwarded (authenticated); null when a client sent it. */
+function peerClient(st: NodeContext, req: HttpRequest, method: 'POST' | 'GET' | 'DELETE', sid: string): ClientCheck | null {
+  if (st.forwarder === null) return null;
+  const auth = req.getHeader(FORWARD_AUTH_HEADER);
+  // An auth header that does not verify is a client's: it is limited as one (and counted by fromPeer).
+  if (auth === '') return null;
+  const carried = req.getHeader(CLIENT_KEY_HEADER);
+  if (!st.forwarder.auth.verify(auth, method, PATH, sid, Date.now(), carried)) return null;
+  return { key: carried === '' ? '' : Buffer.from(carried, 'base64url').toString('utf8'), retryAfter: 0 };
+}
+
+function addressKey(st: NodeContext, res: HttpResponse, req: HttpRequest): string {
+  return clientKey(remoteAddress(res), st.limits!.trusted, () => forwardedFor(req));
+}
+
+function take(st: NodeContext, key: string): ClientCheck {
+  const buckets = st.limits!.buckets;
+  const retryAfter = buckets === null ? 0 : buckets.take(key);
   if (retryAfter > 0) st.metrics.rateLimited.inc(RL_REQUESTS);
   return { key, retryAfter };
 }
@@ -134,20 +167,11 @@ export function refuseRate(st: NodeContext, res: HttpResponse, id: string | numb
 }
 
 /**
- * GET and DELETE: identifies the client and answers 429 when it is over the rate (no body, so no
- * id). Returns false if answered.
+ * GET and DELETE: answers 429 when the client is over the rate (no body, so no id). Returns false if
+ * answered. `c` comes from checkClient (or settleClient).
  */
-export function admitClientRequest(
-  st: NodeContext,
-  res: HttpResponse,
-  req: HttpRequest,
-  method: 'GET' | 'DELETE',
-  sid: string,
-  principalKey: string | null,
-  metricsMethod: number,
-): boolean {
-  const c = checkClient(st, res, req, method, sid, principalKey);
-  if (c.retryAfter === 0) return true;
+export function admitClient(st: NodeContext, res: HttpResponse, c: ClientCheck, metricsMethod: number): boolean {
+  if (c.retryAfter <= 0) return true;
   refuseRate(st, res, null, c.retryAfter, metricsMethod);
   return false;
 }

@@ -7,6 +7,7 @@ import type { NodeDirectory } from '../cluster/directory.js';
 import type { ClusterEvents } from '../cluster/events.js';
 import type { SessionTagger } from '../cluster/session-tag.js';
 import type { NodeOptions } from '../config.js';
+import type { ResourceServer } from '../auth/resource-server.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { SessionPool } from '../pool/pool.js';
 import type { ClientLimits } from './client-limits.js';
@@ -42,4 +43,6 @@ export interface NodeContext {
   readonly forwarder: Forwarder | null;
   /** Per-client limits (request rate, sessions per identity); null when all are off. */
   readonly limits: ClientLimits | null;
+  /** With MCP_AUTH_ISSUER: token verification, challenges and the protected resource metadata. */
+  readonly auth: ResourceServer | null;
 }

@@ -31,10 +31,20 @@ import { CLIENT_KEY_HEADER } from './client-limits.js';
 const PATH = '/mcp';
 
 /** Response headers relayed to the client; hop-by-hop and framing headers are uWS's own. */
-const RELAYED = ['content-type', 'mcp-session-id', 'cache-control', 'allow', 'x-accel-buffering'];
+const RELAYED = ['content-type', 'mcp-session-id', 'cache-control', 'allow', 'x-accel-buffering', 'www-authenticate', 'retry-after'];
 
 /** Request headers a forwarded request carries over. */
-export const PASSED = ['host', 'origin', 'accept', 'content-type', 'mcp-session-id', 'mcp-protocol-version', 'last-event-id'] as const;
+export const PASSED = [
+  'host',
+  'origin',
+  'accept',
+  'content-type',
+  'mcp-session-id',
+  'mcp-protocol-version',
+  'last-event-id',
+  // The owner checks the caller's token again (from its own cache once seen).
+  'authorization',
+] as const;
 
 /**
  * What Node's http client refuses in a header value (its checkInvalidHeaderChar): anything but TAB,

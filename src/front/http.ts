@@ -5,6 +5,7 @@ export const Status: Record<number, string> = {
   200: '200 OK',
   202: '202 Accepted',
   400: '400 Bad Request',
+  401: '401 Unauthorized',
   403: '403 Forbidden',
   404: '404 Not Found',
   405: '405 Method Not Allowed',

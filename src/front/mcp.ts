@@ -25,13 +25,26 @@ import { Bodies, classify, MsgKind } from '../protocol/jsonrpc.js';
 import { allowsBatch, negotiate, versionIndex } from '../protocol/versions.js';
 import { bodyIsModern, checkEnvelope, Era, eraOfHeaders, listenAckBody, listenFilter, modernErrorBody } from '../protocol/modern.js';
 import type { Slot } from '../pool/pool.js';
+import type { ModernMsg } from '../pool/messages.js';
 import { accepts, ALLOW_MCP, JSON_TYPE, SSE_TYPE, Status, writeJson } from './http.js';
 import { internalError } from './fault.js';
 import { forward, forwardReason, fromPeer, PASSED, type ForwardRequest } from './forward.js';
 import { admitInitParams, admitSession, batchTooLarge } from './limits.js';
-import { admitClientRequest, admitClientSession, carryClient, checkClient, refuseRate, type ClientCheck } from './client-limits.js';
+import {
+  admitClient,
+  admitClientSession,
+  carryClient,
+  checkClient,
+  pendingClient,
+  refuseRate,
+  settleClient,
+  type ClientCheck,
+} from './client-limits.js';
 import { textFault } from './test-faults.js';
 import type { NodeContext } from './context.js';
+import { afterVerification, authenticate, missingToolScopes, REFUSED, refuseTool, wireAuth } from './auth.js';
+import type { Principal, WireAuthInfo } from '../auth/principal.js';
+import type { AuthOutcome } from '../auth/verifier.js';
 
 /** The headers a 2026-07-28 request mirrors from its body, read while uWS's request is valid. */
 interface ModernHead {
@@ -40,6 +53,8 @@ interface ModernHead {
   mcpName: string;
   paramHeaders: Record<string, string> | null;
 }
+
+const M_TOOLS_CALL = methodIndex('tools/call');
 
 /** `mcp-param-*` headers kept per request at most (a tool schema names at most this many). */
 const MAX_PARAM_HEADERS = 32;
@@ -69,8 +84,15 @@ interface PostHead {
   fwd: Record<string, string> | null;
   /** Why it reached this node, if forwarded (FORWARD_REASONS index; read with `fwd`). */
   reason: number;
-  /** The per-client limits' view of it; null when they are off. */
+  /** The per-client limits' view of it; null when they are off (counted once the caller is known). */
   client: ClientCheck | null;
+  /**
+   * The verified caller (null: authorization off). Set before onPostBody's dispatch; limits and
+   * session binding read it there.
+   */
+  principal: Principal | null;
+  /** A verification still running while the body is read; onPostBody waits for it. */
+  pending: Promise<AuthOutcome> | null;
 }
 
 /**
@@ -171,13 +193,15 @@ function commonChecks(
 }
 
 /** `principalKey`: the authenticated principal's key, the identity per-client limits count by (null: the client's address). */
-export function handlePost(st: NodeContext, res: HttpResponse, req: HttpRequest, principalKey: string | null = null): void {
+export function handlePost(st: NodeContext, res: HttpResponse, req: HttpRequest): void {
   const sid = req.getHeader('mcp-session-id');
-  const client = st.limits === null ? null : checkClient(st, res, req, 'POST', sid, principalKey);
   const hv = req.getHeader('mcp-protocol-version');
   const era = eraOfHeaders(hv, sid);
   if (!commonChecks(st, res, req, true, hv, era === Era.Modern)) return;
   const other = era === Era.Modern ? ERA_MODERN + M_OTHER : M_OTHER;
+  const auth = authenticate(st, res, req, other, true);
+  if (auth === REFUSED) return;
+  const client = clientOf(st, res, req, 'POST', sid, auth);
   const accept = req.getHeader('accept');
   if (!accepts(accept, JSON_TYPE) || !accepts(accept, SSE_TYPE)) return reject(st, res, 406, Bodies.notAcceptablePost, other, true);
   const ctype = req.getHeader('content-type');
@@ -195,6 +219,8 @@ export function handlePost(st: NodeContext, res: HttpResponse, req: HttpRequest,
     fwd: (st.readiness.draining || (sid !== '' && !st.sessions.has(sid))) && mayForward(st, req, 'POST', sid) ? captureHeaders(req) : null,
     reason: FR_NO_TAG,
     client,
+    principal: auth instanceof Promise ? null : auth,
+    pending: auth instanceof Promise ? auth : null,
   };
   if (head.fwd !== null) {
     head.reason = forwardReason(req);
@@ -316,6 +342,27 @@ function answer(st: NodeContext, res: HttpResponse, status: number, body: string
 }
 
 function onPostBody(st: NodeContext, res: HttpResponse, head: PostHead, raw: Buffer): void {
+  const pending = head.pending;
+  if (pending !== null) {
+    // The token was new: its verification ran while the body was read. onAborted is set already.
+    head.pending = null;
+    const other = head.era === Era.Modern ? ERA_MODERN + M_OTHER : M_OTHER;
+    return afterVerification(
+      st,
+      res,
+      pending,
+      other,
+      (principal) => {
+        head.principal = principal;
+        if (head.client !== null) {
+          head.client = settleClient(st, head.client, principal.key);
+          if (head.fwd !== null) carryClient(head.fwd, head.client);
+        }
+        onPostBody(st, res, head, raw);
+      },
+      (err, gone) => internalError(st, gone || head.aborted ? null : res, 'body', err),
+    );
+  }
   // Small bodies cannot be costly to parse; a large one could stall this thread for every session.
   if (raw.length >= SHAPE_SCAN_MIN_BYTES && jsonShapeTooLarge(raw)) return answer(st, res, 400, Bodies.tooComplex, M_OTHER);
   const text = raw.toString('utf8');
@@ -330,6 +377,14 @@ function onPostBody(st: NodeContext, res: HttpResponse, head: PostHead, raw: Buf
   // Over the rate: answered now that the body is read (answering earlier resets a client still sending it).
   if (head.client !== null && head.client.retryAfter > 0)
     return refuseRate(st, res, requestId(parsed), head.client.retryAfter, (modern ? modernMethodIndex : methodIndex)(methodOf(parsed)));
+  if (head.principal !== null) {
+    const needed = missingToolScopes(st, head.principal, parsed);
+    if (needed !== null) {
+      const metric = (modern ? ERA_MODERN : 0) + (Array.isArray(parsed) ? M_BATCH : M_TOOLS_CALL);
+      res.cork(() => refuseTool(st, res, needed, metric));
+      return;
+    }
+  }
   if (modern) return modernPost(st, res, head, parsed, text);
   let requests = 0;
   let method = M_OTHER;
@@ -387,10 +442,14 @@ function onPostBody(st: NodeContext, res: HttpResponse, head: PostHead, raw: Buf
   }
   const slot = st.sessions.slotOf(route);
   if (isBatch && !allowsBatch(st.sessions.revisionOf(route))) return answer(st, res, 400, Bodies.batchNotAllowed, method);
+  const auth = authUpdate(st, sid, head.principal);
   if (requests === 0) {
     // "If the input consists solely of JSON-RPC responses or notifications ... the server MUST return
     // HTTP status code 202 Accepted with no body."
-    st.pool.send(slot, { type: 'post', sessionId: sid, exchange: 0, body: text });
+    st.pool.send(
+      slot,
+      auth ? { type: 'post', sessionId: sid, exchange: 0, body: text, auth } : { type: 'post', sessionId: sid, exchange: 0, body: text },
+    );
     res.cork(() => {
       res.writeStatus(Status[202]).end();
     });
@@ -400,7 +459,22 @@ function onPostBody(st: NodeContext, res: HttpResponse, head: PostHead, raw: Buf
   const conn = st.exchanges.open(res, sid, slot, false, method, head.started);
   res.onAborted(() => st.exchanges.aborted(conn));
   if (head.aborted) return st.exchanges.aborted(conn);
-  st.pool.send(slot, { type: 'post', sessionId: sid, exchange: conn.id, body: text });
+  st.pool.send(
+    slot,
+    auth
+      ? { type: 'post', sessionId: sid, exchange: conn.id, body: text, auth }
+      : { type: 'post', sessionId: sid, exchange: conn.id, body: text },
+  );
+}
+
+/**
+ * The caller to send a session's worker with this request: only when its token is not the one the
+ * worker has (the first request after a refresh), so the usual request carries nothing more.
+ */
+function authUpdate(st: NodeContext, sid: string, p: Principal | null): WireAuthInfo | undefined {
+  if (p === null || st.sessions.principalOf(sid) === p) return undefined;
+  st.sessions.setPrincipal(sid, p);
+  return wireAuth(st, p);
 }
 
 /**
@@ -429,7 +503,7 @@ function modernPost(st: NodeContext, res: HttpResponse, head: PostHead, parsed: 
   res.onAborted(() => st.exchanges.aborted(conn));
   if (head.aborted) return st.exchanges.aborted(conn);
   const h = head.modern;
-  st.pool.send(slot, {
+  const msg: ModernMsg = {
     type: 'modern',
     exchange: conn.id,
     body: text,
@@ -437,7 +511,9 @@ function modernPost(st: NodeContext, res: HttpResponse, head: PostHead, parsed: 
     mcpMethod: h?.mcpMethod ?? '',
     mcpName: h?.mcpName ?? '',
     paramHeaders: h?.paramHeaders ?? null,
-  });
+  };
+  if (head.principal !== null) msg.auth = wireAuth(st, head.principal);
+  st.pool.send(slot, msg);
 }
 
 interface ListenRequest {
@@ -499,7 +575,12 @@ function startSession(
   st.sessions.add(sid, slot, versionIndex(version), head.client?.key || null);
   const conn = st.exchanges.open(res, sid, slot, true, M_INIT, head.started);
   res.onAborted(() => st.exchanges.aborted(conn));
-  st.pool.send(slot, { type: 'init', sessionId: sid, exchange: conn.id, body: text, version });
+  const p = head.principal;
+  if (p === null) st.pool.send(slot, { type: 'init', sessionId: sid, exchange: conn.id, body: text, version });
+  else {
+    st.sessions.setPrincipal(sid, p);
+    st.pool.send(slot, { type: 'init', sessionId: sid, exchange: conn.id, body: text, version, auth: wireAuth(st, p) });
+  }
 }
 
 /** A session this node does not have: 404 went out already; the registry only shapes bookkeeping. */
@@ -523,50 +604,128 @@ function unknownSession(st: NodeContext, sid: string): void {
     .catch((err: unknown) => internalError(st, null, 'registry', err));
 }
 
-export function handleGet(st: NodeContext, res: HttpResponse, req: HttpRequest, principalKey: string | null = null): void {
-  if (st.limits !== null && !admitClientRequest(st, res, req, 'GET', req.getHeader('mcp-session-id'), principalKey, M_GET)) return;
+/** What a GET or DELETE needs from its request, read while uWS's request is valid. */
+interface SessionHead {
+  sid: string;
+  /** GET: the Last-Event-ID to resume from ('' for none). */
+  last: string;
+  /** Headers to forward with, when the session is not local and this node may forward. */
+  fwd: Record<string, string> | null;
+  reason: number;
+}
+
+function sessionHead(st: NodeContext, req: HttpRequest, method: 'GET' | 'DELETE', sid: string): SessionHead {
+  const fwd = !st.sessions.has(sid) && mayForward(st, req, method, sid) ? captureHeaders(req) : null;
+  return { sid, last: method === 'GET' ? req.getHeader('last-event-id') : '', fwd, reason: fwd === null ? FR_NO_TAG : forwardReason(req) };
+}
+
+export function handleGet(st: NodeContext, res: HttpResponse, req: HttpRequest): void {
   if (!commonChecks(st, res, req, false)) return;
+  const auth = authenticate(st, res, req, M_GET, false);
+  if (auth === REFUSED) return;
+  const client = clientOf(st, res, req, 'GET', req.getHeader('mcp-session-id'), auth);
+  if (client !== null && !admitClient(st, res, client, M_GET)) return;
   // "The client MUST include an Accept header, listing text/event-stream as a supported content type."
   if (!accepts(req.getHeader('accept'), SSE_TYPE)) return reject(st, res, 406, Bodies.notAcceptableGet, M_GET);
   const sid = req.getHeader('mcp-session-id');
   if (sid === '') return reject(st, res, 400, Bodies.missingSession);
+  const head = sessionHead(st, req, 'GET', sid);
+  if (!(auth instanceof Promise)) return getStream(st, res, head, auth, NOT_ABORTED);
+  afterVerification(
+    st,
+    res,
+    auth,
+    M_GET,
+    (p, aborted) => {
+      if (client === null || admitClient(st, res, settleClient(st, client, p.key), M_GET)) getStream(st, res, head, p, aborted);
+    },
+    (err, gone) => internalError(st, gone ? null : res, 'get', err),
+  );
+}
+
+const NOT_ABORTED = (): boolean => false;
+
+/**
+ * The per-client limits' check of a request (null: limits off): counted now for a known caller (the
+ * principal, or the client's address with authorization off), or read now and counted by settleClient
+ * once a new token is verified.
+ */
+function clientOf(
+  st: NodeContext,
+  res: HttpResponse,
+  req: HttpRequest,
+  method: 'POST' | 'GET' | 'DELETE',
+  sid: string,
+  auth: Principal | null | Promise<AuthOutcome>,
+): ClientCheck | null {
+  if (st.limits === null) return null;
+  if (auth instanceof Promise) return pendingClient(st, res, req, method, sid);
+  return checkClient(st, res, req, method, sid, auth === null ? null : auth.key);
+}
+
+/**
+ * A GET with its caller known (null: authorization off). `principal` is where session binding checks
+ * the session's owner; `aborted` tells whether the client left while its token was verified.
+ */
+function getStream(st: NodeContext, res: HttpResponse, head: SessionHead, _principal: Principal | null, aborted: () => boolean): void {
+  const sid = head.sid;
   const route = st.sessions.route(sid);
   if (route === undefined) {
-    if (mayForward(st, req, 'GET', sid))
+    if (head.fwd !== null)
       return forwardOr404(
         st,
         res,
-        { method: 'GET', headers: captureHeaders(req), body: null, reason: forwardReason(req) },
+        { method: 'GET', headers: head.fwd, body: null, reason: head.reason },
         sid,
         M_GET,
-        () => false,
+        aborted,
         ownerAddress(st, sid),
       );
     reject(st, res, 404, Bodies.sessionNotFound, M_GET);
     return unknownSession(st, sid);
   }
-  const last = req.getHeader('last-event-id');
+  const last = head.last;
   const slot = st.sessions.slotOf(route);
   const conn = st.exchanges.open(res, sid, slot, false, M_GET, performance.now());
   res.onAborted(() => st.exchanges.aborted(conn));
   st.pool.send(slot, { type: 'get', sessionId: sid, exchange: conn.id, lastEventId: last === '' ? null : last });
 }
 
-export function handleDelete(st: NodeContext, res: HttpResponse, req: HttpRequest, principalKey: string | null = null): void {
-  if (st.limits !== null && !admitClientRequest(st, res, req, 'DELETE', req.getHeader('mcp-session-id'), principalKey, M_DELETE)) return;
+export function handleDelete(st: NodeContext, res: HttpResponse, req: HttpRequest): void {
   if (!commonChecks(st, res, req, false)) return;
+  const auth = authenticate(st, res, req, M_DELETE, false);
+  if (auth === REFUSED) return;
+  const client = clientOf(st, res, req, 'DELETE', req.getHeader('mcp-session-id'), auth);
+  if (client !== null && !admitClient(st, res, client, M_DELETE)) return;
   const sid = req.getHeader('mcp-session-id');
   if (sid === '') return reject(st, res, 400, Bodies.missingSession);
+  const head = sessionHead(st, req, 'DELETE', sid);
+  if (!(auth instanceof Promise)) return deleteSession(st, res, head, auth, NOT_ABORTED);
+  afterVerification(
+    st,
+    res,
+    auth,
+    M_DELETE,
+    (p, aborted) => {
+      if (client === null || admitClient(st, res, settleClient(st, client, p.key), M_DELETE)) deleteSession(st, res, head, p, aborted);
+    },
+    (err, gone) => internalError(st, gone ? null : res, 'delete', err),
+  );
+}
+
+/** A DELETE with its caller known (null: authorization off); `principal` as in getStream. */
+function deleteSession(st: NodeContext, res: HttpResponse, head: SessionHead, _principal: Principal | null, aborted: () => boolean): void {
+  const sid = head.sid;
   if (!st.sessions.has(sid)) {
-    const address = mayForward(st, req, 'DELETE', sid) ? ownerAddress(st, sid) : null;
+    const address = head.fwd !== null ? ownerAddress(st, sid) : null;
     if (address !== null)
       return forwardOr404(
         st,
         res,
-        { method: 'DELETE', headers: captureHeaders(req), body: null, reason: forwardReason(req) },
+        { method: 'DELETE', headers: head.fwd!, body: null, reason: head.reason },
         sid,
         M_DELETE,
-        () => false,
+        aborted,
         address,
       );
     // Clean the registry even though nothing closes here; the session may belong to

@@ -13,9 +13,12 @@ import { SUPPORTED_VERSIONS } from '../protocol/versions.js';
 import { encodeRoute, routeRevision, routeSlot } from './route.js';
 import { SessionIdSource } from './session-id.js';
 import type { SessionQuota } from './session-quota.js';
+import type { Principal } from '../auth/principal.js';
 
 export class SessionTable {
   private readonly routes = new Map<string, number>();
+  /** Authorization on: the caller each session's worker last heard of (its latest token). */
+  private readonly principals = new Map<string, Principal>();
   private readonly ids = new SessionIdSource();
 
   constructor(
@@ -64,6 +67,19 @@ export class SessionTable {
   }
 
   /** `client`: the identity that opened it, for the per-client session limit (null: not counted). */
+  /**
+   * The caller whose token the session's worker has (authorization on): set at initialize, replaced
+   * when the same session comes with another token. Undefined for a session without one.
+   */
+  principalOf(sid: string): Principal | undefined {
+    return this.principals.get(sid);
+  }
+
+  setPrincipal(sid: string, p: Principal): void {
+    if (this.routes.has(sid)) this.principals.set(sid, p);
+  }
+
+  /** `client`: the identity that opened it, for the per-client session limit (null: not counted). */
   add(sid: string, slot: Slot, revisionIndex: number, client: string | null = null): void {
     this.routes.set(sid, encodeRoute(slot.index, revisionIndex));
     if (client !== null) this.quota?.opened(sid, client);
@@ -77,6 +93,7 @@ export class SessionTable {
     const route = this.routes.get(sid);
     if (route !== undefined) {
       this.routes.delete(sid);
+      this.principals.delete(sid);
       this.pool.slots[routeSlot(route)]?.sessions.delete(sid);
       this.metrics.sessionClosed(reason);
       this.quota?.closed(sid);
@@ -107,6 +124,7 @@ export class SessionTable {
     for (const sid of sessions) {
       this.routes.delete(sid);
       this.quota?.closed(sid);
+      this.principals.delete(sid);
       this.registry.unregister(sid);
       this.metrics.sessionClosed('worker_died');
     }
@@ -117,6 +135,7 @@ export class SessionTable {
     for (let n = this.routes.size; n > 0; n--) this.metrics.sessionClosed(reason);
     this.routes.clear();
     this.quota?.clear();
+    this.principals.clear();
     for (const slot of this.pool.slots) slot.sessions.clear();
   }
 }

@@ -8,6 +8,7 @@ import type { RegistryObserver } from '../registry/registry.js';
 import { HotCounter, HotHistogram } from './hot.js';
 import { RESTART_REASONS } from '../pool/pool.js';
 import { EVENT_DROPS, EVENT_REJECTIONS, type EventsObserver } from '../cluster/events.js';
+import { AUTH_FAILURES } from '../auth/failures.js';
 
 export const METHODS = [
   'initialize',
@@ -59,7 +60,24 @@ export function modernMethodIndex(method: unknown): number {
   return ERA_MODERN + methodIndex(method);
 }
 
-const STATUSES = ['200', '202', '400', '403', '404', '405', '406', '409', '413', '415', '429', '500', '502', '503', 'other'] as const;
+const STATUSES = [
+  '200',
+  '202',
+  '400',
+  '401',
+  '403',
+  '404',
+  '405',
+  '406',
+  '409',
+  '413',
+  '415',
+  '429',
+  '500',
+  '502',
+  '503',
+  'other',
+] as const;
 const STATUS_INDEX = new Map<number, number>(STATUSES.slice(0, -1).map((s, i) => [Number(s), i]));
 const S_OTHER = STATUSES.length - 1;
 
@@ -79,6 +97,7 @@ export const INTERNAL_ERROR_SITES = [
   'health',
   'ready',
   'not_found',
+  'resource_metadata',
   'body',
   'forward',
   'registry',
@@ -165,6 +184,14 @@ export class Metrics {
     [RATE_LIMITS],
     true,
   );
+  /** Counted on the request path: a flood of bad tokens must cost no allocation here. */
+  readonly authFailures = new HotCounter(
+    'mcp_auth_failures_total',
+    'Requests refused by authorization, by reason (401 invalid or missing token, 403 insufficient_scope, 503 key_fetch_error / introspection_error)',
+    ['reason'],
+    [AUTH_FAILURES],
+    true,
+  );
   readonly sseStreams: Gauge;
   readonly listenStreams: Gauge;
   readonly eventsPublished: Counter;
@@ -215,6 +242,7 @@ export class Metrics {
       this.sseBackpressure,
       this.sseDropped,
       this.rateLimited,
+      this.authFailures,
     ]) {
       this.registry.registerMetric(m as unknown as Metric);
     }

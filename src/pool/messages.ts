@@ -1,5 +1,6 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { LogLevel } from '../log.js';
+import type { WireAuthInfo } from '../auth/principal.js';
 
 /**
  * The front ↔ session-worker channel. Messages travel in arrays (one postMessage per batch, see
@@ -16,6 +17,8 @@ export interface InitMsg {
   exchange: number;
   body: string;
   version: string;
+  /** The verified caller (authorization on): what the session's handlers see as `authInfo`. */
+  auth?: WireAuthInfo;
 }
 /** A POST body for a live session. */
 export interface PostMsg {
@@ -23,6 +26,8 @@ export interface PostMsg {
   sessionId: string;
   exchange: number;
   body: string;
+  /** Set only when the caller's token differs from the one the worker has for the session (a refresh). */
+  auth?: WireAuthInfo;
 }
 /** Open the session's GET stream, or resume the stream that `lastEventId` names. */
 export interface GetMsg {
@@ -60,6 +65,8 @@ export interface ModernMsg {
   mcpMethod: string;
   mcpName: string;
   paramHeaders: Record<string, string> | null;
+  /** The verified caller, on every request (authorization on): no session keeps it. */
+  auth?: WireAuthInfo;
 }
 /** The client closed a 2026-07-28 request's response: that is its cancellation. */
 export interface CancelMsg {
@@ -117,6 +124,8 @@ export interface UpdatedOut {
 export interface ReadyOut {
   type: 'ready';
   slot: number;
+  /** Scopes each tool declares (`scopes` in its config), for tools that declare any. */
+  toolScopes?: Record<string, string[]>;
 }
 export type ToFront = JsonOut | EventOut | CloseOut | GoneOut | StatsOut | ReadyOut | ChangedOut | UpdatedOut;
 

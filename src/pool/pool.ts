@@ -101,6 +101,11 @@ export class SessionPool {
   readonly slots: Slot[] = [];
   private readonly piscina: Piscina;
   private closing = false;
+  /**
+   * Scopes each tool of the tools module declares (only tools that declare any), as the workers
+   * reported them when they became ready; replaced whole, never mutated, so a reader may keep it.
+   */
+  toolScopes: ReadonlyMap<string, readonly string[]> = new Map();
   private readyWaiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
   private rr = 0;
   private anyRr = 0;
@@ -173,6 +178,8 @@ export class SessionPool {
         const msg = batch[i];
         if (msg.type === 'ready') {
           slot.ready = true;
+          // Every worker loads the same module: the latest report stands for all.
+          if (msg.toolScopes) this.toolScopes = new Map(Object.entries(msg.toolScopes));
           // Watched from now on (loading a tools module may take any time).
           slot.lastBeat = Atomics.load(slot.heartbeat, HB_BEAT);
           slot.lastBeatAt = performance.now();

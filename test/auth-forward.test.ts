@@ -1,0 +1,114 @@
+/**
+ * Authorization across a forward: two cluster nodes in one process (one redis-server, one cluster
+ * secret, one resource identifier) trusting the same real OpenID provider. A request for node A's
+ * session that reaches node B is checked by B, forwarded with its Authorization header, and checked
+ * again by A, whose tool sees the caller (without the header passed on, A would refuse it); a request
+ * without a token is refused by the node the client reached, and nothing is forwarded.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { metricValue, POST_HEADERS, rpc } from './helpers/server.js';
+import { startRedis, stopAllRedis, type RedisServer } from './helpers/redis.js';
+import { startIssuer, type TestIssuer } from './helpers/oidc.js';
+import { waitFor } from './helpers/wait.js';
+
+type NodeModule = typeof import('../src/node.js');
+type ConfigModule = typeof import('../src/config.js');
+type LogModule = typeof import('../src/log.js');
+type RunningNode = Awaited<ReturnType<NodeModule['startNode']>>;
+
+const { startNode } = (await import('../dist/src/node.js')) as NodeModule;
+const { loadConfig } = (await import('../dist/src/config.js')) as ConfigModule;
+const { configureLog } = (await import('../dist/src/log.js')) as LogModule;
+
+const SECRET = 'auth-forward-test-cluster-secret';
+const VERSION = '2025-11-25';
+/** Both nodes serve one resource, as behind one load balancer. */
+const RESOURCE = 'https://mcp.cluster.example/mcp';
+
+let redis: RedisServer;
+let as: TestIssuer;
+let a: RunningNode;
+let b: RunningNode;
+
+const url = (n: RunningNode): string => `http://127.0.0.1:${n.port}/mcp`;
+const base = (n: RunningNode): string => `http://127.0.0.1:${n.port}`;
+
+function start(nodeId: string): Promise<RunningNode> {
+  return startNode(
+    loadConfig([], {
+      NODE_ID: nodeId,
+      HOST: '127.0.0.1',
+      PORT: '0',
+      WORKERS: '1',
+      REDIS_URL: redis.url,
+      MCP_CLUSTER_SECRET: SECRET,
+      MCP_DRAIN_WINDOW_MS: '0',
+      LOG_LEVEL: 'error',
+      MCP_AUTH_ISSUER: as.issuer,
+      MCP_AUTH_AUDIENCE: RESOURCE,
+      MCP_PUBLIC_URL: 'https://mcp.cluster.example',
+    }),
+  );
+}
+
+beforeAll(async () => {
+  [redis, as] = await Promise.all([startRedis(), startIssuer()]);
+  configureLog('error', { test: 'auth-forward' });
+  a = await start('auth-node-a');
+  b = await start('auth-node-b');
+  await waitFor(() => b.context.directory?.livePeers().includes(`127.0.0.1:${a.port}`), 15_000, 'node-b to see node-a');
+}, 60_000);
+
+afterAll(async () => {
+  await b?.close('test end');
+  await a?.close('test end');
+  await stopAllRedis();
+  await as?.stop();
+}, 60_000);
+
+describe('authorization across a forward', () => {
+  it('checks the token at the entry node and at the owner, whose tool sees the caller', async () => {
+    const token = await as.token(RESOURCE, 'mcp:read');
+    const auth = { authorization: `Bearer ${token}` };
+    const init = await fetch(url(a), {
+      method: 'POST',
+      headers: { ...POST_HEADERS, ...auth },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: { protocolVersion: VERSION, capabilities: {}, clientInfo: { name: 'auth-forward', version: '1' } },
+      }),
+    });
+    expect(init.status).toBe(200);
+    await init.text();
+    const sid = init.headers.get('mcp-session-id')!;
+
+    const forwardedBefore = await metricValue(base(b), 'mcp_forwarded_requests_total');
+    const who = await rpc(
+      url(b),
+      sid,
+      { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'whoami', arguments: {} } },
+      VERSION,
+      auth,
+    );
+    expect(who.status).toBe(200);
+    expect((await who.json()).result.structuredContent).toMatchObject({ subject: 'raw-client', clientId: 'raw-client' });
+    expect(await metricValue(base(b), 'mcp_forwarded_requests_total')).toBe(forwardedBefore + 1);
+
+    // No token: node-b refuses it itself; nothing is forwarded.
+    const bare = await rpc(
+      url(b),
+      sid,
+      { jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'whoami', arguments: {} } },
+      VERSION,
+    );
+    expect(bare.status).toBe(401);
+    expect(bare.headers.get('www-authenticate')).toBe(
+      'Bearer resource_metadata="https://mcp.cluster.example/.well-known/oauth-protected-resource/mcp"',
+    );
+    await bare.text();
+    expect(await metricValue(base(b), 'mcp_forwarded_requests_total')).toBe(forwardedBefore + 1);
+    expect(await metricValue(base(b), 'mcp_auth_failures_total', 'reason="missing"')).toBe(1);
+  });
+});

@@ -5,8 +5,16 @@ import { freePortBlock } from './ports.js';
 
 export type Cluster = Awaited<ReturnType<typeof startCluster>>;
 
-/** `ownerRouting`: HAProxy routes on the session id's owner tag (the runner's default: on). */
-export async function startTestCluster(env: Record<string, string> = {}, nodes = 3, ownerRouting = true): Promise<Cluster> {
+/**
+ * `ownerRouting`: HAProxy routes on the session id's owner tag (the runner's default: on); `auth`:
+ * authorization on every node (the runner's option).
+ */
+export async function startTestCluster(
+  env: Record<string, string> = {},
+  nodes = 3,
+  ownerRouting = true,
+  auth?: { issuer: string; scopes?: string },
+): Promise<Cluster> {
   for (let attempt = 0; ; attempt++) {
     const base = await freePortBlock(nodes + 2);
     try {
@@ -19,6 +27,7 @@ export async function startTestCluster(env: Record<string, string> = {}, nodes =
         nodeOutput: 'pipe',
         checkIntervalMs: 500,
         ownerRouting,
+        auth,
         env,
       });
     } catch (err) {

@@ -31,6 +31,12 @@ export interface ClusterOptions {
   checkIntervalMs?: number;
   /** HAProxy routes requests on their session id's owner tag (default true). */
   ownerRouting?: boolean;
+  /**
+   * Authorization on every node: the issuer URLs (comma list, MCP_AUTH_ISSUER) and the scopes every
+   * request needs (MCP_AUTH_SCOPES). Clients reach the nodes through the balancer, so that is the
+   * resource they ask tokens for: every node's public URL is the balancer's (set either way).
+   */
+  auth?: { issuer: string; scopes?: string };
 }
 
 export interface ClusterNode {
@@ -119,6 +125,9 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
         MCP_ADVERTISE_ADDRESS: `127.0.0.1:${n.port}`,
         // HAProxy reaches the nodes from loopback: its X-Forwarded-For names the client for the limits.
         MCP_TRUSTED_PROXIES: '127.0.0.1',
+        // The URL clients use (protected resource metadata, the audience tokens must name).
+        MCP_PUBLIC_URL: `http://127.0.0.1:${o.lbPort}`,
+        ...(o.auth ? { MCP_AUTH_ISSUER: o.auth.issuer, ...(o.auth.scopes ? { MCP_AUTH_SCOPES: o.auth.scopes } : {}) } : {}),
         ...o.env,
       },
       stdio: [

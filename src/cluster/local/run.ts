@@ -2,7 +2,8 @@
  * `npm run cluster -- --nodes 3 --base-port 3001 --lb-port 8080 --redis-port 6380`
  * Redis, N nodes and HAProxy in the foreground; Ctrl-C or SIGTERM stops everything it started.
  * Other flags: --workers N (per node, default 1), --logs (print node logs), --owner-routing on|off
- * (HAProxy routes on the session id's owner tag; default on).
+ * (HAProxy routes on the session id's owner tag; default on), --auth-issuer URL[,URL] and
+ * --auth-scopes "a b" (authorization on every node, tokens for the balancer's /mcp URL).
  */
 import { parseArgs } from 'node:util';
 import { startCluster } from './cluster.js';
@@ -11,9 +12,14 @@ const INTEGER_FLAGS = { nodes: 3, 'base-port': 3001, 'lb-port': 8080, 'redis-por
 type IntegerFlag = keyof typeof INTEGER_FLAGS;
 
 const USAGE =
-  'usage: npm run cluster -- [--nodes N] [--base-port P] [--lb-port P] [--redis-port P] [--workers N] [--owner-routing on|off] [--logs]\n';
+  'usage: npm run cluster -- [--nodes N] [--base-port P] [--lb-port P] [--redis-port P] [--workers N] [--owner-routing on|off] [--auth-issuer URL] [--auth-scopes S] [--logs]\n';
 
-function readFlags(): { ints: Record<IntegerFlag, number>; logs: boolean; ownerRouting: boolean } {
+function readFlags(): {
+  ints: Record<IntegerFlag, number>;
+  logs: boolean;
+  ownerRouting: boolean;
+  auth: { issuer: string; scopes?: string } | undefined;
+} {
   let parsed;
   try {
     parsed = parseArgs({
@@ -21,6 +27,8 @@ function readFlags(): { ints: Record<IntegerFlag, number>; logs: boolean; ownerR
         ...Object.fromEntries(Object.keys(INTEGER_FLAGS).map((k) => [k, { type: 'string' as const }])),
         logs: { type: 'boolean' },
         'owner-routing': { type: 'string' },
+        'auth-issuer': { type: 'string' },
+        'auth-scopes': { type: 'string' },
       },
       strict: true,
     });
@@ -44,10 +52,17 @@ function readFlags(): { ints: Record<IntegerFlag, number>; logs: boolean; ownerR
     process.stderr.write(`invalid --owner-routing ${routing}: expected on or off\n${USAGE}`);
     process.exit(2);
   }
-  return { ints, logs: parsed.values.logs === true, ownerRouting: routing === 'on' };
+  const issuer = parsed.values['auth-issuer'];
+  const scopes = parsed.values['auth-scopes'];
+  if (scopes !== undefined && issuer === undefined) {
+    process.stderr.write(`--auth-scopes needs --auth-issuer\n${USAGE}`);
+    process.exit(2);
+  }
+  const auth = issuer === undefined ? undefined : { issuer, scopes };
+  return { ints, logs: parsed.values.logs === true, ownerRouting: routing === 'on', auth };
 }
 
-const { ints, logs, ownerRouting } = readFlags();
+const { ints, logs, ownerRouting, auth } = readFlags();
 const started = await startCluster({
   nodes: ints.nodes,
   basePort: ints['base-port'],
@@ -55,6 +70,7 @@ const started = await startCluster({
   redisPort: ints['redis-port'],
   workers: ints.workers,
   ownerRouting,
+  auth,
   nodeOutput: logs ? 'inherit' : 'ignore',
   say: (line) => process.stdout.write(`${line}\n`),
 }).catch((err: Error) => {

@@ -59,6 +59,37 @@ function pathPrefixes(rule: string): { include: string[]; exclude: string[] } {
   return { include, exclude };
 }
 
+/** The OAuth protected resource metadata paths a node serves (RFC 9728): the root form and the /mcp one. */
+const PRM_PATHS = ['/.well-known/oauth-protected-resource', '/.well-known/oauth-protected-resource/mcp'];
+
+/**
+ * The route Traefik picks for a request to `path` with no session id and no cookie: of the rules whose
+ * PathPrefix matchers accept it (header matchers make a rule miss such a request), the highest priority.
+ */
+function routeFor<R extends { priority: number }>(routes: R[], ruleOf: (r: R) => string, path: string): R | undefined {
+  return routes
+    .filter((r) => {
+      const rule = ruleOf(r);
+      if (rule.includes('Header')) return false;
+      const { include, exclude } = pathPrefixes(rule);
+      return include.some((p) => path.startsWith(p)) && !exclude.some((p) => path.startsWith(p));
+    })
+    .sort((a, b) => b.priority - a.priority)[0];
+}
+
+/** Compose variable interpolation (`${NAME}`, `${NAME:-default}`, `${NAME:?message}`) from `vars`, as `docker compose` does with deploy/.env. */
+function interpolate(env: Record<string, string>, vars: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env))
+    out[k] = String(v).replace(/\$\{(\w+)(?::([-?])([^}]*))?\}/g, (_w, name: string, op?: string, arg?: string) => {
+      const value = vars[name];
+      if (value !== undefined && value !== '') return value;
+      if (op === '?') throw new Error(`${name} unset: ${arg}`);
+      return op === '-' ? (arg ?? '') : '';
+    });
+  return out;
+}
+
 interface ConfigModule {
   loadConfig(argv: readonly string[], env: Record<string, string | undefined>): Record<string, unknown>;
   usage(): string;
@@ -108,7 +139,7 @@ describe('docker-compose.yml', () => {
       // The secret comes from the environment (deploy/.env), never a literal in the file.
       expect(env.MCP_CLUSTER_SECRET, name).toMatch(/^\$\{MCP_CLUSTER_SECRET(:?\?[^}]*)?\}$/);
       ids.add(env.NODE_ID);
-      const cfg = expectNodeAcceptsEnv(name, { ...env, MCP_CLUSTER_SECRET: 'x'.repeat(32) });
+      const cfg = expectNodeAcceptsEnv(name, interpolate(env, { MCP_CLUSTER_SECRET: 'x'.repeat(32) }));
       expect(cfg).toMatchObject({
         port: NODE_PORT,
         host: '0.0.0.0',
@@ -124,17 +155,51 @@ describe('docker-compose.yml', () => {
   it('names the Host values every node accepts (MCP_ALLOWED_HOSTS): bound to 0.0.0.0, a node would accept any', () => {
     for (const name of composeNodes) {
       const env = compose.services[name].environment as Record<string, string>;
-      const cfg = expectNodeAcceptsEnv(name, { ...env, MCP_CLUSTER_SECRET: 'x'.repeat(32) });
+      const cfg = expectNodeAcceptsEnv(name, interpolate(env, { MCP_CLUSTER_SECRET: 'x'.repeat(32) }));
       expect((cfg.allowedHosts as string[]).length, name).toBeGreaterThan(0);
       // The name the compose README gives for the endpoint (https://localhost/mcp) is one of them.
       expect(cfg.allowedHosts, name).toContain('localhost');
     }
   });
 
+  it('turns authorization on from deploy/.env (off while MCP_AUTH_ISSUER is empty), for the URL clients use', () => {
+    const example = readFileSync(join(DEPLOY, '.env.example'), 'utf8');
+    const listed = new Set([...example.matchAll(/^([A-Z][A-Z0-9_]*)=/gm)].map((m) => m[1]));
+    const on = {
+      MCP_CLUSTER_SECRET: 'x'.repeat(32),
+      MCP_AUTH_ISSUER: 'https://keycloak.example.com/realms/mcp',
+      MCP_AUTH_SCOPES: 'mcp:tools',
+      MCP_AUTH_CLIENT_ID: 'mcp-storm-rs',
+      MCP_AUTH_CLIENT_SECRET: 'rs-secret',
+    };
+    for (const name of composeNodes) {
+      const env = compose.services[name].environment as Record<string, string>;
+      // Every variable the node environment reads from deploy/.env is listed in .env.example.
+      for (const m of Object.values(env)
+        .join('\n')
+        .matchAll(/\$\{(\w+)/g))
+        expect(listed, `${name}: ${m[1]}`).toContain(m[1]);
+      const off = expectNodeAcceptsEnv(name, interpolate(env, { MCP_CLUSTER_SECRET: 'x'.repeat(32) }));
+      expect(off.authIssuers, name).toEqual([]);
+      const cfg = expectNodeAcceptsEnv(name, interpolate(env, on));
+      expect(cfg, name).toMatchObject({
+        authIssuers: [on.MCP_AUTH_ISSUER],
+        authScopes: ['mcp:tools'],
+        authClientId: 'mcp-storm-rs',
+        authClientSecret: 'rs-secret',
+        // The endpoint the compose header names: https://localhost/mcp is the resource (the default audience).
+        publicUrl: 'https://localhost',
+        authAudience: '',
+      });
+      expect(cfg.allowedHosts, name).toContain(new URL(cfg.publicUrl as string).hostname);
+    }
+  });
+
   it('lets a node finish its shutdown grace before Docker kills it', () => {
     for (const name of composeNodes) {
       const s = compose.services[name];
-      const graceMs = expectNodeAcceptsEnv(name, { ...s.environment, MCP_CLUSTER_SECRET: 'x'.repeat(32) }).shutdownGraceMs as number;
+      const graceMs = expectNodeAcceptsEnv(name, interpolate(s.environment, { MCP_CLUSTER_SECRET: 'x'.repeat(32) }))
+        .shutdownGraceMs as number;
       expect(durationMs(s.stop_grace_period), name).toBeGreaterThan(graceMs);
     }
   });
@@ -258,6 +323,26 @@ describe('Traefik static and dynamic configuration (ARCHITECTURE.md, sticky sess
     expect(services[defaultRouter.service].loadBalancer.sticky).toBeUndefined();
     // A secure cookie is only sent back over HTTPS: the sticky router must terminate TLS.
     expect(mcpRouter.tls).toBeDefined();
+  });
+
+  it('routes the protected resource metadata paths to every node, with no cookie, on the /mcp entrypoints', () => {
+    const all = Object.values(routers) as Array<{ rule: string; priority: number; service: string; entryPoints: string[]; tls?: unknown }>;
+    for (const path of PRM_PATHS) {
+      const r = routeFor(all, (x) => x.rule, path);
+      expect(r, path).toBeDefined();
+      // A router of its own, above the default one.
+      expect(r, path).not.toBe(defaultRouter);
+      expect(r!.priority, path).toBeGreaterThan(defaultRouter.priority);
+      const lb = services[r!.service].loadBalancer;
+      expect(lb.sticky, path).toBeUndefined();
+      expect(lb.healthCheck?.path, path).toBe('/readyz');
+      expect(lb.servers.map((x: { url: string }) => x.url).sort()).toEqual(composeNodes.map((n) => `http://${n}:${NODE_PORT}`));
+      expect(new Set(r!.entryPoints)).toEqual(new Set(mcpRouter.entryPoints));
+      expect(r!.tls).toBeDefined();
+      expect(r!).not.toHaveProperty('middlewares');
+    }
+    // /mcp itself still goes to the sticky router.
+    expect(routeFor(all, (x) => x.rule, '/mcp')).toBe(mcpRouter);
   });
 
   it('keeps /metrics off the public default router', () => {
@@ -459,6 +544,46 @@ describe('Kubernetes manifests', () => {
     }
   });
 
+  it('routes the protected resource metadata paths to the pods with no cookie, above the default route', () => {
+    const routes = ingress.spec.routes as Array<{ match: string; priority: number; services: any[] }>;
+    const dflt = routes.find((r) => pathPrefixes(r.match).include.includes('/'))!;
+    for (const path of PRM_PATHS) {
+      const r = routeFor(routes, (x) => x.match, path);
+      expect(r, path).toBeDefined();
+      expect(r, path).not.toBe(dflt);
+      expect(r!.priority).toBeGreaterThan(dflt.priority);
+      for (const s of r!.services) {
+        expect(s.name).toBe(service.metadata.name);
+        expect(s.sticky).toBeUndefined();
+        expect(find('ServersTransport').map((t) => t.metadata.name)).toContain(s.serversTransport);
+      }
+    }
+  });
+
+  it('takes the auth settings from an optional ConfigMap and Secret (auth.example.yaml): off without them, accepted by the node with them', () => {
+    const [cm, sec] = yamlDocs('k8s/auth.example.yaml');
+    expect(cm.kind).toBe('ConfigMap');
+    expect(sec.kind).toBe('Secret');
+    for (const d of [cm, sec]) expect(d.metadata.namespace).toBe(kustomization.namespace);
+    // Not applied by kustomize: no placeholder issuer or secret reaches a cluster.
+    expect(kustomization.resources).not.toContain('auth.example.yaml');
+    const from = container.envFrom as Array<{
+      configMapRef?: { name: string; optional?: boolean };
+      secretRef?: { name: string; optional?: boolean };
+    }>;
+    const cmRef = from.find((e) => e.configMapRef)!.configMapRef!;
+    const secRef = from.find((e) => e.secretRef)!.secretRef!;
+    expect(cmRef).toEqual({ name: cm.metadata.name, optional: true });
+    expect(secRef).toEqual({ name: sec.metadata.name, optional: true });
+    // The secret holds the introspection client's credentials and nothing else.
+    expect(Object.keys(sec.stringData).sort()).toEqual(['MCP_AUTH_CLIENT_ID', 'MCP_AUTH_CLIENT_SECRET']);
+    expect(expectNodeAcceptsEnv('Deployment', podEnv()).authIssuers).toEqual([]);
+    const cfg = expectNodeAcceptsEnv('Deployment + auth', { ...podEnv(), ...cm.data, ...sec.stringData });
+    expect(cfg).toMatchObject({ authIssuers: [cm.data.MCP_AUTH_ISSUER], authClientId: sec.stringData.MCP_AUTH_CLIENT_ID });
+    // The resource tokens must name is the public /mcp URL, on a host the pods accept.
+    expect(cfg.allowedHosts).toContain(new URL(cfg.publicUrl as string).hostname);
+  });
+
   it('sets an entrypoint readTimeout of 0 in the Traefik Helm values for the IngressRoute entrypoints', () => {
     const values = yamlFile('k8s/traefik-values.yaml');
     for (const ep of ingress.spec.entryPoints as string[]) {
@@ -592,6 +717,18 @@ describe('local HAProxy (test cluster)', () => {
     expect(section('backend mcp_round_robin')).not.toMatch(/\n\s*cookie /);
     // The same nodes as the compose file, each with its own cookie value.
     for (const name of composeNodes) expect(sticky).toMatch(new RegExp(`server ${name} \\S+ check cookie ${name}`));
+  });
+
+  it('sends the protected resource metadata paths to the round-robin backend, as Traefik does', () => {
+    const front = section('frontend ');
+    const acls = [...front.matchAll(/acl is_mcp (path|path_beg) (\S+)/g)].map((m) => ({ exact: m[1] === 'path', value: m[2] }));
+    expect(acls.length).toBeGreaterThan(0);
+    for (const path of PRM_PATHS)
+      expect(
+        acls.some((a) => (a.exact ? path === a.value : path.startsWith(a.value))),
+        path,
+      ).toBe(false);
+    expect(front).toMatch(/default_backend mcp_round_robin/);
   });
 
   it('routes a session id to the node its owner tag names, as Traefik does, before the cookie', () => {

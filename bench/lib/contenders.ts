@@ -3,16 +3,31 @@
  * (`node dist/src/main.js`, loading this package's echo tool module), the reference servers on the
  * official SDK 1.x (sdk-reference.ts) and 2.x (sdk-v2.ts, sessions; sdk-v2-cluster.ts, stateless,
  * one process per core) with the same echo tool, and the bare uWebSockets.js ceiling (bare-uws.ts,
- * answering with our node's captured bytes), all listening on 127.0.0.1 port 0.
+ * answering with our node's captured bytes), all listening on 127.0.0.1 port 0. `ours-auth` is our node
+ * with authorization on, against a real authorization server started for it (lib/issuer.ts): every
+ * request carries the same valid JWT access token, verified once and then served from the node's
+ * verified-token cache, so the figure is the cost of authorization on every request.
  */
 import { join } from 'node:path';
 import type { Exchange } from './exchange.js';
+import { BENCH_RESOURCE, BENCH_SCOPE, startIssuer } from './issuer.js';
 import type { ContenderName, ScenarioName } from './options.js';
 import { startProcess, type Spawned } from './processes.js';
 import { BENCH, mainJs } from './product.js';
 
 /** Settings the environment must not leak into a contender (each is set explicitly or left out). */
-const SCRUBBED = ['PORT', 'HOST', 'WORKERS', 'MCP_TOOLS', 'MCP_METRICS', 'LOG_LEVEL', 'REDIS_URL', 'NODE_OPTIONS'];
+const SCRUBBED = [
+  'PORT',
+  'HOST',
+  'WORKERS',
+  'MCP_TOOLS',
+  'MCP_METRICS',
+  'LOG_LEVEL',
+  'REDIS_URL',
+  'NODE_OPTIONS',
+  'MCP_AUTH_ISSUER',
+  'MCP_PUBLIC_URL',
+];
 
 export interface ContenderSpec {
   name: ContenderName;
@@ -25,6 +40,13 @@ export interface ContenderSpec {
   skips?: Partial<Record<ScenarioName, string>>;
   /** Answers this contender must give byte for byte (bare-uws: our node's), checked before each run. */
   sameAs?: Exchange;
+  /** Authorization on: an authorization server is started with the contender, and every request carries its token. */
+  auth?: boolean;
+}
+
+/** A started contender, and the headers every request to it carries (ours-auth: its bearer token). */
+export interface Started extends Spawned {
+  headers: Readonly<Record<string, string>>;
 }
 
 /** A 2025-era reference keeps sessions in one process and has no 2026-07-28 path (sdk-v2-cluster has). */
@@ -65,6 +87,10 @@ export function contenderSpec(
       return ours('1');
     case 'ours-nometrics':
       return ours('0');
+    case 'ours-auth': {
+      const spec = ours('1');
+      return { ...spec, auth: true, env: { ...spec.env, MCP_AUTH_AUDIENCE: BENCH_RESOURCE, MCP_AUTH_SCOPES: BENCH_SCOPE } };
+    }
     case 'sdk-v1':
       return {
         name,
@@ -112,9 +138,25 @@ export function describeContender(spec: ContenderSpec, root: string, reference: 
   return ['node', ...spec.args.map((a) => a.replace(reference, '<captured answers>').replace(root, '').replace(BENCH, 'bench/'))].join(' ');
 }
 
-export function startContender(spec: ContenderSpec): Promise<Spawned> {
+export async function startContender(spec: ContenderSpec): Promise<Started> {
   const env: Record<string, string | undefined> = { ...process.env };
   for (const k of SCRUBBED) delete env[k];
   Object.assign(env, spec.env);
-  return startProcess({ name: spec.name, args: spec.args, env, cwd: spec.cwd });
+  if (!spec.auth) return { ...(await startProcess({ name: spec.name, args: spec.args, env, cwd: spec.cwd })), headers: {} };
+  const issuer = await startIssuer();
+  try {
+    const token = await issuer.token();
+    const server = await startProcess({ name: spec.name, args: spec.args, env: { ...env, MCP_AUTH_ISSUER: issuer.issuer }, cwd: spec.cwd });
+    return {
+      ...server,
+      headers: { authorization: `Bearer ${token}` },
+      stop: async () => {
+        await server.stop();
+        await issuer.stop();
+      },
+    };
+  } catch (err) {
+    await issuer.stop();
+    throw err;
+  }
 }

@@ -65,11 +65,13 @@ export interface Target {
   host: string;
   port: number;
   path: string;
+  /** Headers every request to this target carries (an Authorization header), under the request's own. */
+  headers?: Readonly<Record<string, string>>;
 }
 
-export function parseTarget(url: string): Target {
+export function parseTarget(url: string, headers?: Readonly<Record<string, string>>): Target {
   const u = new URL(url);
-  return { host: u.hostname, port: Number(u.port || 80), path: u.pathname };
+  return { host: u.hostname, port: Number(u.port || 80), path: u.pathname, ...(headers ? { headers } : {}) };
 }
 
 export interface HttpAnswer {
@@ -101,7 +103,8 @@ export function send(
       settled = true;
       resolve(a);
     };
-    const h = body === null ? headers : { ...headers, 'content-length': String(Buffer.byteLength(body)) };
+    const base = t.headers ? { ...t.headers, ...headers } : headers;
+    const h = body === null ? base : { ...base, 'content-length': String(Buffer.byteLength(body)) };
     const req = request({ host: t.host, port: t.port, path: t.path, method, headers: h, agent });
     req.setTimeout(timeoutMs, () => req.destroy(Object.assign(new Error('timeout'), { code: 'TIMEOUT' })));
     req.on('error', (err) => done({ status: 0, headers: {}, body: '', error: errorCode(err) }));

@@ -12,9 +12,10 @@ import { WRK_BIN } from './wrk.js';
  * ours: this node; sdk-v1 / sdk-v2: reference servers on the official SDK 1.x and 2.x (2025-era
  * sessions); sdk-v2-cluster: the SDK 2.x stateless handler, one process per core (2026-07-28
  * requests); bare-uws: the ceiling, a bare uWebSockets.js server answering our node's bytes;
- * ours-nometrics: this node, metrics off.
+ * ours-nometrics: this node, metrics off; ours-auth: this node with authorization on (a real
+ * authorization server, every request with a valid JWT access token).
  */
-export const CONTENDERS = ['ours', 'sdk-v1', 'sdk-v2', 'sdk-v2-cluster', 'bare-uws', 'ours-nometrics'] as const;
+export const CONTENDERS = ['ours', 'sdk-v1', 'sdk-v2', 'sdk-v2-cluster', 'bare-uws', 'ours-nometrics', 'ours-auth'] as const;
 export type ContenderName = (typeof CONTENDERS)[number];
 
 /**

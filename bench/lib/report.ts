@@ -264,6 +264,8 @@ const RATIOS = [
   ['ours', 'sdk-v2-cluster'],
   ['ours', 'bare-uws'],
   ['ours-nometrics', 'sdk-v1'],
+  // What authorization costs: the same node with every request's token checked (from the cache).
+  ['ours-auth', 'ours'],
 ] as const satisfies ReadonlyArray<readonly [ContenderName, ContenderName]>;
 type RatioKey = `${(typeof RATIOS)[number][0]}/${(typeof RATIOS)[number][1]}`;
 
@@ -395,6 +397,15 @@ export function summarize(rounds: readonly RoundRecord[], contenders: readonly C
   t('tools/call req/s ours/sdk-v1, wrk (median)', metrics['tools.wrk.rps']?.ratios['ours/sdk-v1']?.median, '>= 10', (v) => v >= 10);
   t('tools/call p99 ours, wrk, ms (median)', metrics['tools.wrk.p99']?.perContender.ours?.median, '<= 5', (v) => v <= 5);
   t('initialize sessions/s ours/sdk-v1, wrk (median)', metrics['init.wrk.rps']?.ratios['ours/sdk-v1']?.median, '>= 10', (v) => v >= 10);
+  // Authorization on may cost at most 10 % of the requests per second (same run, per-round ratio).
+  t('tools/call req/s ours-auth/ours (median)', metrics['tools.rps']?.ratios['ours-auth/ours']?.median, '>= 0.90', (v) => v >= 0.9);
+  t(
+    'tools/call req/s ours-auth/ours, wrk (median)',
+    metrics['tools.wrk.rps']?.ratios['ours-auth/ours']?.median,
+    '>= 0.90',
+    (v) => v >= 0.9,
+  );
+  t('modern tools/call req/s ours-auth/ours (median)', metrics['modern.rps']?.ratios['ours-auth/ours']?.median, '>= 0.90', (v) => v >= 0.9);
   t('RSS per idle session ours, KiB (median)', metrics['rss.kb']?.perContender.ours?.median, '<= 5', (v) => v <= 5);
   // A fast wrong answer must not score: every sampled body of every contender must be valid.
   const invalid = [
@@ -492,16 +503,16 @@ export function formatTable(summary: Summary, contenders: readonly ContenderName
   }
   out.push('');
   out.push('per-round ratios: median [min..max]');
-  const r = [34, 27, 27, 27, 22, 27, 30];
+  const r = [34, 27, 27, 27, 22, 27, 30, 27];
   out.push(
-    `${pad('metric', r[0])}${pad('ours/sdk-v1', r[1])}${pad('ours/sdk-v2', r[2])}${pad('ours/sdk-v2-cluster', r[3])}${pad('ours/bare-uws', r[4])}${pad('ours-nometrics/sdk-v1', r[5])}${pad('metrics on vs off', r[6])}`,
+    `${pad('metric', r[0])}${pad('ours/sdk-v1', r[1])}${pad('ours/sdk-v2', r[2])}${pad('ours/sdk-v2-cluster', r[3])}${pad('ours/bare-uws', r[4])}${pad('ours-nometrics/sdk-v1', r[5])}${pad('metrics on vs off', r[6])}${pad('ours-auth/ours', r[7])}`,
   );
   out.push('-'.repeat(r.reduce((a, b) => a + b)));
   for (const m of Object.values(summary.metrics)) {
     if (m.better === 'info') continue;
     if (Object.keys(m.ratios).length === 0 && !m.metricsOnOverOff) continue;
     out.push(
-      `${pad(m.label, r[0])}${pad(ratioCell(m.ratios['ours/sdk-v1']), r[1])}${pad(ratioCell(m.ratios['ours/sdk-v2']), r[2])}${pad(ratioCell(m.ratios['ours/sdk-v2-cluster']), r[3])}${pad(shareCell(m.ratios['ours/bare-uws']), r[4])}${pad(ratioCell(m.ratios['ours-nometrics/sdk-v1']), r[5])}${pad(onOffCell(m), r[6])}`,
+      `${pad(m.label, r[0])}${pad(ratioCell(m.ratios['ours/sdk-v1']), r[1])}${pad(ratioCell(m.ratios['ours/sdk-v2']), r[2])}${pad(ratioCell(m.ratios['ours/sdk-v2-cluster']), r[3])}${pad(shareCell(m.ratios['ours/bare-uws']), r[4])}${pad(ratioCell(m.ratios['ours-nometrics/sdk-v1']), r[5])}${pad(onOffCell(m), r[6])}${pad(ratioCell(m.ratios['ours-auth/ours']), r[7])}`,
     );
   }
   if (summary.paths.some((p) => p.spread)) {

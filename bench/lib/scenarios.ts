@@ -5,7 +5,7 @@
  */
 import type { Agent } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startContender, type ContenderSpec } from './contenders.js';
+import { startContender, type ContenderSpec, type Started } from './contenders.js';
 import { captureExchange, exchangeDifferences } from './exchange.js';
 import { runLoad, type BodyValidator, type LoadResult, type LoadSpec } from './load.js';
 import {
@@ -27,7 +27,7 @@ import {
 } from './mcp-client.js';
 import { modernCallBody, modernCallHeaders } from './modern.js';
 import type { BenchOptions } from './options.js';
-import { rssKiB, type Spawned } from './processes.js';
+import { rssKiB } from './processes.js';
 import { runWrk, type WrkResult } from './wrk.js';
 
 export const ECHO_TEXT = 'hello from the benchmark';
@@ -36,7 +36,7 @@ const MODERN_CLIENT = { name: CLIENT_NAME, version: '1' };
 
 export type Progress = (line: string) => void;
 
-async function withServer<T>(spec: ContenderSpec, fn: (s: Spawned) => Promise<T>): Promise<T> {
+async function withServer<T>(spec: ContenderSpec, fn: (s: Started) => Promise<T>): Promise<T> {
   const server = await startContender(spec);
   try {
     if (spec.sameAs) {
@@ -114,12 +114,12 @@ async function measureCalls(
 export function toolsCall(spec: ContenderSpec, o: BenchOptions): Promise<ToolsRun> {
   return withServer(spec, async (server) => {
     const agent = keepAliveAgent();
-    const target = parseTarget(server.url);
+    const target = parseTarget(server.url, server.headers);
     try {
       const { sid } = await openSession(agent, target, CLIENT_NAME);
       const load = {
         url: server.url,
-        headers: requestHeaders(sid),
+        headers: { ...server.headers, ...requestHeaders(sid) },
         body: toolsCallBody('[<id>]', 'echo', { text: ECHO_TEXT }),
         connections: o.connections,
         serverPid: server.pid,
@@ -153,11 +153,11 @@ export async function checkModernEcho(agent: Agent, t: Target, text: string, id:
 export function modernCall(spec: ContenderSpec, o: BenchOptions): Promise<ToolsRun> {
   return withServer(spec, async (server) => {
     const agent = keepAliveAgent();
-    const target = parseTarget(server.url);
+    const target = parseTarget(server.url, server.headers);
     try {
       const load = {
         url: server.url,
-        headers: modernCallHeaders('echo'),
+        headers: { ...server.headers, ...modernCallHeaders('echo') },
         body: modernCallBody('[<id>]', 'echo', { text: ECHO_TEXT }, MODERN_CLIENT),
         connections: o.connections,
         serverPid: server.pid,
@@ -179,13 +179,20 @@ export interface InitRun extends LoadResult {
 export async function initialize(spec: ContenderSpec, o: BenchOptions): Promise<InitRun> {
   const base = { headers: { ...POST_HEADERS }, body: initializeBody(CLIENT_NAME, 1), connections: o.connections, checkEvery: o.checkEvery };
   const run: InitRun = await withServer(spec, async (server) => {
-    const load = { ...base, url: server.url, serverPid: server.pid, validate: INIT_OK };
+    const load = { ...base, headers: { ...server.headers, ...base.headers }, url: server.url, serverPid: server.pid, validate: INIT_OK };
     if (o.warmup > 0) await runLoad({ ...load, duration: o.warmup });
     return runLoad({ ...load, duration: o.duration });
   });
   if (o.wrk) {
     run.wrk = await withServer(spec, async (server) => {
-      const load = { ...base, url: server.url, serverPid: server.pid, threads: o.wrkThreads, expect: INIT_FRAGMENTS };
+      const load = {
+        ...base,
+        headers: { ...server.headers, ...base.headers },
+        url: server.url,
+        serverPid: server.pid,
+        threads: o.wrkThreads,
+        expect: INIT_FRAGMENTS,
+      };
       if (o.warmup > 0) await runWrk({ ...load, duration: o.warmup });
       return runWrk({ ...load, duration: o.duration });
     });
@@ -213,7 +220,7 @@ const RSS_WARMUP_SESSIONS = 256;
 export function rssPerSession(spec: ContenderSpec, o: BenchOptions, progress: Progress): Promise<RssRun> {
   return withServer(spec, async (server) => {
     const agent = keepAliveAgent(o.sessionConcurrency);
-    const target = parseTarget(server.url);
+    const target = parseTarget(server.url, server.headers);
     try {
       const rssStartKiB = rssKiB(server.pid);
       const warm = await openSessions(agent, target, CLIENT_NAME, Math.min(RSS_WARMUP_SESSIONS, o.sessions), o.sessionConcurrency);

@@ -93,6 +93,7 @@ void test('each contender takes part in the scenarios of its era, and says why i
   assert.deepEqual(skips('sdk-v2'), ['call-modern']);
   assert.deepEqual(skips('bare-uws'), ['rss']);
   assert.deepEqual(skips('ours'), []);
+  assert.deepEqual(skips('ours-auth'), []);
   assert.deepEqual(contenderSpec('sdk-v2-cluster', 1, ROOT, 'ref', 3).args.slice(-2), ['--workers', '3']);
   assert.ok(!contenderSpec('sdk-v2-cluster', 1, ROOT, 'ref').args.includes('--workers'));
   assert.ok(!contenderSpec('ours', null, ROOT, 'ref').args.includes('--workers'));

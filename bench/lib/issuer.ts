@@ -38,7 +38,8 @@ export async function startIssuer(): Promise<BenchIssuer> {
   // Loaded here, not at the top: only the ours-auth contender needs it (and it warns on Node 20 when loaded).
   // oidc-provider ships no type declarations; it is used through its documented API.
   // @ts-expect-error no declaration file
-  const ProviderClass = (await import('oidc-provider')).default as new (issuer: string, config: unknown) => ProviderLike;
+  const loaded = (await import('oidc-provider')) as { default: new (issuer: string, config: unknown) => ProviderLike };
+  const ProviderClass = loaded.default;
   const provider = new ProviderClass(issuer, {
     clients: [
       {

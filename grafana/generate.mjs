@@ -356,6 +356,13 @@ const overview = dashboard({
       12,
       { max: 1 },
     ),
+    ts(
+      'Binding refusals by kind',
+      "Requests naming another principal's session, answered 404 as if it did not exist: post, get (a stream), resume (Last-Event-ID), delete; request_state: a 2026-07-28 requestState replayed by another principal (refused as a tampered one); listen: listen streams ended because their token expired. Any steady rate of the first five means a client holds session ids or states that are not its own.",
+      'reqps',
+      [target(rate('mcp_auth_binding_refusals_total', 'kind'), '{{kind}}')],
+      24,
+    ),
     row('Threads'),
     ts(
       'Event-loop lag (worst thread per node)',

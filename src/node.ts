@@ -10,6 +10,7 @@ import { addRoutes, type UwsModule } from './front/app.js';
 import type { NodeContext } from './front/context.js';
 import { Exchanges } from './front/exchanges.js';
 import { Listeners } from './front/listeners.js';
+import { B_LISTEN } from './auth/binding.js';
 import { dispatchWorkerMessage } from './front/fault.js';
 import { endRelayedStreams, Forwarder } from './front/forward.js';
 import { createGuard } from './front/guards.js';
@@ -154,7 +155,17 @@ export async function startNode(config: Readonly<NodeOptions>): Promise<RunningN
     const sessions = new SessionTable(pool, registry, metrics, tagger, limits?.sessions ?? null);
     if (directory) directory.selfAddress = config.advertiseAddress || `${config.host}:${port}`;
     const exchanges = new Exchanges(config, pool, metrics);
-    const listeners = new Listeners(exchanges);
+    const auth = authIssuers ? createResourceServer(config, authIssuers, port) : null;
+    const listeners = new Listeners(
+      exchanges,
+      auth === null
+        ? null
+        : {
+            trustedUntil: (p) => auth.verifier.trustedUntil(p),
+            expired: () => metrics.bindingRefusals.inc(B_LISTEN),
+            retryMs: config.sseRetryMs,
+          },
+    );
     context = Object.freeze({
       config,
       metrics,
@@ -169,7 +180,7 @@ export async function startNode(config: Readonly<NodeOptions>): Promise<RunningN
       directory,
       forwarder: directory && tagger && config.forward ? new Forwarder(config) : null,
       limits,
-      auth: authIssuers ? createResourceServer(config, authIssuers, port) : null,
+      auth,
       // Last: nothing after it can throw and leave its connections open.
       events:
         config.redisUrl && config.clusterSecret

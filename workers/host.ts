@@ -67,6 +67,7 @@ export default async function host(data: HostTaskData): Promise<HostResult> {
     listCache: { ttlMs: data.listTtlMs, cacheScope: 'private' },
     readCache: { ttlMs: data.readTtlMs, cacheScope: 'private' },
     onToolCall: (name, isError, started) => worker.metrics.toolCall(name, isError, started),
+    onStateRefused: () => worker.metrics.stateRefused(),
   });
   const modern = new ModernHost(out, dispatcher);
   worker.modern = modern;

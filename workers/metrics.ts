@@ -4,6 +4,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { HotCounter, HotHistogram } from '../src/metrics/hot.js';
+import { B_REQUEST_STATE, BINDING_HELP, BINDING_KINDS } from '../src/auth/binding.js';
 
 const OUTCOMES = ['ok', 'error'] as const;
 /** `kind` of mcp_worker_errors_total; the E_* constants index it. */
@@ -20,6 +21,8 @@ export class WorkerMetrics {
   readonly calls: HotCounter;
   readonly duration: HotHistogram;
   readonly errors: HotCounter;
+  /** Only request_state is counted here; the front counts the other kinds under the same name, and the scrape sums them. */
+  readonly bindingRefusals = new HotCounter('mcp_auth_binding_refusals_total', BINDING_HELP, ['kind'], [BINDING_KINDS]);
   private elu = performance.eventLoopUtilization();
 
   constructor(
@@ -54,6 +57,11 @@ export class WorkerMetrics {
     if (this.enabled) this.errors.inc(kind);
   }
 
+  /** A requestState sealed for another principal was refused. */
+  stateRefused(): void {
+    if (this.enabled) this.bindingRefusals.inc(B_REQUEST_STATE);
+  }
+
   toolCall(name: unknown, isError: boolean, started: number): void {
     if (!this.enabled) return;
     const t = typeof name === 'string' ? (this.toolIndex.get(name) ?? this.tools.length - 1) : this.tools.length - 1;
@@ -70,6 +78,6 @@ export class WorkerMetrics {
   }
 
   json(): Promise<unknown[]> {
-    return Promise.all([this.calls.get(), this.duration.get(), this.errors.get()]);
+    return Promise.all([this.calls.get(), this.duration.get(), this.errors.get(), this.bindingRefusals.get()]);
   }
 }

@@ -81,6 +81,7 @@ export class ModernHost {
         headers: { protocolVersion: m.protocolVersion, method: m.mcpMethod, name: m.mcpName },
         paramHeaders: m.paramHeaders ?? undefined,
         authInfo: m.auth === undefined ? undefined : authInfoOf(m.auth),
+        principal: m.principal,
       },
       sink,
     );

@@ -52,6 +52,8 @@ export interface ModernRequest {
   paramHeaders?: Readonly<Record<string, string>>;
   /** The verified caller (authorization on). */
   authInfo?: AuthInfo;
+  /** The caller's principal key (authorization on): the requestState it gets back is bound to it. */
+  principal?: string;
 }
 
 /** Where the answer goes. `notify` switches the response to SSE; `reply` ends it (JSON, or the last event). */
@@ -68,6 +70,8 @@ export interface ModernOptions {
   readCache: CacheHints;
   /** Called after each tools/call settles (worker metrics); optional. */
   onToolCall?: (name: unknown, isError: boolean, startedMs: number) => void;
+  /** Called when a requestState sealed for another principal is refused (worker metrics); optional. */
+  onStateRefused?: () => void;
   now?: () => number;
 }
 
@@ -363,8 +367,12 @@ export class ModernDispatcher {
   private openState(req: ModernRequest, state: unknown): { value: unknown } | null {
     if (typeof state !== 'string') return null;
     const params = req.params as Json;
-    const opened = this.sealer.open(state, req.method, nameOf(req.method, params), this.now());
-    if (!opened.ok) return null;
+    const opened = this.sealer.open(state, req.method, nameOf(req.method, params), this.now(), req.principal);
+    if (!opened.ok) {
+      // Refused as any state that fails verification; counted apart.
+      if (opened.reason === 'wrong_principal') this.opts.onStateRefused?.();
+      return null;
+    }
     try {
       return { value: opened.payload === '' ? undefined : (JSON.parse(opened.payload) as unknown) };
     } catch {
@@ -448,7 +456,7 @@ export class ModernDispatcher {
     if (r.requestState !== undefined) {
       let sealed: string;
       try {
-        sealed = this.sealer.seal(req.method, nameOf(req.method, params), JSON.stringify(r.requestState) ?? '', this.now());
+        sealed = this.sealer.seal(req.method, nameOf(req.method, params), JSON.stringify(r.requestState) ?? '', this.now(), req.principal);
       } catch (err) {
         return this.finish(f, 200, errorBody(req.id, RpcCodes.INTERNAL_ERROR, `requestState could not be sealed: ${messageOf(err)}`));
       }

@@ -35,6 +35,13 @@ export class TokenCache {
     return undefined;
   }
 
+  /** When the entry of `token` stops answering (Date.now() ms), or undefined when it is not cached now. */
+  until(token: string, now: number): number | undefined {
+    const key = token.length > KEY_CHARS ? token.slice(-KEY_CHARS) : token;
+    const e = this.entries.get(key);
+    return e === undefined || e.principal.token !== token || now >= e.until ? undefined : e.until;
+  }
+
   set(token: string, principal: Principal, until: number, now: number): void {
     if (until <= now || this.max === 0) return;
     const key = token.length > KEY_CHARS ? token.slice(-KEY_CHARS) : token;

@@ -164,6 +164,19 @@ export class TokenVerifier {
     return p;
   }
 
+  /**
+   * Until when (Date.now() ms) this node trusts `p`'s token without checking it again: its cache
+   * entry's bound (a JWT's `exp`; an introspected token's `exp` or the introspection cache bound,
+   * whichever comes first), or the same computed afresh when the entry is gone.
+   */
+  trustedUntil(p: Principal): number {
+    const now = this.now();
+    const cached = this.cache.until(p.token, now);
+    if (cached !== undefined) return cached;
+    const exp = p.expiresAt === undefined ? Infinity : p.expiresAt * 1000;
+    return isJwtShaped(p.token) && this.keys.get(p.issuer) ? exp : Math.min(exp, now + this.opts.introspectionCacheMs);
+  }
+
   private async verifyUncached(token: string): Promise<AuthOutcome> {
     const jwt = isJwtShaped(token);
     const outcome = jwt ? await this.verifyJwt(token) : await this.introspect(token);

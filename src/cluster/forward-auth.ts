@@ -6,8 +6,9 @@
  *
  *   x-mcp-forward-auth: <sender node id, base64url> "." <unix ms> "." <HMAC-SHA256, base64url>
  *
- * over method, path, session id, sender, timestamp and, when the request carries one, the client
- * identity the per-client limits use (src/front/client-limits.ts), with a key derived from the cluster secret
+ * over method, path, session id, sender, timestamp and, when the request carries them, the client
+ * identity the per-client limits use (src/front/client-limits.ts) and the verified principal with the
+ * Authorization header it was verified from (forward-principal.ts), with a key derived from the cluster secret
  * (distinct from the session-tag key). A header older than WINDOW_MS, more than SKEW_MS in the future,
  * or with a wrong MAC is refused: the request is treated as a client's (forwarded as usual), and the
  * refusal is counted. Within the window a captured header can be replayed for the same method, path
@@ -26,26 +27,51 @@ const MAC_BYTES = 32;
 const TS = /^\d{1,15}$/;
 
 export interface ForwardAuth {
-  /** The header value for a request this node forwards (`client`: the identity it carries, '' for none). */
-  sign(method: string, path: string, sessionId: string, nowMs: number, client?: string): string;
-  /** True when `header` was signed by a node of this cluster for exactly this request (and client), recently. */
-  verify(header: string, method: string, path: string, sessionId: string, nowMs: number, client?: string): boolean;
+  /**
+   * The header value for a request this node forwards. `client`: the identity it carries ('' for
+   * none); `principal`: the principal header's value ('' for none) and `authorization` the
+   * Authorization header it goes with (covered only with a principal).
+   */
+  sign(method: string, path: string, sessionId: string, nowMs: number, client?: string, principal?: string, authorization?: string): string;
+  /** True when `header` was signed by a node of this cluster for exactly this request (and identity), recently. */
+  verify(
+    header: string,
+    method: string,
+    path: string,
+    sessionId: string,
+    nowMs: number,
+    client?: string,
+    principal?: string,
+    authorization?: string,
+  ): boolean;
 }
 
 export function createForwardAuth(secret: string, nodeId: string): ForwardAuth {
   const key = createHmac('sha256', secret).update('mcp-forward-auth-v1').digest();
   const self = Buffer.from(nodeId, 'utf8').toString('base64url');
-  // Without a client identity the signed text is what it was before identities existed.
-  const mac = (method: string, path: string, sid: string, sender: string, ts: string, client = ''): Buffer =>
-    createHmac('sha256', key)
-      .update(`${method}\n${path}\n${sid}\n${sender}\n${ts}${client === '' ? '' : `\n${client}`}`)
-      .digest();
+  // Without a client identity or principal the signed text is what it was before either existed. No
+  // part holds a newline (base64url values, header values), so the parts cannot be shifted.
+  const mac = (
+    method: string,
+    path: string,
+    sid: string,
+    sender: string,
+    ts: string,
+    client: string,
+    principal: string,
+    authz: string,
+  ): Buffer => {
+    const h = createHmac('sha256', key).update(`${method}\n${path}\n${sid}\n${sender}\n${ts}`);
+    if (client !== '' || principal !== '') h.update(`\n${client}`);
+    if (principal !== '') h.update(`\n${principal}\n${authz}`);
+    return h.digest();
+  };
   return {
-    sign(method, path, sessionId, nowMs, client = '') {
+    sign(method, path, sessionId, nowMs, client = '', principal = '', authorization = '') {
       const ts = String(Math.floor(nowMs));
-      return `${self}.${ts}.${mac(method, path, sessionId, self, ts, client).toString('base64url')}`;
+      return `${self}.${ts}.${mac(method, path, sessionId, self, ts, client, principal, authorization).toString('base64url')}`;
     },
-    verify(header, method, path, sessionId, nowMs, client = '') {
+    verify(header, method, path, sessionId, nowMs, client = '', principal = '', authorization = '') {
       const a = header.indexOf('.');
       const b = header.indexOf('.', a + 1);
       if (a <= 0 || b < 0 || header.indexOf('.', b + 1) >= 0) return false;
@@ -55,7 +81,7 @@ export function createForwardAuth(secret: string, nodeId: string): ForwardAuth {
       if (age > WINDOW_MS || age < -SKEW_MS) return false;
       const given = Buffer.from(header.slice(b + 1), 'base64url');
       if (given.length !== MAC_BYTES) return false;
-      return timingSafeEqual(given, mac(method, path, sessionId, header.slice(0, a), ts, client));
+      return timingSafeEqual(given, mac(method, path, sessionId, header.slice(0, a), ts, client, principal, authorization));
     },
   };
 }

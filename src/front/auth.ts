@@ -10,7 +10,10 @@ import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { AUTH_FAILURES, failure, isFailure, type AuthFailure } from '../auth/failures.js';
 import { hasScopes, type Principal, type WireAuthInfo } from '../auth/principal.js';
 import type { Refusal, ResourceServer } from '../auth/resource-server.js';
-import type { AuthOutcome } from '../auth/verifier.js';
+import { bearerToken, LEEWAY_S, type AuthOutcome } from '../auth/verifier.js';
+import { FORWARD_AUTH_HEADER } from '../cluster/forward-auth.js';
+import { decodePrincipal, encodePrincipal, PRINCIPAL_HEADER } from '../cluster/forward-principal.js';
+import { peerSigned, type Forwarder } from './forward.js';
 import { log } from '../log.js';
 import { JSON_TYPE, Status } from './http.js';
 import type { NodeContext } from './context.js';
@@ -34,15 +37,37 @@ export function authenticate(
   req: HttpRequest,
   method: number,
   close: boolean,
+  httpMethod: 'POST' | 'GET' | 'DELETE',
+  sid: string,
 ): Principal | null | typeof REFUSED | Promise<AuthOutcome> {
   const rs = st.auth;
   if (rs === null) return null;
-  const outcome = rs.verifier.verify(req.getHeader('authorization'));
+  // A request a peer forwarded carries the principal that peer verified: taken as it is (the peer
+  // applied the same configuration), so the owner neither verifies the token again nor introspects it.
+  const carried = st.forwarder === null ? null : peerPrincipal(st.forwarder, req, httpMethod, sid);
+  const outcome = carried ?? rs.verifier.verify(req.getHeader('authorization'));
   if (outcome instanceof Promise) return outcome;
   const admitted = admit(rs, outcome);
   if (!isFailure(admitted)) return admitted;
   refuse(st, res, admitted, method, close);
   return REFUSED;
+}
+
+/**
+ * The principal a peer verified and carried with a request it forwarded, or null: not forwarded,
+ * carrying none, not signed by a peer for exactly this request, principal and Authorization header
+ * (a client's own x-mcp-principal is never trusted), or expired since.
+ */
+function peerPrincipal(fw: Forwarder, req: HttpRequest, method: 'POST' | 'GET' | 'DELETE', sid: string): Principal | null {
+  const signed = req.getHeader(FORWARD_AUTH_HEADER);
+  if (signed === '') return null;
+  const value = req.getHeader(PRINCIPAL_HEADER);
+  if (value === '' || !peerSigned(fw, req, method, sid, signed)) return null;
+  const token = bearerToken(req.getHeader('authorization'));
+  if (typeof token !== 'string') return null;
+  const p = decodePrincipal(value, token);
+  if (p === null || (p.expiresAt !== undefined && (p.expiresAt + LEEWAY_S) * 1000 <= Date.now())) return null;
+  return p;
 }
 
 /** A verification's outcome with the node's required scopes applied. */
@@ -89,6 +114,11 @@ export function missingToolScopes(st: NodeContext, p: Principal, parsed: unknown
     if (needed !== undefined && !hasScopes(p, needed)) return needed;
   }
   return null;
+}
+
+/** Adds the verified caller to the headers of a request this node forwards, for its owner (covered by the forward HMAC). */
+export function carryPrincipal(headers: Record<string, string>, p: Principal | null): void {
+  if (p !== null) headers[PRINCIPAL_HEADER] = encodePrincipal(p);
 }
 
 /** The caller as a worker receives it. */

@@ -21,6 +21,7 @@ import { AddressSet, clientKey } from './client-address.js';
 import { JSON_TYPE, Status } from './http.js';
 import { SessionQuota } from './session-quota.js';
 import { TokenBuckets } from './token-bucket.js';
+import { peerSigned } from './forward.js';
 import type { NodeContext } from './context.js';
 
 /** The client identity a forwarded request carries (base64url of the key), covered by the forward HMAC. */
@@ -28,7 +29,6 @@ export const CLIENT_KEY_HEADER = 'x-mcp-client-key';
 /** Principal keys longer than this are kept as their SHA-256 (memory per tracked identity stays small). */
 const MAX_KEY_CHARS = 128;
 const RETRY_SESSIONS = String(MAX_SESSIONS_RETRY_AFTER_S);
-const PATH = '/mcp';
 
 type LimitsConfig = Pick<NodeOptions, 'rateLimit' | 'rateBurst' | 'maxSessionsPerPrincipal' | 'trustedProxies'>;
 
@@ -126,8 +126,8 @@ function peerClient(st: NodeContext, req: HttpRequest, method: 'POST' | 'GET' | 
   const auth = req.getHeader(FORWARD_AUTH_HEADER);
   // An auth header that does not verify is a client's: it is limited as one (and counted by fromPeer).
   if (auth === '') return null;
+  if (!peerSigned(st.forwarder, req, method, sid, auth)) return null;
   const carried = req.getHeader(CLIENT_KEY_HEADER);
-  if (!st.forwarder.auth.verify(auth, method, PATH, sid, Date.now(), carried)) return null;
   return { key: carried === '' ? '' : Buffer.from(carried, 'base64url').toString('utf8'), retryAfter: 0 };
 }
 

@@ -11,7 +11,8 @@
  *   (Retry-After), never a queue inside the agent;
  * - connecting and waiting for the owner's response headers are timed (502 when either runs out);
  * - the request carries an HMAC (cluster/forward-auth.ts) so the owner does not forward it again,
- *   which no client can forge.
+ *   which no client can forge; it also covers the verified principal the request carries
+ *   (cluster/forward-principal.ts), which the owner then takes instead of checking the token again.
  * The state lives in one Forwarder per node (agents, counts, relayed streams), not in the module.
  */
 import { Agent, request, STATUS_CODES, type ClientRequest, type IncomingMessage } from 'node:http';
@@ -26,6 +27,7 @@ import { JSON_TYPE, Status, writeJson } from './http.js';
 import { FR_NO_TAG, FR_OWNER_UNROUTABLE, FR_STALE_ROUTE, M_OTHER, type ForwardFailure } from '../metrics/metrics.js';
 import type { NodeContext } from './context.js';
 import { CLIENT_KEY_HEADER } from './client-limits.js';
+import { PRINCIPAL_HEADER } from '../cluster/forward-principal.js';
 
 /** The only path forwarded (and covered by the forward HMAC). */
 const PATH = '/mcp';
@@ -142,9 +144,28 @@ export function endRelayedStreams(st: NodeContext): number {
 export function fromPeer(st: NodeContext, req: HttpRequest, method: string, sid: string): boolean {
   const header = req.getHeader(FORWARD_AUTH_HEADER);
   if (header === '') return false;
-  if (st.forwarder!.auth.verify(header, method, PATH, sid, Date.now(), req.getHeader(CLIENT_KEY_HEADER))) return true;
+  if (peerSigned(st.forwarder!, req, method, sid, header)) return true;
   st.metrics.forwardAuthRejected.inc();
   return false;
+}
+
+/**
+ * True when `header` (a non-empty x-mcp-forward-auth) was signed by a peer for this request and the
+ * identity headers it carries: the client key and, when present, the principal with the
+ * Authorization header. A client that adds or changes either makes it fail.
+ */
+export function peerSigned(fw: Forwarder, req: HttpRequest, method: string, sid: string, header: string): boolean {
+  const principal = req.getHeader(PRINCIPAL_HEADER);
+  return fw.auth.verify(
+    header,
+    method,
+    PATH,
+    sid,
+    Date.now(),
+    req.getHeader(CLIENT_KEY_HEADER),
+    principal,
+    principal === '' ? '' : req.getHeader('authorization'),
+  );
 }
 
 /**
@@ -252,6 +273,8 @@ function send(ex: Exchange, attempt: number): void {
       fr.headers['mcp-session-id'] ?? '',
       Date.now(),
       fr.headers[CLIENT_KEY_HEADER] ?? '',
+      fr.headers[PRINCIPAL_HEADER] ?? '',
+      fr.headers[PRINCIPAL_HEADER] === undefined ? '' : (fr.headers.authorization ?? ''),
     ),
   };
   if (fr.body !== null) headers['content-length'] = String(Buffer.byteLength(fr.body));

@@ -42,7 +42,8 @@ import {
 } from './client-limits.js';
 import { textFault } from './test-faults.js';
 import type { NodeContext } from './context.js';
-import { afterVerification, authenticate, missingToolScopes, REFUSED, refuseTool, wireAuth } from './auth.js';
+import { afterVerification, authenticate, carryPrincipal, missingToolScopes, REFUSED, refuseTool, wireAuth } from './auth.js';
+import { B_DELETE, B_GET, B_POST, B_RESUME } from '../auth/binding.js';
 import type { Principal, WireAuthInfo } from '../auth/principal.js';
 import type { AuthOutcome } from '../auth/verifier.js';
 
@@ -199,7 +200,7 @@ export function handlePost(st: NodeContext, res: HttpResponse, req: HttpRequest)
   const era = eraOfHeaders(hv, sid);
   if (!commonChecks(st, res, req, true, hv, era === Era.Modern)) return;
   const other = era === Era.Modern ? ERA_MODERN + M_OTHER : M_OTHER;
-  const auth = authenticate(st, res, req, other, true);
+  const auth = authenticate(st, res, req, other, true, 'POST', sid);
   if (auth === REFUSED) return;
   const client = clientOf(st, res, req, 'POST', sid, auth);
   const accept = req.getHeader('accept');
@@ -225,6 +226,7 @@ export function handlePost(st: NodeContext, res: HttpResponse, req: HttpRequest)
   if (head.fwd !== null) {
     head.reason = forwardReason(req);
     carryClient(head.fwd, client);
+    if (!(auth instanceof Promise)) carryPrincipal(head.fwd, auth);
   }
   res.onAborted(() => {
     head.aborted = true;
@@ -358,6 +360,7 @@ function onPostBody(st: NodeContext, res: HttpResponse, head: PostHead, raw: Buf
           head.client = settleClient(st, head.client, principal.key);
           if (head.fwd !== null) carryClient(head.fwd, head.client);
         }
+        if (head.fwd !== null) carryPrincipal(head.fwd, principal);
         onPostBody(st, res, head, raw);
       },
       (err, gone) => internalError(st, gone || head.aborted ? null : res, 'body', err),
@@ -440,6 +443,12 @@ function onPostBody(st: NodeContext, res: HttpResponse, head: PostHead, raw: Buf
     answer(st, res, 404, Bodies.sessionNotFound, method);
     return unknownSession(st, sid);
   }
+  // Another principal's session is answered as one that does not exist, before anything else about it
+  // (its revision, its worker) can show through.
+  if (!boundTo(st, sid, head.principal, B_POST)) {
+    answer(st, res, 404, Bodies.sessionNotFound, method);
+    return;
+  }
   const slot = st.sessions.slotOf(route);
   if (isBatch && !allowsBatch(st.sessions.revisionOf(route))) return answer(st, res, 400, Bodies.batchNotAllowed, method);
   const auth = authUpdate(st, sid, head.principal);
@@ -468,11 +477,28 @@ function onPostBody(st: NodeContext, res: HttpResponse, head: PostHead, raw: Buf
 }
 
 /**
+ * Session binding: true when `p` may use local session `sid` (authorization off, or the principal
+ * that initialized it, whatever its current token); otherwise counts the refusal under `kind`
+ * (BINDING_KINDS) and returns false, and the caller answers 404 exactly as for an unknown session.
+ */
+function boundTo(st: NodeContext, sid: string, p: Principal | null, kind: number): boolean {
+  if (p === null) return true;
+  const owner = st.sessions.principalOf(sid);
+  if (owner === undefined || owner === p || owner.key === p.key) return true;
+  st.metrics.bindingRefusals.inc(kind);
+  log.debug("request for another principal's session refused", { session: sessionRef(sid) });
+  return false;
+}
+
+/**
  * The caller to send a session's worker with this request: only when its token is not the one the
- * worker has (the first request after a refresh), so the usual request carries nothing more.
+ * worker has (the first request after a refresh), so the usual request carries nothing more. The
+ * principal is the same (boundTo checked it); only its token, scopes and expiry may be new.
  */
 function authUpdate(st: NodeContext, sid: string, p: Principal | null): WireAuthInfo | undefined {
-  if (p === null || st.sessions.principalOf(sid) === p) return undefined;
+  if (p === null) return undefined;
+  const cur = st.sessions.principalOf(sid);
+  if (cur === p || cur?.token === p.token) return undefined;
   st.sessions.setPrincipal(sid, p);
   return wireAuth(st, p);
 }
@@ -512,7 +538,10 @@ function modernPost(st: NodeContext, res: HttpResponse, head: PostHead, parsed: 
     mcpName: h?.mcpName ?? '',
     paramHeaders: h?.paramHeaders ?? null,
   };
-  if (head.principal !== null) msg.auth = wireAuth(st, head.principal);
+  if (head.principal !== null) {
+    msg.auth = wireAuth(st, head.principal);
+    msg.principal = head.principal.key;
+  }
   st.pool.send(slot, msg);
 }
 
@@ -543,7 +572,7 @@ function listen(st: NodeContext, res: HttpResponse, head: PostHead, msg: ListenR
   if (head.aborted) return;
   const conn = st.exchanges.open(res, '', slot, false, method, head.started);
   res.onAborted(() => st.exchanges.aborted(conn));
-  if (!st.listeners.add(conn, msg.id, filter)) {
+  if (!st.listeners.add(conn, msg.id, filter, head.principal)) {
     st.exchanges.json(conn.id, 503, Bodies.overloaded);
     return;
   }
@@ -621,13 +650,13 @@ function sessionHead(st: NodeContext, req: HttpRequest, method: 'GET' | 'DELETE'
 
 export function handleGet(st: NodeContext, res: HttpResponse, req: HttpRequest): void {
   if (!commonChecks(st, res, req, false)) return;
-  const auth = authenticate(st, res, req, M_GET, false);
+  const sid = req.getHeader('mcp-session-id');
+  const auth = authenticate(st, res, req, M_GET, false, 'GET', sid);
   if (auth === REFUSED) return;
-  const client = clientOf(st, res, req, 'GET', req.getHeader('mcp-session-id'), auth);
+  const client = clientOf(st, res, req, 'GET', sid, auth);
   if (client !== null && !admitClient(st, res, client, M_GET)) return;
   // "The client MUST include an Accept header, listing text/event-stream as a supported content type."
   if (!accepts(req.getHeader('accept'), SSE_TYPE)) return reject(st, res, 406, Bodies.notAcceptableGet, M_GET);
-  const sid = req.getHeader('mcp-session-id');
   if (sid === '') return reject(st, res, 400, Bodies.missingSession);
   const head = sessionHead(st, req, 'GET', sid);
   if (!(auth instanceof Promise)) return getStream(st, res, head, auth, NOT_ABORTED);
@@ -664,13 +693,15 @@ function clientOf(
 }
 
 /**
- * A GET with its caller known (null: authorization off). `principal` is where session binding checks
- * the session's owner; `aborted` tells whether the client left while its token was verified.
+ * A GET with its caller known (null: authorization off); `aborted` tells whether the client left while
+ * its token was verified. Another principal's GET or resume gets the unknown session's 404: the
+ * session's stream stays with its owner and nothing is replayed.
  */
-function getStream(st: NodeContext, res: HttpResponse, head: SessionHead, _principal: Principal | null, aborted: () => boolean): void {
+function getStream(st: NodeContext, res: HttpResponse, head: SessionHead, principal: Principal | null, aborted: () => boolean): void {
   const sid = head.sid;
   const route = st.sessions.route(sid);
   if (route === undefined) {
+    if (head.fwd !== null) carryPrincipal(head.fwd, principal);
     if (head.fwd !== null)
       return forwardOr404(
         st,
@@ -685,6 +716,7 @@ function getStream(st: NodeContext, res: HttpResponse, head: SessionHead, _princ
     return unknownSession(st, sid);
   }
   const last = head.last;
+  if (!boundTo(st, sid, principal, last === '' ? B_GET : B_RESUME)) return reject(st, res, 404, Bodies.sessionNotFound, M_GET);
   const slot = st.sessions.slotOf(route);
   const conn = st.exchanges.open(res, sid, slot, false, M_GET, performance.now());
   res.onAborted(() => st.exchanges.aborted(conn));
@@ -693,11 +725,11 @@ function getStream(st: NodeContext, res: HttpResponse, head: SessionHead, _princ
 
 export function handleDelete(st: NodeContext, res: HttpResponse, req: HttpRequest): void {
   if (!commonChecks(st, res, req, false)) return;
-  const auth = authenticate(st, res, req, M_DELETE, false);
-  if (auth === REFUSED) return;
-  const client = clientOf(st, res, req, 'DELETE', req.getHeader('mcp-session-id'), auth);
-  if (client !== null && !admitClient(st, res, client, M_DELETE)) return;
   const sid = req.getHeader('mcp-session-id');
+  const auth = authenticate(st, res, req, M_DELETE, false, 'DELETE', sid);
+  if (auth === REFUSED) return;
+  const client = clientOf(st, res, req, 'DELETE', sid, auth);
+  if (client !== null && !admitClient(st, res, client, M_DELETE)) return;
   if (sid === '') return reject(st, res, 400, Bodies.missingSession);
   const head = sessionHead(st, req, 'DELETE', sid);
   if (!(auth instanceof Promise)) return deleteSession(st, res, head, auth, NOT_ABORTED);
@@ -713,10 +745,11 @@ export function handleDelete(st: NodeContext, res: HttpResponse, req: HttpReques
   );
 }
 
-/** A DELETE with its caller known (null: authorization off); `principal` as in getStream. */
-function deleteSession(st: NodeContext, res: HttpResponse, head: SessionHead, _principal: Principal | null, aborted: () => boolean): void {
+/** A DELETE with its caller known (null: authorization off); another principal's gets the unknown session's 404. */
+function deleteSession(st: NodeContext, res: HttpResponse, head: SessionHead, principal: Principal | null, aborted: () => boolean): void {
   const sid = head.sid;
   if (!st.sessions.has(sid)) {
+    if (head.fwd !== null) carryPrincipal(head.fwd, principal);
     const address = head.fwd !== null ? ownerAddress(st, sid) : null;
     if (address !== null)
       return forwardOr404(
@@ -734,6 +767,8 @@ function deleteSession(st: NodeContext, res: HttpResponse, head: SessionHead, _p
     reject(st, res, 404, Bodies.sessionNotFound);
     return unknownSession(st, sid);
   }
+  // Not forgetUnknown: the registry key is the owner's, and stays.
+  if (!boundTo(st, sid, principal, B_DELETE)) return reject(st, res, 404, Bodies.sessionNotFound);
   st.sessions.end(sid, 'delete');
   res.writeStatus(Status[200]).writeHeader('content-type', JSON_TYPE).end('{}');
   st.metrics.request(M_DELETE, 200, -1);

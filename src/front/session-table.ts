@@ -69,7 +69,8 @@ export class SessionTable {
   /** `client`: the identity that opened it, for the per-client session limit (null: not counted). */
   /**
    * The caller whose token the session's worker has (authorization on): set at initialize, replaced
-   * when the same session comes with another token. Undefined for a session without one.
+   * when the same principal comes with another token. Its `key` is the session's binding: another
+   * principal is answered as if the session did not exist (mcp.ts). Undefined for a session without one.
    */
   principalOf(sid: string): Principal | undefined {
     return this.principals.get(sid);

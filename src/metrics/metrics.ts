@@ -9,6 +9,7 @@ import { HotCounter, HotHistogram } from './hot.js';
 import { RESTART_REASONS } from '../pool/pool.js';
 import { EVENT_DROPS, EVENT_REJECTIONS, type EventsObserver } from '../cluster/events.js';
 import { AUTH_FAILURES } from '../auth/failures.js';
+import { BINDING_HELP, BINDING_KINDS } from '../auth/binding.js';
 
 export const METHODS = [
   'initialize',
@@ -192,6 +193,8 @@ export class Metrics {
     [AUTH_FAILURES],
     true,
   );
+  /** Binding refusals (authorization on): another principal's session, requestState or an expired listen stream. */
+  readonly bindingRefusals = new HotCounter('mcp_auth_binding_refusals_total', BINDING_HELP, ['kind'], [BINDING_KINDS], true);
   readonly sseStreams: Gauge;
   readonly listenStreams: Gauge;
   readonly eventsPublished: Counter;
@@ -243,6 +246,7 @@ export class Metrics {
       this.sseDropped,
       this.rateLimited,
       this.authFailures,
+      this.bindingRefusals,
     ]) {
       this.registry.registerMetric(m as unknown as Metric);
     }

@@ -67,6 +67,8 @@ export interface ModernMsg {
   paramHeaders: Record<string, string> | null;
   /** The verified caller, on every request (authorization on): no session keeps it. */
   auth?: WireAuthInfo;
+  /** The caller's principal key (authorization on): a sealed requestState is bound to it. */
+  principal?: string;
 }
 /** The client closed a 2026-07-28 request's response: that is its cancellation. */
 export interface CancelMsg {

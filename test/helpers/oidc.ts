@@ -5,6 +5,8 @@
  * never issue (expired, not yet valid) with its real key, or with another key under the same `kid`.
  * Clients:
  * - `raw-client`: client_credentials, scopes `mcp:read mcp:admin`, JWT access tokens;
+ * - `other-client`: the same as raw-client, another principal (session binding tests);
+ * - `short-client`: the same, with access tokens that expire SHORT_TTL_S seconds after issue;
  * - `opaque-client`: client_credentials, opaque access tokens (checked by introspection);
  * - `rs-client`: the resource server's own credentials, for introspection;
  * - `sdk-client`: client_credentials, scopes `mcp:read mcp:admin`, for the SDK clients' own
@@ -23,11 +25,15 @@ import Provider from 'oidc-provider';
 
 export const SCOPES = 'mcp:read mcp:admin';
 export const KID = 'test-key-1';
+/** Lifetime of short-client's access tokens, seconds. */
+export const SHORT_TTL_S = 3;
+
+export type TokenClient = 'raw-client' | 'opaque-client' | 'other-client' | 'short-client';
 
 export interface TestIssuer {
   issuer: string;
   /** A client_credentials access token for `resource` with `scope` (a JWT unless the client is opaque-client). */
-  token(resource: string, scope?: string, client?: 'raw-client' | 'opaque-client'): Promise<string>;
+  token(resource: string, scope?: string, client?: TokenClient): Promise<string>;
   /** Signs `claims` with the provider's own key (under its kid, or `kid`); iss defaults to this issuer. */
   sign(claims: JWTPayload, kid?: string): Promise<string>;
   /** Signs with a freshly made key under the provider's kid: a bad signature. */
@@ -51,6 +57,8 @@ export interface TestIssuer {
 const SECRETS = {
   'raw-client': 'raw-secret-0123456789',
   'opaque-client': 'opaque-secret-0123456789',
+  'other-client': 'other-secret-0123456789',
+  'short-client': 'short-secret-0123456789',
   'rs-client': 'rs-secret-0123456789',
   'sdk-client': 'sdk-secret-0123456789',
 };
@@ -104,6 +112,8 @@ export async function startIssuer(): Promise<TestIssuer> {
     clients: [
       { client_id: 'raw-client', client_secret: SECRETS['raw-client'], ...cc },
       { client_id: 'opaque-client', client_secret: SECRETS['opaque-client'], ...cc },
+      { client_id: 'other-client', client_secret: SECRETS['other-client'], ...cc },
+      { client_id: 'short-client', client_secret: SECRETS['short-client'], ...cc },
       { client_id: 'rs-client', client_secret: SECRETS['rs-client'], grant_types: [], redirect_uris: [], response_types: [] },
       { client_id: 'sdk-client', client_secret: SECRETS['sdk-client'], ...cc },
       {
@@ -119,7 +129,10 @@ export async function startIssuer(): Promise<TestIssuer> {
     findAccount: (_ctx: unknown, sub: string) => ({ accountId: sub, claims: () => ({ sub }) }),
     jwks: { keys: [jwk] },
     scopes: SCOPES.split(' '),
-    ttl: { ClientCredentials: 600 },
+    ttl: {
+      ClientCredentials: (_ctx: unknown, _token: unknown, client: { clientId: string }) =>
+        client.clientId === 'short-client' ? SHORT_TTL_S : 600,
+    },
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },

@@ -265,6 +265,20 @@ describe('a node with authorization on', () => {
     expect(mwho).toMatchObject({ authenticated: true, subject: 'raw-client', clientId: 'raw-client', scopes: ['mcp:read'] });
   });
 
+  it('gives every 2026-07-28 call the token it carried, across principals and a new token of one, on every worker', async () => {
+    const [otherToken, readToken2] = await Promise.all([as.token(srv.url, 'mcp:read', 'other-client'), as.token(srv.url, 'mcp:read')]);
+    expect(readToken2).not.toBe(readToken);
+    // Interleaved, several rounds: stateless calls go round robin over the workers, each of which is
+    // sent a caller's auth info once per token and keeps it.
+    const sequence = [readToken, otherToken, readToken2, readToken, otherToken, readToken2, readToken, otherToken];
+    for (const token of sequence) {
+      const res = await modernCall(srv.url, token, 'auth_token');
+      expect(res.status).toBe(200);
+      const got = (await res.json()).result.structuredContent;
+      expect(got).toEqual({ clientId: token === otherToken ? 'other-client' : 'raw-client', tail: token.slice(-24), frozen: true });
+    }
+  });
+
   it('gives handlers the caller in both SDK shapes: extra.authInfo and ctx.http.authInfo', async () => {
     const sid = await openSession(srv.url, readToken);
     const res = await callTool(srv.url, readToken, sid, 'auth_shapes');

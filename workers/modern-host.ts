@@ -9,6 +9,7 @@ import type { CancelMsg, ModernMsg, ToFront } from '../src/pool/messages.js';
 import { Bodies, classify, MsgKind } from '../src/protocol/jsonrpc.js';
 import type { ModernDispatcher, ModernFlight, ModernSink } from './modern.js';
 import { authInfoOf } from './auth-info.js';
+import type { AuthInfo } from './api.js';
 
 /**
  * 2026-07-28 requests one worker runs at once at most; beyond it the front gets 503 at once. Each
@@ -43,6 +44,8 @@ class ExchangeSink implements ModernSink {
 export class ModernHost {
   /** Requests of this worker still running, by exchange: what a `cancel` finds. */
   private readonly flights = new Map<number, ModernFlight>();
+  /** Callers' auth info by principal key, as the front sent it (the front bounds it and says when to forget). */
+  private readonly callers = new Map<string, AuthInfo>();
 
   constructor(
     readonly out: BatchChannel<ToFront>,
@@ -62,6 +65,17 @@ export class ModernHost {
       }
       return;
     }
+    if (m.authReset) this.callers.clear();
+    let authInfo: AuthInfo | undefined;
+    if (m.principal !== undefined) {
+      if (m.auth !== undefined) this.callers.set(m.principal, (authInfo = authInfoOf(m.auth)));
+      else authInfo = this.callers.get(m.principal);
+      // Never run a handler without the caller authorization on vouched for.
+      if (authInfo === undefined) {
+        this.out.push({ type: 'json', exchange: m.exchange, status: 500, body: Bodies.internalError });
+        return;
+      }
+    }
     // The front parsed and classified this body already; a second look costs less than a second shape.
     const msg = JSON.parse(m.body) as { id: string | number; method: string; params?: unknown };
     if (classify(msg) !== MsgKind.Request) {
@@ -80,7 +94,7 @@ export class ModernHost {
         params: msg.params,
         headers: { protocolVersion: m.protocolVersion, method: m.mcpMethod, name: m.mcpName },
         paramHeaders: m.paramHeaders ?? undefined,
-        authInfo: m.auth === undefined ? undefined : authInfoOf(m.auth),
+        authInfo,
         principal: m.principal,
       },
       sink,

@@ -65,10 +65,15 @@ export interface ModernMsg {
   mcpMethod: string;
   mcpName: string;
   paramHeaders: Record<string, string> | null;
-  /** The verified caller, on every request (authorization on): no session keeps it. */
+  /**
+   * The verified caller (authorization on), when this worker does not hold it yet under `principal`
+   * with this token; otherwise the worker uses what it holds (the channel keeps the order, so it has it).
+   */
   auth?: WireAuthInfo;
   /** The caller's principal key (authorization on): a sealed requestState is bound to it. */
   principal?: string;
+  /** The worker forgets every caller it holds before this request (the front's record was full). */
+  authReset?: true;
 }
 /** The client closed a 2026-07-28 request's response: that is its cancellation. */
 export interface CancelMsg {

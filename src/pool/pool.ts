@@ -85,6 +85,11 @@ export interface Slot {
   abort: AbortController | null;
   /** Set when the front itself ends the host task (the watchdog). */
   endReason: RestartReason | null;
+  /**
+   * 2026-07-28 callers whose auth info the current host task holds: principal key → the token it was
+   * sent with. A request of a caller listed with the same token carries only the key.
+   */
+  authSent: Map<string, string>;
 }
 
 export interface PoolEvents {
@@ -149,6 +154,7 @@ export class SessionPool {
         stalled: false,
         abort: null,
         endReason: null,
+        authSent: new Map(),
       });
     }
   }
@@ -166,6 +172,8 @@ export class SessionPool {
     const { port1, port2 } = new MessageChannel();
     slot.port = port1;
     slot.channel = new BatchChannel<ToWorker>(port1);
+    // A new host task holds no callers yet.
+    slot.authSent = new Map();
     slot.ready = false;
     slot.stalled = false;
     slot.endReason = null;

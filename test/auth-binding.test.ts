@@ -14,6 +14,7 @@ import { metricValue, POST_HEADERS, startServer, type TestServer } from './helpe
 import { SCOPES, SHORT_TTL_S, startIssuer, type TestIssuer } from './helpers/oidc.js';
 import { SseReader } from './helpers/sse.js';
 import { startRedis, stopAllRedis, type RedisServer } from './helpers/redis.js';
+import { nodeBase, nodeUrl, quietLog, startInProcess, type RunningNode } from './helpers/in-process.js';
 import { waitFor } from './helpers/wait.js';
 
 const V2025 = '2025-11-25';
@@ -293,11 +294,6 @@ describe('per-client limits key on the principal', () => {
   });
 });
 
-type NodeModule = typeof import('../src/node.js');
-type ConfigModule = typeof import('../src/config.js');
-type LogModule = typeof import('../src/log.js');
-type RunningNode = Awaited<ReturnType<NodeModule['startNode']>>;
-
 describe('session binding across a forward', () => {
   const SECRET = 'binding-test-cluster-secret';
   const RESOURCE = 'https://mcp.binding.example/mcp';
@@ -305,31 +301,18 @@ describe('session binding across a forward', () => {
   let as: TestIssuer;
   let a: RunningNode;
   let b: RunningNode;
-  const url = (n: RunningNode): string => `http://127.0.0.1:${n.port}/mcp`;
-  const base = (n: RunningNode): string => `http://127.0.0.1:${n.port}`;
+  const url = nodeUrl;
+  const base = nodeBase;
 
   beforeAll(async () => {
-    const { startNode } = (await import('../dist/src/node.js')) as NodeModule;
-    const { loadConfig } = (await import('../dist/src/config.js')) as ConfigModule;
-    const { configureLog } = (await import('../dist/src/log.js')) as LogModule;
     [redis, as] = await Promise.all([startRedis(), startIssuer()]);
-    configureLog('error', { test: 'auth-binding' });
+    quietLog('auth-binding');
     const start = (nodeId: string): Promise<RunningNode> =>
-      startNode(
-        loadConfig([], {
-          NODE_ID: nodeId,
-          HOST: '127.0.0.1',
-          PORT: '0',
-          WORKERS: '1',
-          REDIS_URL: redis.url,
-          MCP_CLUSTER_SECRET: SECRET,
-          MCP_DRAIN_WINDOW_MS: '0',
-          LOG_LEVEL: 'error',
-          MCP_AUTH_ISSUER: as.issuer,
-          MCP_AUTH_AUDIENCE: RESOURCE,
-          MCP_PUBLIC_URL: 'https://mcp.binding.example',
-        }),
-      );
+      startInProcess(nodeId, redis.url, SECRET, {
+        MCP_AUTH_ISSUER: as.issuer,
+        MCP_AUTH_AUDIENCE: RESOURCE,
+        MCP_PUBLIC_URL: 'https://mcp.binding.example',
+      });
     a = await start('bind-node-a');
     b = await start('bind-node-b');
     await waitFor(() => b.context.directory?.livePeers().includes(`127.0.0.1:${a.port}`), 15_000, 'node-b to see node-a');

@@ -8,17 +8,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { metricValue, POST_HEADERS, rpc } from './helpers/server.js';
 import { startRedis, stopAllRedis, type RedisServer } from './helpers/redis.js';
+import { nodeBase, nodeUrl, quietLog, startInProcess, type RunningNode } from './helpers/in-process.js';
 import { startIssuer, type TestIssuer } from './helpers/oidc.js';
 import { waitFor } from './helpers/wait.js';
-
-type NodeModule = typeof import('../src/node.js');
-type ConfigModule = typeof import('../src/config.js');
-type LogModule = typeof import('../src/log.js');
-type RunningNode = Awaited<ReturnType<NodeModule['startNode']>>;
-
-const { startNode } = (await import('../dist/src/node.js')) as NodeModule;
-const { loadConfig } = (await import('../dist/src/config.js')) as ConfigModule;
-const { configureLog } = (await import('../dist/src/log.js')) as LogModule;
 
 const SECRET = 'auth-forward-test-cluster-secret';
 const VERSION = '2025-11-25';
@@ -30,30 +22,20 @@ let as: TestIssuer;
 let a: RunningNode;
 let b: RunningNode;
 
-const url = (n: RunningNode): string => `http://127.0.0.1:${n.port}/mcp`;
-const base = (n: RunningNode): string => `http://127.0.0.1:${n.port}`;
+const url = nodeUrl;
+const base = nodeBase;
 
 function start(nodeId: string): Promise<RunningNode> {
-  return startNode(
-    loadConfig([], {
-      NODE_ID: nodeId,
-      HOST: '127.0.0.1',
-      PORT: '0',
-      WORKERS: '1',
-      REDIS_URL: redis.url,
-      MCP_CLUSTER_SECRET: SECRET,
-      MCP_DRAIN_WINDOW_MS: '0',
-      LOG_LEVEL: 'error',
-      MCP_AUTH_ISSUER: as.issuer,
-      MCP_AUTH_AUDIENCE: RESOURCE,
-      MCP_PUBLIC_URL: 'https://mcp.cluster.example',
-    }),
-  );
+  return startInProcess(nodeId, redis.url, SECRET, {
+    MCP_AUTH_ISSUER: as.issuer,
+    MCP_AUTH_AUDIENCE: RESOURCE,
+    MCP_PUBLIC_URL: 'https://mcp.cluster.example',
+  });
 }
 
 beforeAll(async () => {
   [redis, as] = await Promise.all([startRedis(), startIssuer()]);
-  configureLog('error', { test: 'auth-forward' });
+  quietLog('auth-forward');
   a = await start('auth-node-a');
   b = await start('auth-node-b');
   await waitFor(() => b.context.directory?.livePeers().includes(`127.0.0.1:${a.port}`), 15_000, 'node-b to see node-a');

@@ -8,18 +8,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { metricValue, POST_HEADERS, rpc } from './helpers/server.js';
 import { startRedis, stopAllRedis, type RedisServer } from './helpers/redis.js';
+import { nodeBase, nodeUrl, quietLog, startInProcess, type RunningNode } from './helpers/in-process.js';
 import { SseReader } from './helpers/sse.js';
 import { waitFor } from './helpers/wait.js';
-
-type NodeModule = typeof import('../src/node.js');
-type ConfigModule = typeof import('../src/config.js');
-type LogModule = typeof import('../src/log.js');
-type RunningNode = Awaited<ReturnType<NodeModule['startNode']>>;
-
-// The compiled node (its workers are compiled files): what `npm start` runs, in this process.
-const { startNode } = (await import('../dist/src/node.js')) as NodeModule;
-const { loadConfig } = (await import('../dist/src/config.js')) as ConfigModule;
-const { configureLog } = (await import('../dist/src/log.js')) as LogModule;
 
 const SECRET = 'two-nodes-in-one-process-secret';
 const VERSION = '2025-11-25';
@@ -29,27 +20,9 @@ let a: RunningNode;
 let b: RunningNode;
 let bClosed = false;
 
-function url(n: RunningNode): string {
-  return `http://127.0.0.1:${n.port}/mcp`;
-}
-
-function base(n: RunningNode): string {
-  return `http://127.0.0.1:${n.port}`;
-}
-
-function start(nodeId: string): Promise<RunningNode> {
-  const config = loadConfig([], {
-    NODE_ID: nodeId,
-    HOST: '127.0.0.1',
-    PORT: '0',
-    WORKERS: '1',
-    REDIS_URL: redis.url,
-    MCP_CLUSTER_SECRET: SECRET,
-    MCP_DRAIN_WINDOW_MS: '0',
-    LOG_LEVEL: 'error',
-  });
-  return startNode(config);
-}
+const url = nodeUrl;
+const base = nodeBase;
+const start = (nodeId: string): Promise<RunningNode> => startInProcess(nodeId, redis.url, SECRET);
 
 async function initializeOn(n: RunningNode): Promise<string> {
   const res = await fetch(url(n), {
@@ -91,7 +64,7 @@ async function nextData(r: SseReader): Promise<{ id?: string; data: string } | n
 beforeAll(async () => {
   redis = await startRedis();
   // One process, one log: only errors, so the test output stays readable.
-  configureLog('error', { test: 'two-nodes-in-process' });
+  quietLog('two-nodes-in-process');
   a = await start('node-a');
   b = await start('node-b');
   // Each node finds the other through the directory in Redis.

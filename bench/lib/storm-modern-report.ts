@@ -12,7 +12,7 @@ import { CONN_CLASSES, TICK_SLOTS, type ListenAccount } from './storm-modern.js'
 import type { ModernRunData } from './storm-modern-run.js';
 import { CUT_GRACE_MS, type ModernSeries, type ModernSummary } from './storm-modern-summary.js';
 import type { StormOptions } from './storm-options.js';
-import type { Written } from './storm-report.js';
+import { errorsByKind, type Written } from './storm-report.js';
 import type { Quantiles } from './storm-summary.js';
 
 export interface ModernOutput {
@@ -251,19 +251,7 @@ export async function writeModernScenario(outRoot: string, o: ModernScenarioOutp
     md.push(`![${title}](${file}.svg)`, '');
   }
   const kinds = Object.entries(s.errors.byKind);
-  md.push('### Errors by kind', '');
-  if (kinds.length === 0) md.push('None.', '');
-  else {
-    md.push('| clients | request | error | count | first seen | body of the first |', '|---|---|---|---|---|---|');
-    for (const [k, v] of kinds) {
-      const [scope, op, ...what] = k.split(' ');
-      const body = v.detail ? `\`${v.detail.replace(/[|`\n]/g, ' ')}\`` : '';
-      md.push(
-        `| ${scope} | ${op} | ${what.join(' ')} | ${n0(v.count)} | ${Number.isFinite(v.firstS) ? `${v.firstS.toFixed(3)} s` : ''} | ${body} |`,
-      );
-    }
-    md.push('');
-  }
+  errorsByKind(md, kinds, 'None.');
   md.push(READING, '');
   md.push('Raw data: [result.json](result.json) (options, summary, series, every listen incident and call outage, losses, samples).', '');
   const markdown = join(dir, 'report.md');

@@ -459,19 +459,7 @@ export async function writeScenario(outRoot: string, o: ScenarioOutput, stamp: s
       md.push(`![${title}](${name})`, '');
     }
     const kinds = Object.entries(r.summary.errors.byKind);
-    md.push('### Errors by kind', '');
-    if (kinds.length === 0) md.push("None: every answer was a success or an affected client's expected 404.", '');
-    else {
-      md.push('| clients | request | error | count | first seen | body of the first |', '|---|---|---|---|---|---|');
-      for (const [k, v] of kinds) {
-        const [scope, op, ...what] = k.split(' ');
-        const body = v.detail ? `\`${v.detail.replace(/[|`\n]/g, ' ')}\`` : '';
-        md.push(
-          `| ${scope} | ${op} | ${what.join(' ')} | ${n0(v.count)} | ${Number.isFinite(v.firstS) ? `${v.firstS.toFixed(3)} s` : ''} | ${body} |`,
-        );
-      }
-      md.push('');
-    }
+    errorsByKind(md, kinds, "None: every answer was a success or an affected client's expected 404.");
   }
   md.push(READING, '');
   md.push(`Raw data: [result.json](result.json) (options, summaries, time series, every incident, every sample).`, '');
@@ -516,4 +504,22 @@ export async function writeScenario(outRoot: string, o: ScenarioOutput, stamp: s
     )}\n`,
   );
   return { dir, json, markdown, charts };
+}
+
+/** The "Errors by kind" table of a storm report: one row per kind ("<clients> <request> <error>"). */
+export function errorsByKind(md: string[], kinds: [string, { count: number; firstS: number; detail?: string }][], none: string): void {
+  md.push('### Errors by kind', '');
+  if (kinds.length === 0) {
+    md.push(none, '');
+    return;
+  }
+  md.push('| clients | request | error | count | first seen | body of the first |', '|---|---|---|---|---|---|');
+  for (const [k, v] of kinds) {
+    const [scope, op, ...what] = k.split(' ');
+    const body = v.detail ? `\`${v.detail.replace(/[|`\n]/g, ' ')}\`` : '';
+    md.push(
+      `| ${scope} | ${op} | ${what.join(' ')} | ${n0(v.count)} | ${Number.isFinite(v.firstS) ? `${v.firstS.toFixed(3)} s` : ''} | ${body} |`,
+    );
+  }
+  md.push('');
 }

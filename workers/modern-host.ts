@@ -10,6 +10,7 @@ import { Bodies, classify, MsgKind } from '../src/protocol/jsonrpc.js';
 import type { ModernDispatcher, ModernFlight, ModernSink } from './modern.js';
 import { authInfoOf } from './auth-info.js';
 import type { AuthInfo } from './api.js';
+import { CallersHeld } from '../src/pool/callers.js';
 
 /**
  * 2026-07-28 requests one worker runs at once at most; beyond it the front gets 503 at once. Each
@@ -45,7 +46,7 @@ export class ModernHost {
   /** Requests of this worker still running, by exchange: what a `cancel` finds. */
   private readonly flights = new Map<number, ModernFlight>();
   /** Callers' auth info by principal key, as the front sent it (the front bounds it and says when to forget). */
-  private readonly callers = new Map<string, AuthInfo>();
+  private readonly callers = new CallersHeld<AuthInfo>();
 
   constructor(
     readonly out: BatchChannel<ToFront>,
@@ -65,11 +66,9 @@ export class ModernHost {
       }
       return;
     }
-    if (m.authReset) this.callers.clear();
     let authInfo: AuthInfo | undefined;
     if (m.principal !== undefined) {
-      if (m.auth !== undefined) this.callers.set(m.principal, (authInfo = authInfoOf(m.auth)));
-      else authInfo = this.callers.get(m.principal);
+      authInfo = this.callers.take(m.principal, m.auth === undefined ? undefined : authInfoOf(m.auth), m.authReset === true);
       // Never run a handler without the caller authorization on vouched for.
       if (authInfo === undefined) {
         this.out.push({ type: 'json', exchange: m.exchange, status: 500, body: Bodies.internalError });

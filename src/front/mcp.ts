@@ -508,9 +508,6 @@ function authUpdate(st: NodeContext, sid: string, p: Principal | null): WireAuth
  * stickiness). The worker validates the envelope and answers JSON, or SSE when the handler sends
  * notifications first.
  */
-/** 2026-07-28 callers whose auth info one worker holds at most (beyond: it forgets them all and is sent them again). */
-const MAX_CALLERS_PER_WORKER = 4096;
-
 function modernPost(st: NodeContext, res: HttpResponse, head: PostHead, parsed: unknown, text: string): void {
   const kind = classify(parsed);
   if (kind === MsgKind.Notification) {
@@ -545,14 +542,9 @@ function modernPost(st: NodeContext, res: HttpResponse, head: PostHead, parsed: 
     const p = head.principal;
     msg.principal = p.key;
     // The caller's auth info crosses to a worker once per token, not with every request.
-    if (slot.authSent.get(p.key) !== p.token) {
-      if (slot.authSent.size >= MAX_CALLERS_PER_WORKER && !slot.authSent.has(p.key)) {
-        slot.authSent.clear();
-        msg.authReset = true;
-      }
-      slot.authSent.set(p.key, p.token);
-      msg.auth = wireAuth(st, p);
-    }
+    const send = slot.authSent.note(p.key, p.token);
+    if (send !== 'known') msg.auth = wireAuth(st, p);
+    if (send === 'reset') msg.authReset = true;
   }
   st.pool.send(slot, msg);
 }

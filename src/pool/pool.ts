@@ -16,6 +16,7 @@
  * stall + P (as the front observed it): the block then began at most P after the last beat, so it has
  * lasted longer than the stall limit, and at most stall + 3P (1.15 × the limit) when it is noticed.
  */
+import { CallersSent } from './callers.js';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
@@ -61,6 +62,9 @@ export interface WorkerFault {
 /** Replacements /readyz remembers. */
 const FAULT_HISTORY = 8;
 
+/** 2026-07-28 callers whose auth info one worker holds at most (beyond: it forgets them all and is sent them again). */
+const MAX_CALLERS_PER_WORKER = 4096;
+
 export interface Slot {
   index: number;
   port: MessagePort | null;
@@ -89,7 +93,7 @@ export interface Slot {
    * 2026-07-28 callers whose auth info the current host task holds: principal key → the token it was
    * sent with. A request of a caller listed with the same token carries only the key.
    */
-  authSent: Map<string, string>;
+  authSent: CallersSent;
 }
 
 export interface PoolEvents {
@@ -154,7 +158,7 @@ export class SessionPool {
         stalled: false,
         abort: null,
         endReason: null,
-        authSent: new Map(),
+        authSent: new CallersSent(MAX_CALLERS_PER_WORKER),
       });
     }
   }
@@ -173,7 +177,7 @@ export class SessionPool {
     slot.port = port1;
     slot.channel = new BatchChannel<ToWorker>(port1);
     // A new host task holds no callers yet.
-    slot.authSent = new Map();
+    slot.authSent = new CallersSent(MAX_CALLERS_PER_WORKER);
     slot.ready = false;
     slot.stalled = false;
     slot.endReason = null;

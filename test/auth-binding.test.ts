@@ -224,6 +224,24 @@ describe('session binding on one node', () => {
     expect((await nextData(longStream)).json.method).toBe('notifications/resources/updated');
     await longStream.cancel();
   }, 30_000);
+
+  it("ends a 2025 session's GET stream when its token expires, and counts it; the same principal's new token resumes the session", async () => {
+    const short = await as.token(srv.url, SCOPES, 'short-client');
+    const sid = await openSession(srv.url, short);
+    const res = await getStream(srv.url, short, sid);
+    expect(res.status).toBe(200);
+    const stream = new SseReader(res);
+    // The token expires SHORT_TTL_S after issue; open streams are checked at every heartbeat round. Bounded, not slept.
+    const rest = await stream.rest((SHORT_TTL_S + 15) * 1000);
+    expect(rest.at(-1)?.retry).toBeGreaterThan(0);
+    expect(await metricValue(srv.base, BINDING, 'kind="get_expired"')).toBe(1);
+    // The session is whole: a current token of the same principal opens its stream again and calls.
+    const fresh = await as.token(srv.url, SCOPES, 'short-client');
+    const again = await getStream(srv.url, fresh, sid);
+    expect(again.status).toBe(200);
+    await again.body?.cancel();
+    expect((await whoami(srv.url, fresh, sid)).status).toBe(200);
+  }, 30_000);
 });
 
 describe('per-client limits key on the principal', () => {

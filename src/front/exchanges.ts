@@ -5,6 +5,7 @@
  * backpressure: nothing more goes to uWS until it is writable again, bounded per stream). Idle
  * streams get heartbeats.
  */
+import { B_GET_EXPIRED } from '../auth/binding.js';
 import type { HttpResponse } from 'uWebSockets.js';
 import type { NodeOptions } from '../config.js';
 import { log, sessionRef } from '../log.js';
@@ -31,6 +32,11 @@ export interface Conn {
   /** JSON-RPC method (metrics index) and start time (performance.now()), for metrics. */
   method: number;
   started: number;
+  /**
+   * Authorization on, a GET stream: when (ms since the epoch) its token stops being trusted without a
+   * new check. The stream ends then with `retry:`; the client resumes with a current token. Infinity: never.
+   */
+  until: number;
 }
 
 type ExchangeConfig = Pick<NodeOptions, 'heartbeatMs' | 'sseRetryMs' | 'sseMaxBuffered'>;
@@ -55,7 +61,20 @@ export class Exchanges {
   }
 
   open(res: HttpResponse, sid: string, slot: Slot, init: boolean, method: number, started: number): Conn {
-    const conn: Conn = { id: this.nextId++, res, sid, slot, init, sse: false, done: false, lastWrite: 0, out: null, method, started };
+    const conn: Conn = {
+      id: this.nextId++,
+      res,
+      sid,
+      slot,
+      init,
+      sse: false,
+      done: false,
+      lastWrite: 0,
+      out: null,
+      method,
+      started,
+      until: Infinity,
+    };
     this.conns.set(conn.id, conn);
     return conn;
   }
@@ -156,8 +175,16 @@ export class Exchanges {
   }
 
   private heartbeat(): void {
-    const due = Date.now() - this.config.heartbeatMs;
+    const now = Date.now();
+    const due = now - this.config.heartbeatMs;
     for (const conn of this.streams) {
+      if (conn.until <= now) {
+        conn.res.cork(() => this.closeStream(conn, this.config.sseRetryMs));
+        // The session's worker keeps the stream's events for the client's resume, as when a client leaves.
+        this.pool.send(conn.slot, { type: 'detach', sessionId: conn.sid, exchange: conn.id });
+        this.metrics.bindingRefusals.inc(B_GET_EXPIRED);
+        continue;
+      }
       // A stalled stream has data waiting: a comment would only queue behind it.
       if (conn.lastWrite <= due && !sseStalled(conn)) conn.res.cork(() => this.write(conn, HEARTBEAT));
     }

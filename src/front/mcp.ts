@@ -723,6 +723,7 @@ function getStream(st: NodeContext, res: HttpResponse, head: SessionHead, princi
   if (!boundTo(st, sid, principal, last === '' ? B_GET : B_RESUME)) return reject(st, res, 404, Bodies.sessionNotFound, M_GET);
   const slot = st.sessions.slotOf(route);
   const conn = st.exchanges.open(res, sid, slot, false, M_GET, performance.now());
+  if (principal !== null && st.auth !== null) conn.until = st.auth.verifier.trustedUntil(principal);
   res.onAborted(() => st.exchanges.aborted(conn));
   st.pool.send(slot, { type: 'get', sessionId: sid, exchange: conn.id, lastEventId: last === '' ? null : last });
 }

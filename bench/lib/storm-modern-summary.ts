@@ -8,7 +8,7 @@
 import type { Points } from './charts.js';
 import { accountListen, type ListenAccount } from './storm-modern.js';
 import type { ModernRunData } from './storm-modern-run.js';
-import { maxIn, meanIn, quantiles, rate, unflagged, type Quantiles, type Rate, type Target } from './storm-summary.js';
+import { maxIn, meanIn, quantiles, rate, type Quantiles, type Rate, type Target } from './storm-summary.js';
 
 /** A stream cut by the kill is owed the events answered at least this long before the cut. */
 export const CUT_GRACE_MS = 1000;
@@ -250,7 +250,9 @@ export function summarizeModern(d: ModernRunData): { summary: ModernSummary; ser
   }
   const callsPerS = steadySeconds > 0 ? steadyCalls / steadySeconds : NaN;
   const cpuMeans = (from: number, to: number): Record<string, number> => ({
-    ...perNode(d.nodeNames, (n) => meanIn(unflagged(series.cpuByNode[n]), from, to)),
+    // Flagged points (a late or slow scrape) are rates over a longer span: still that span's mean CPU,
+    // and on a saturated machine nearly every scrape is slow (dropping them left the nodes' CPU unknown).
+    ...perNode(d.nodeNames, (n) => meanIn(series.cpuByNode[n].points, from, to)),
     haproxy: meanIn(series.haproxyCpuPct, from, to),
     'redis-server': meanIn(series.redisCpuPct, from, to),
     'load generator': meanIn(series.loadgenCpuPct, from, to),

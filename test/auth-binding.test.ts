@@ -14,7 +14,7 @@ import { metricValue, POST_HEADERS, startServer, type TestServer } from './helpe
 import { SCOPES, SHORT_TTL_S, startIssuer, type TestIssuer } from './helpers/oidc.js';
 import { SseReader } from './helpers/sse.js';
 import { startRedis, stopAllRedis, type RedisServer } from './helpers/redis.js';
-import { nodeBase, nodeUrl, quietLog, startInProcess, type RunningNode } from './helpers/in-process.js';
+import { nodeBase, nodeUrl, quietLog, startPair, type RunningNode } from './helpers/in-process.js';
 import { waitFor } from './helpers/wait.js';
 
 const V2025 = '2025-11-25';
@@ -325,15 +325,11 @@ describe('session binding across a forward', () => {
   beforeAll(async () => {
     [redis, as] = await Promise.all([startRedis(), startIssuer()]);
     quietLog('auth-binding');
-    const start = (nodeId: string): Promise<RunningNode> =>
-      startInProcess(nodeId, redis.url, SECRET, {
-        MCP_AUTH_ISSUER: as.issuer,
-        MCP_AUTH_AUDIENCE: RESOURCE,
-        MCP_PUBLIC_URL: 'https://mcp.binding.example',
-      });
-    a = await start('bind-node-a');
-    b = await start('bind-node-b');
-    await waitFor(() => b.context.directory?.livePeers().includes(`127.0.0.1:${a.port}`), 15_000, 'node-b to see node-a');
+    [a, b] = await startPair(['bind-node-a', 'bind-node-b'], redis.url, SECRET, {
+      MCP_AUTH_ISSUER: as.issuer,
+      MCP_AUTH_AUDIENCE: RESOURCE,
+      MCP_PUBLIC_URL: 'https://mcp.binding.example',
+    });
   }, 60_000);
 
   afterAll(async () => {

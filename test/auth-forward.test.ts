@@ -8,9 +8,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { metricValue, POST_HEADERS, rpc } from './helpers/server.js';
 import { startRedis, stopAllRedis, type RedisServer } from './helpers/redis.js';
-import { nodeBase, nodeUrl, quietLog, startInProcess, type RunningNode } from './helpers/in-process.js';
+import { nodeBase, nodeUrl, quietLog, startPair, type RunningNode } from './helpers/in-process.js';
 import { startIssuer, type TestIssuer } from './helpers/oidc.js';
-import { waitFor } from './helpers/wait.js';
 
 const SECRET = 'auth-forward-test-cluster-secret';
 const VERSION = '2025-11-25';
@@ -25,20 +24,14 @@ let b: RunningNode;
 const url = nodeUrl;
 const base = nodeBase;
 
-function start(nodeId: string): Promise<RunningNode> {
-  return startInProcess(nodeId, redis.url, SECRET, {
+beforeAll(async () => {
+  [redis, as] = await Promise.all([startRedis(), startIssuer()]);
+  quietLog('auth-forward');
+  [a, b] = await startPair(['auth-node-a', 'auth-node-b'], redis.url, SECRET, {
     MCP_AUTH_ISSUER: as.issuer,
     MCP_AUTH_AUDIENCE: RESOURCE,
     MCP_PUBLIC_URL: 'https://mcp.cluster.example',
   });
-}
-
-beforeAll(async () => {
-  [redis, as] = await Promise.all([startRedis(), startIssuer()]);
-  quietLog('auth-forward');
-  a = await start('auth-node-a');
-  b = await start('auth-node-b');
-  await waitFor(() => b.context.directory?.livePeers().includes(`127.0.0.1:${a.port}`), 15_000, 'node-b to see node-a');
 }, 60_000);
 
 afterAll(async () => {

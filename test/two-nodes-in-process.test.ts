@@ -8,9 +8,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { metricValue, POST_HEADERS, rpc } from './helpers/server.js';
 import { startRedis, stopAllRedis, type RedisServer } from './helpers/redis.js';
-import { nodeBase, nodeUrl, quietLog, startInProcess, type RunningNode } from './helpers/in-process.js';
+import { nodeBase, nodeUrl, quietLog, startPair, type RunningNode } from './helpers/in-process.js';
 import { SseReader } from './helpers/sse.js';
-import { waitFor } from './helpers/wait.js';
 
 const SECRET = 'two-nodes-in-one-process-secret';
 const VERSION = '2025-11-25';
@@ -22,7 +21,6 @@ let bClosed = false;
 
 const url = nodeUrl;
 const base = nodeBase;
-const start = (nodeId: string): Promise<RunningNode> => startInProcess(nodeId, redis.url, SECRET);
 
 async function initializeOn(n: RunningNode): Promise<string> {
   const res = await fetch(url(n), {
@@ -65,11 +63,8 @@ beforeAll(async () => {
   redis = await startRedis();
   // One process, one log: only errors, so the test output stays readable.
   quietLog('two-nodes-in-process');
-  a = await start('node-a');
-  b = await start('node-b');
   // Each node finds the other through the directory in Redis.
-  await waitFor(() => b.context.directory?.livePeers().includes(`127.0.0.1:${a.port}`), 15_000, 'node-b to see node-a');
-  await waitFor(() => a.context.directory?.livePeers().includes(`127.0.0.1:${b.port}`), 15_000, 'node-a to see node-b');
+  [a, b] = await startPair(['node-a', 'node-b'], redis.url, SECRET);
 }, 60_000);
 
 afterAll(async () => {

@@ -3,6 +3,8 @@
  * what `npm start` runs) with one real redis-server and one cluster secret, so a test can read a
  * node's context as well as its HTTP answers.
  */
+import { waitFor } from './wait.js';
+
 type NodeModule = typeof import('../../src/node.js');
 type ConfigModule = typeof import('../../src/config.js');
 type LogModule = typeof import('../../src/log.js');
@@ -32,6 +34,23 @@ export function startInProcess(nodeId: string, redisUrl: string, secret: string,
       ...env,
     }),
   );
+}
+
+/**
+ * Two nodes of one cluster, started in turn, once each lists the other among its live peers (the
+ * directory in Redis is how a node finds where to forward).
+ */
+export async function startPair(
+  ids: readonly [string, string],
+  redisUrl: string,
+  secret: string,
+  env: Record<string, string> = {},
+): Promise<[RunningNode, RunningNode]> {
+  const a = await startInProcess(ids[0], redisUrl, secret, env);
+  const b = await startInProcess(ids[1], redisUrl, secret, env);
+  await waitFor(() => b.context.directory?.livePeers().includes(`127.0.0.1:${a.port}`), 15_000, `${ids[1]} to see ${ids[0]}`);
+  await waitFor(() => a.context.directory?.livePeers().includes(`127.0.0.1:${b.port}`), 15_000, `${ids[0]} to see ${ids[1]}`);
+  return [a, b];
 }
 
 export const nodeUrl = (n: RunningNode): string => `http://127.0.0.1:${n.port}/mcp`;

@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ownerOf, requestHeaders, toolsCallBody } from '../bench/lib/mcp-client.js';
 import { WellBehavedClient } from './helpers/client.js';
-import { startTestCluster, type Cluster } from './helpers/cluster.js';
+import { haproxyUpstreamConnections, startTestCluster, type Cluster } from './helpers/cluster.js';
 import { metricValue } from './helpers/server.js';
 import { waitFor } from './helpers/wait.js';
 
@@ -35,11 +35,22 @@ async function rawCall(c: Cluster, sid: string, cookie = '', extra: Record<strin
   return fetch(c.lbUrl, { method: 'POST', headers: { ...requestHeaders(sid, cookie), ...extra }, body: toolsCallBody(1, TOOL) });
 }
 
-/** Cookie-less clients with an open session on every node of `c`. */
+/**
+ * Clients (cookie-less unless `keepCookies`) with open sessions: at least `count`, and at least
+ * count/nodes on every node of `c`. Initializes round-robin, but HAProxy's weighted round robin does not
+ * promise every node a turn in any window of N picks (after a node came back, it may alternate between
+ * two for a while): clients are added until every node has its share.
+ */
 async function clientsOnEveryNode(c: Cluster, count: number, keepCookies: boolean): Promise<WellBehavedClient[]> {
-  const clients = Array.from({ length: count }, () => new WellBehavedClient(c.lbUrl, keepCookies));
-  for (const x of clients) await x.initialize();
-  expect(new Set(clients.map((x) => x.owner))).toEqual(new Set(c.nodes.map((n) => n.name)));
+  const share = Math.ceil(count / c.nodes.length);
+  const clients: WellBehavedClient[] = [];
+  const on = (node: string): number => clients.filter((x) => x.owner === node).length;
+  while (clients.length < count || c.nodes.some((n) => on(n.name) < share)) {
+    if (clients.length >= count * 10) throw new Error(`initializes do not reach every node: ${clients.map((x) => x.owner).join(',')}`);
+    const x = new WellBehavedClient(c.lbUrl, keepCookies);
+    await x.initialize();
+    clients.push(x);
+  }
   return clients;
 }
 
@@ -54,10 +65,23 @@ describe('owner routing on (the local cluster default)', () => {
     await cluster?.stop();
   });
 
+  it('keeps no idle connection to a node between requests', async () => {
+    // A node closes a keep-alive socket after uWS's 10 s idle timeout. A connection HAProxy kept idle
+    // that long could be handed the next request just as the node closes it, and that client would get
+    // a connection reset (a POST is not retried): HAProxy ends each node connection with its response.
+    const clients = await clientsOnEveryNode(cluster, 9, false);
+    for (const c of clients) expect((await c.call(TOOL)).ok).toBe(true);
+    // The clients keep their connections to HAProxy, idle.
+    await waitFor(() => haproxyUpstreamConnections(cluster) === 0, 2000, 'HAProxy to hold no connection to a node');
+    // Opened again for the next request, on any node.
+    for (const c of clients) expect((await c.call(TOOL)).ok).toBe(true);
+    for (const c of clients) await c.close();
+  });
+
   it('spreads initializes over the nodes, and sends every later request of a cookie-less client to its owner', async () => {
     const before = await forwarded(cluster);
     const requestsBefore = await total(cluster, 'mcp_requests_total');
-    // Round robin: nine initializes in a row give every node some.
+    // Initializes round-robin: every node gets some (clientsOnEveryNode checks).
     const clients = await clientsOnEveryNode(cluster, 9, false);
     for (let round = 0; round < 4; round++) {
       for (const c of clients) {
@@ -84,7 +108,11 @@ describe('owner routing on (the local cluster default)', () => {
       expect(del.status).toBe(200);
     }
     // The nodes answered every request themselves: nothing reached a node that had to relay it.
-    await waitFor(async () => (await total(cluster, 'mcp_requests_total')) >= requestsBefore + 9 * 5 + 6, 5000, 'the requests counted');
+    await waitFor(
+      async () => (await total(cluster, 'mcp_requests_total')) >= requestsBefore + clients.length * 5 + 6,
+      5000,
+      'the requests counted',
+    );
     expect(await forwarded(cluster)).toBe(before);
   });
 
@@ -179,8 +207,10 @@ describe('owner routing off (a balancer that cannot route on a header)', () => {
   it('relays cookie-less requests (no_tag) and requests whose cookie names another node (stale_route)', async () => {
     const cookieless = await clientsOnEveryNode(cluster, 5, false);
     const noTag = await byReason(cluster, 'no_tag');
-    // Round robin over two nodes: of a few calls per client, some land on the other node.
-    for (let i = 0; i < 4; i++) for (const c of cookieless) expect((await c.call(TOOL)).ok).toBe(true);
+    // Round robin over two nodes: of a client's consecutive calls, every other one lands on the node
+    // that does not own its session. (Clients taking turns would not do: with an even number of them,
+    // each client's calls would always land on the same node.)
+    for (const c of cookieless) for (let i = 0; i < 4; i++) expect((await c.call(TOOL)).ok).toBe(true);
     expect(await byReason(cluster, 'no_tag')).toBeGreaterThan(noTag);
     // A client-sent mark is dropped by HAProxy: still no_tag, never owner_unroutable.
     const unroutable = await byReason(cluster, 'owner_unroutable');

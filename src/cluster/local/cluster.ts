@@ -55,6 +55,8 @@ export interface Cluster {
   redis: ChildProcess;
   /** HAProxy's view: "backend/server" → UP, DOWN, ... */
   serverStates(): Promise<Record<string, string>>;
+  /** HAProxy's process id (tests read its sockets from /proc). */
+  haproxyPid(): number | null;
   /** Resolves when HAProxy sees every running node of the sticky backend UP (or `wanted` of them). */
   waitUp(ms?: number): Promise<void>;
   /** Starts (or restarts) node i and resolves when it listens. */
@@ -229,5 +231,17 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
     await stop();
     throw err;
   }
-  return { lbUrl: `http://127.0.0.1:${o.lbPort}/mcp`, redisUrl, secret, nodes, redis, serverStates, waitUp, startNode, stopNode, stop };
+  return {
+    lbUrl: `http://127.0.0.1:${o.lbPort}/mcp`,
+    redisUrl,
+    secret,
+    nodes,
+    redis,
+    serverStates,
+    haproxyPid: () => haproxy?.pid ?? null,
+    waitUp,
+    startNode,
+    stopNode,
+    stop,
+  };
 }

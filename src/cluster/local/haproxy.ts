@@ -78,8 +78,14 @@ defaults
     timeout client 1h
     timeout server 1h
     timeout tunnel 1h
-    # Idle client keep-alive, and idle pooled server connections are purged below uWS's 10 s.
+    # Idle client keep-alive: closed below uWS's own 10 s.
     timeout http-keep-alive 5s
+    # No idle connection to a node is kept: each ends with its response (clients keep theirs). A
+    # pooled one would be reused after any idle time, uWS closes a keep-alive socket after 10 s idle,
+    # and a request sent on a socket uWS is closing fails with the client's connection reset (a POST
+    # is not retried). Every request is still balanced on its own (\`http-reuse never\` would tie a
+    # client's requests to the node of its connection).
+    option http-server-close
     timeout http-request 10s
     # A connection the pinned node refuses is retried once, on another node.
     option redispatch

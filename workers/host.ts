@@ -7,7 +7,8 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ErrorCodes, McpRuntimeError } from '../src/errors.js';
 import type { HostTaskData, ToFront, ToWorker } from '../src/pool/messages.js';
-import { BatchChannel } from '../src/pool/channel.js';
+import { BatchChannel, EAGER_BATCH } from '../src/pool/channel.js';
+import { encodeToFront, unpack, type WireBatch } from '../src/pool/wire.js';
 import type { RegisterFn } from './api.js';
 import { Definitions } from './definitions.js';
 import { SessionWorker } from './dispatch.js';
@@ -50,7 +51,7 @@ export default async function host(data: HostTaskData): Promise<HostResult> {
     // could arrive after the task's end.
     return { fatal: { code: (err as { code?: string }).code ?? ErrorCodes.MCP_ERR_TOOLS_MODULE, message: (err as Error).message } };
   }
-  const out = new BatchChannel<ToFront>(port);
+  const out = new BatchChannel<ToFront>(port, EAGER_BATCH, encodeToFront);
   const worker = new SessionWorker(out, defs, {
     sessionIdleMs: data.sessionIdleMs,
     sseRetryMs: data.sseRetryMs,
@@ -74,7 +75,7 @@ export default async function host(data: HostTaskData): Promise<HostResult> {
   const release = containFaults(worker.faults);
   const stopWatch = startWatch(data.heartbeat, data.heartbeatMs, data.maxHeapMb, data.slot);
   return new Promise((done) => {
-    port.on('message', (batch: ToWorker[]) => worker.onBatch(batch));
+    port.on('message', (raw: WireBatch<ToWorker>) => worker.onBatch(unpack(raw)));
     port.on('close', () => {
       stopWatch();
       worker.stop();

@@ -23,7 +23,8 @@ import { performance } from 'node:perf_hooks';
 import { Piscina } from 'piscina';
 import { ErrorCodes, McpRuntimeError, type ErrorCode } from '../errors.js';
 import { EXIT_HEAP, HB_BEAT, HB_EXIT, HB_WORDS, type HostTaskData, type ToFront, type ToWorker } from './messages.js';
-import { BatchChannel } from './channel.js';
+import { BatchChannel, EAGER_BATCH } from './channel.js';
+import { encodeToWorker, unpack, type WireBatch } from './wire.js';
 import { log, type LogLevel } from '../log.js';
 
 export interface PoolOptions {
@@ -175,7 +176,7 @@ export class SessionPool {
   private startHost(slot: Slot): void {
     const { port1, port2 } = new MessageChannel();
     slot.port = port1;
-    slot.channel = new BatchChannel<ToWorker>(port1);
+    slot.channel = new BatchChannel<ToWorker>(port1, EAGER_BATCH, encodeToWorker);
     // A new host task holds no callers yet.
     slot.authSent = new CallersSent(MAX_CALLERS_PER_WORKER);
     slot.ready = false;
@@ -185,7 +186,8 @@ export class SessionPool {
     slot.heartbeat = new Int32Array(new SharedArrayBuffer(HB_WORDS * Int32Array.BYTES_PER_ELEMENT));
     slot.abort = new AbortController();
     const generation = ++slot.generation;
-    port1.on('message', (batch: ToFront[]) => {
+    port1.on('message', (raw: WireBatch<ToFront>) => {
+      const batch = unpack(raw);
       for (let i = 0; i < batch.length; i++) {
         const msg = batch[i];
         if (msg.type === 'ready') {

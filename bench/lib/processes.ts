@@ -151,6 +151,16 @@ export function cpuSeconds(pid: number): number {
   return (Number(rest[11]) + Number(rest[12])) / CLK_TCK;
 }
 
+/**
+ * CPU seconds (user + system) of a process's main thread alone: for our node, the uWebSockets.js
+ * front, which every request crosses (its workers are other threads of the same process).
+ */
+export function mainThreadCpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(rest[11]) + Number(rest[12])) / CLK_TCK;
+}
+
 /** A process's children, from every thread's `children` list (a child belongs to the thread that forked it). */
 function childrenOf(pid: number): number[] {
   const out: number[] = [];

@@ -8,6 +8,7 @@ import type { LoadResult } from './load.js';
 import type { ContenderName, ScenarioName } from './options.js';
 import type { InitRun, RssRun, ToolsRun } from './scenarios.js';
 import { spread, type Spread } from './stats.js';
+import type { WrkResult } from './wrk.js';
 
 export type RunRecord =
   | { scenario: ScenarioName; contender: ContenderName; ok: true; result: ToolsRun | LoadResult | RssRun; otherCpuBefore: number }
@@ -24,7 +25,7 @@ interface MetricDef {
   key: string;
   label: string;
   scenario: ScenarioName;
-  unit: 'req/s' | 'sessions/s' | 'ms' | 'KiB' | 'cores' | 'count';
+  unit: 'req/s' | 'sessions/s' | 'ms' | 'KiB' | 'cores' | 'count' | 'µs';
   /** "info" rows are shown but not turned into ratios. */
   better: 'higher' | 'lower' | 'info';
   /** A method (its parameter is checked bivariantly): each row reads the result type of its own scenario. */
@@ -32,6 +33,11 @@ interface MetricDef {
 }
 
 /** The rows of a tools/call-like scenario (call-modern): throughput, latency, CPU, errors, bodies, for both load generators. */
+/** Server CPU time per answered request, µs: what a request costs the server whatever the rate. */
+function perRequestUs(w: WrkResult | undefined): number | undefined {
+  return w === undefined || w.rps <= 0 ? undefined : (w.serverCpuCores / w.rps) * 1e6;
+}
+
 function callMetrics(scenario: ScenarioName, key: string, label: string): MetricDef[] {
   const row = (
     k: string,
@@ -59,6 +65,8 @@ function callMetrics(scenario: ScenarioName, key: string, label: string): Metric
     row('wrk.p99', 'p99 (wrk)', 'ms', 'lower', (r) => r.wrk?.latencyMs.p99),
     row('wrk.errors', 'errors (wrk)', 'count', 'info', (r) => r.wrk?.errors),
     row('wrk.serverCpu', 'server CPU (wrk)', 'cores', 'info', (r) => r.wrk?.serverCpuCores),
+    row('wrk.serverMainCpu', 'server main thread CPU (wrk)', 'cores', 'info', (r) => r.wrk?.serverMainCpuCores),
+    row('wrk.cpuPerRequest', 'server CPU per request (wrk)', 'µs', 'lower', (r) => perRequestUs(r.wrk)),
     row('wrk.otherCpu', 'other processes CPU (wrk)', 'cores', 'info', (r) => r.wrk?.otherCpuCores),
     row('bodiesChecked', 'bodies checked during load', 'count', 'info', (r) => r.bodies.checked),
     row('bodiesFailed', 'bodies invalid during load', 'count', 'info', (r) => r.bodies.failed),
@@ -125,6 +133,22 @@ const METRICS: readonly MetricDef[] = [
     unit: 'cores',
     better: 'info',
     get: (r: ToolsRun) => r.wrk?.serverCpuCores,
+  },
+  {
+    key: 'tools.wrk.serverMainCpu',
+    label: 'tools/call server main thread CPU (wrk)',
+    scenario: 'tools',
+    unit: 'cores',
+    better: 'info',
+    get: (r: ToolsRun) => r.wrk?.serverMainCpuCores,
+  },
+  {
+    key: 'tools.wrk.cpuPerRequest',
+    label: 'tools/call server CPU per request (wrk)',
+    scenario: 'tools',
+    unit: 'µs',
+    better: 'lower',
+    get: (r: ToolsRun) => perRequestUs(r.wrk),
   },
   {
     key: 'tools.wrk.otherCpu',

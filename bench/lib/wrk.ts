@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { machineBusySeconds, track, treeCpuSeconds } from './processes.js';
+import { machineBusySeconds, mainThreadCpuSeconds, track, treeCpuSeconds } from './processes.js';
 
 export const WRK_BIN = '/usr/bin/wrk';
 const ID_PLACEHOLDER = '[<id>]';
@@ -20,6 +20,8 @@ export interface WrkResult {
   bodies: { every: number; checked: number; failed: number; firstFailure: string | null };
   latencyMs: { p50: number; p90: number; p99: number; mean: number; max: number };
   serverCpuCores: number;
+  /** The server process's main thread alone (our node: the front every request crosses). */
+  serverMainCpuCores: number;
   /** CPU cores busy on average in processes other than the server, wrk and the runner. */
   otherCpuCores: number;
   wrkCpuCores: number;
@@ -110,6 +112,7 @@ export async function runWrk(opts: {
   const script = join(dir, 'post.lua');
   writeFileSync(script, luaScript(opts.headers, opts.body, opts.checkEvery, opts.expect));
   const cpu0 = treeCpuSeconds(opts.serverPid);
+  const main0 = mainThreadCpuSeconds(opts.serverPid);
   const machine0 = machineBusySeconds();
   const t0 = process.hrtime.bigint();
   let wrkCpu = 0;
@@ -143,6 +146,7 @@ export async function runWrk(opts: {
     });
     const wall = Number(process.hrtime.bigint() - t0) / 1e9;
     const server = treeCpuSeconds(opts.serverPid) - cpu0;
+    const main = mainThreadCpuSeconds(opts.serverPid) - main0;
     const machine = machineBusySeconds() - machine0;
     const selfCpu = process.cpuUsage(self0);
     const runner = (selfCpu.user + selfCpu.system) / 1e6;
@@ -161,6 +165,7 @@ export async function runWrk(opts: {
       bodies: { every: opts.checkEvery, checked: j.checked, failed: j.failed, firstFailure: first === '' ? null : first },
       latencyMs: { p50: j.p50 / 1000, p90: j.p90 / 1000, p99: j.p99 / 1000, mean: j.mean / 1000, max: j.max / 1000 },
       serverCpuCores: server / wall,
+      serverMainCpuCores: main / wall,
       otherCpuCores: Math.max(0, machine - server - wrkCpu - runner) / wall,
       wrkCpuCores: wrkCpu / wall,
     };

@@ -31,6 +31,7 @@ function run(scenario: ScenarioName, contender: ContenderName, rps: number, wrkR
       bodies: { every: 64, checked: 10, failed: 0, firstFailure: null },
       latencyMs: { p50: 1, p90: 1, p99: 2, mean: 1, max: 3 },
       serverCpuCores: 1,
+      serverMainCpuCores: 0.75,
       otherCpuCores: 0,
       wrkCpuCores: 1,
     },
@@ -92,6 +93,11 @@ void test('four paths: per-round ratios with their spread, judged by the median,
     /\| modern tools\/call \(no session\) \| ours\/sdk-v2-cluster \| wrk \| 12\.00x \[12\.00\.\.12\.00\] \| >= 10x \| met \(every round\) \|/,
   );
   assert.match(md, /\*\*dirty\*\*/);
+  // Server CPU per answered request (1 core at 70,000 req/s under wrk: 14.29 µs) and the main thread's share.
+  const perRequest = summarize(rounds(), CONTENDERS).metrics['tools.wrk.cpuPerRequest']?.perContender.ours;
+  assert.ok(perRequest !== undefined && Math.abs(perRequest.median - 1e6 / 70_000) < 1e-6);
+  assert.match(md, /\| tools\/call server CPU per request \(wrk\) \(µs\) \| ours \| 14\.29 \| 14\.29 \| 14\.29 \|/);
+  assert.match(md, /\| modern tools\/call server main thread CPU \(wrk\) \(cores\) \| ours \| 0\.75 \|/);
 });
 
 void test('a path with a side missing is not measured, and an invalid modern body fails the body check', () => {

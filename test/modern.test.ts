@@ -69,6 +69,19 @@ describe('one node', () => {
     expect(threads.size).toBe(2);
   });
 
+  it('spreads a burst of concurrent requests over every worker (several to a batch, batches in turn)', async () => {
+    const answers = await Promise.all(
+      Array.from({ length: 24 }, () =>
+        fetch(srv.url, { method: 'POST', headers: headers('tools/call', 'whoami'), body: body('tools/call', { name: 'whoami' }) }).then(
+          (r) => r.json() as Promise<any>,
+        ),
+      ),
+    );
+    const perThread = new Map<string, number>();
+    for (const a of answers) perThread.set(a.result.content[0].text, (perThread.get(a.result.content[0].text) ?? 0) + 1);
+    expect(perThread.size).toBe(2);
+  });
+
   it('streams a handler that notifies as SSE without event ids, and cancels it when the client closes the stream', async () => {
     const ac = new AbortController();
     const res = await fetch(srv.url, {

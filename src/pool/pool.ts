@@ -119,8 +119,6 @@ export class SessionPool {
   private readyWaiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
   private rr = 0;
   private anyRr = 0;
-  /** The slot pickAny chose last (its batch may still be filling). */
-  private anyLast = -1;
   private startFailure: Error | null = null;
   /** The most recent replacements, newest last (bounded by FAULT_HISTORY). */
   readonly faults: WorkerFault[] = [];
@@ -331,24 +329,13 @@ export class SessionPool {
     return best;
   }
 
-  /**
-   * A ready slot for a stateless (2026-07-28) request: round-robin over the ready, unstalled ones, by
-   * batch rather than by request. While the last slot picked still has a batch filling (the channel
-   * posts at EAGER_BATCH messages or at the end of the turn), the request joins it: one post carries
-   * several requests instead of each worker getting a post of one.
-   */
+  /** A ready slot for a stateless (2026-07-28) request: round-robin over the ready, unstalled ones. */
   pickAny(): Slot | null {
-    const last = this.slots[this.anyLast];
-    if (last !== undefined && last.ready && !last.stalled && (last.channel?.pending ?? 0) > 0) return last;
     const n = this.slots.length;
     for (let i = 0; i < n; i++) {
-      const at = this.anyRr;
-      const s = this.slots[at];
+      const s = this.slots[this.anyRr];
       this.anyRr = (this.anyRr + 1) % n;
-      if (s.ready && !s.stalled) {
-        this.anyLast = at;
-        return s;
-      }
+      if (s.ready && !s.stalled) return s;
     }
     return null;
   }

@@ -69,6 +69,33 @@ describe('one node', () => {
     expect(threads.size).toBe(2);
   });
 
+  it('checks Mcp-Param-* headers for the tools that declare them (also one registered at run time), and ignores them elsewhere', async () => {
+    const send = async (name: string, args: Record<string, unknown>, region?: string): Promise<{ status: number; json: any }> => {
+      const h = headers('tools/call', name);
+      if (region !== undefined) h['mcp-param-region'] = region;
+      const res = await fetch(srv.url, { method: 'POST', headers: h, body: body('tools/call', { name, arguments: args }) });
+      return { status: res.status, json: await res.json() };
+    };
+    // Declared when the module loaded.
+    const bad = await send('regional', { region: 'eu' }, 'us');
+    expect(bad.status).toBe(400);
+    expect(bad.json.error.code).toBe(-32020);
+    expect((await send('regional', { region: 'eu' })).status).toBe(400);
+    const good = await send('regional', { region: 'eu' }, 'eu');
+    expect(good.status).toBe(200);
+    expect(good.json.result.content[0].text).toBe('region eu');
+    // A tool that declares none: a stray header is not its business.
+    expect((await send('whoami', {}, 'us')).status).toBe(200);
+    // Registered at run time, on each worker (calls go to the workers in turn).
+    const threads = new Set<string>();
+    for (let i = 0; i < 2; i++) threads.add((await call(srv.url, 'grow')).json.result.content[0].text);
+    expect(threads.size).toBe(2);
+    const lateBad = await send('regional_late', { region: 'eu' }, 'us');
+    expect(lateBad.status).toBe(400);
+    expect(lateBad.json.error.code).toBe(-32020);
+    expect((await send('regional_late', { region: 'eu' }, 'eu')).status).toBe(200);
+  });
+
   it('spreads a burst of concurrent requests over every worker (several to a batch, batches in turn)', async () => {
     const answers: any[] = await Promise.all(
       Array.from({ length: 24 }, () =>

@@ -85,9 +85,6 @@ export default async function host(data: HostTaskData): Promise<HostResult> {
     });
     port.start();
     const toolScopes = defs.toolScopes();
-    const toolHeaders = defs.toolHeaderFlags();
-    out.push(
-      toolScopes === null ? { type: 'ready', slot: data.slot, toolHeaders } : { type: 'ready', slot: data.slot, toolScopes, toolHeaders },
-    );
+    out.push(toolScopes === null ? { type: 'ready', slot: data.slot } : { type: 'ready', slot: data.slot, toolScopes });
   });
 }

@@ -142,13 +142,18 @@ export function rssKiB(pid: number): number {
 
 const CLK_TCK = 100;
 
-/** CPU seconds (user + system, all threads) a process has used so far. */
-export function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+/** utime + stime of a /proc `stat` file (a process's or one thread's), in seconds. */
+function statCpuSeconds(path: string): number {
+  const stat = readFileSync(path, 'utf8');
   // Field 2 (comm) may contain spaces; the fields after it start after the last ')'.
   const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // rest[0] is field 3 (state); utime and stime are fields 14 and 15.
   return (Number(rest[11]) + Number(rest[12])) / CLK_TCK;
+}
+
+/** CPU seconds (user + system, all threads) a process has used so far. */
+export function cpuSeconds(pid: number): number {
+  return statCpuSeconds(`/proc/${pid}/stat`);
 }
 
 /**
@@ -156,9 +161,7 @@ export function cpuSeconds(pid: number): number {
  * front, which every request crosses (its workers are other threads of the same process).
  */
 export function mainThreadCpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
-  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(rest[11]) + Number(rest[12])) / CLK_TCK;
+  return statCpuSeconds(`/proc/${pid}/task/${pid}/stat`);
 }
 
 /** A process's children, from every thread's `children` list (a child belongs to the thread that forked it). */

@@ -32,12 +32,12 @@ interface MetricDef {
   get(result: ToolsRun | InitRun | LoadResult | RssRun): number | undefined;
 }
 
-/** The rows of a tools/call-like scenario (call-modern): throughput, latency, CPU, errors, bodies, for both load generators. */
 /** Server CPU time per answered request, µs: what a request costs the server whatever the rate. */
 function perRequestUs(w: WrkResult | undefined): number | undefined {
   return w === undefined || w.rps <= 0 ? undefined : (w.serverCpuCores / w.rps) * 1e6;
 }
 
+/** The rows of a tools/call-like scenario (call-modern): throughput, latency, CPU, errors, bodies, for both load generators. */
 function callMetrics(scenario: ScenarioName, key: string, label: string): MetricDef[] {
   const row = (
     k: string,

@@ -183,9 +183,14 @@ async function main(): Promise<void> {
   const specs = new Map<ContenderName, ContenderSpec>(
     o.contenders.map((c) => [c, contenderSpec(c, o.workers, product.root, referenceFile, o.sdkWorkers)]),
   );
-  // call-modern runs our node with its own worker count (--modern-workers); the others as above.
+  // call-modern runs our node with its own worker count (--modern-workers) and, if given, the
+  // stateless spill point (--stateless-spill); the others as above.
+  const modernSpec = (c: ContenderName): ContenderSpec => {
+    const spec = contenderSpec(c, o.modernWorkers, product.root, referenceFile);
+    return o.statelessSpill === null ? spec : { ...spec, env: { ...spec.env, MCP_STATELESS_SPILL: String(o.statelessSpill) } };
+  };
   const modernSpecs = new Map<ContenderName, ContenderSpec>(
-    o.contenders.map((c) => [c, c.startsWith('ours') ? contenderSpec(c, o.modernWorkers, product.root, referenceFile) : specs.get(c)!]),
+    o.contenders.map((c) => [c, c.startsWith('ours') ? modernSpec(c) : specs.get(c)!]),
   );
   const specOf = (c: ContenderName, scenario: ScenarioName): ContenderSpec => (scenario === 'call-modern' ? modernSpecs : specs).get(c)!;
   let ourAnswers: Exchange | null = null;
@@ -200,7 +205,7 @@ async function main(): Promise<void> {
   }
   const startedAt = new Date();
   progress(
-    `throughput benchmark: ${o.rounds} round(s), ${o.duration}s runs (+${o.warmup}s warm-up), ${o.connections} connections, ${o.sessions} idle sessions; contenders ${o.contenders.join(', ')} (order rotating per round); our workers ${o.workers ?? 'server default'} (call-modern: ${o.modernWorkers ?? 'server default'}); sdk-v2-cluster processes ${o.sdkWorkers ?? 'one per core'}; ${describeProvenance(code)}`,
+    `throughput benchmark: ${o.rounds} round(s), ${o.duration}s runs (+${o.warmup}s warm-up), ${o.connections} connections, ${o.sessions} idle sessions; contenders ${o.contenders.join(', ')} (order rotating per round); our workers ${o.workers ?? 'server default'} (call-modern: ${o.modernWorkers ?? 'server default'}, stateless spill ${o.statelessSpill ?? 'server default'}); sdk-v2-cluster processes ${o.sdkWorkers ?? 'one per core'}; ${describeProvenance(code)}`,
   );
 
   const rounds: RoundRecord[] = [];

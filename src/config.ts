@@ -79,6 +79,11 @@ export interface NodeOptions {
   /** A worker whose event loop gives no sign of life for this long is replaced (its sessions end), ms. */
   workerStallMs: number;
   /**
+   * 2026-07-28 requests go to the first worker with fewer than this many messages waiting in its
+   * inbox (the least backlogged one when none has); 0 sends them round robin.
+   */
+  statelessSpill: number;
+  /**
    * Live heap a session worker may keep, MiB (checked after each major GC; the worker is replaced
    * beyond it). V8's own hard limit for the worker is twice this. 0: no cap (V8's default).
    */
@@ -176,6 +181,7 @@ export const DEFAULTS: Readonly<NodeOptions> = Object.freeze({
   listTtlMs: 60_000,
   readTtlMs: 0,
   workerStallMs: 10_000,
+  statelessSpill: 32,
   workerMaxHeapMb: 1024,
   forwardConnectTimeoutMs: 1000,
   forwardResponseTimeoutMs: 65_000,
@@ -237,6 +243,7 @@ const SPEC: { [K in keyof NodeOptions]: [string, string, Kind, number?] } = {
   listTtlMs: ['--list-ttl-ms', 'MCP_LIST_TTL_MS', 'int', 0],
   readTtlMs: ['--read-ttl-ms', 'MCP_READ_TTL_MS', 'int', 0],
   workerStallMs: ['--worker-stall-ms', 'MCP_WORKER_STALL_MS', 'int', 100],
+  statelessSpill: ['--stateless-spill', 'MCP_STATELESS_SPILL', 'int', 0],
   workerMaxHeapMb: ['--worker-max-heap-mb', 'MCP_WORKER_MAX_HEAP_MB', 'int', 0],
   forwardConnectTimeoutMs: ['--forward-connect-timeout-ms', 'MCP_FORWARD_CONNECT_TIMEOUT_MS', 'int', 1],
   forwardResponseTimeoutMs: ['--forward-response-timeout-ms', 'MCP_FORWARD_RESPONSE_TIMEOUT_MS', 'int', 1],

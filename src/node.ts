@@ -88,6 +88,7 @@ export async function startNode(config: Readonly<NodeOptions>): Promise<RunningN
       handlerTimeoutMs: config.handlerTimeoutMs,
       stallMs: config.workerStallMs,
       maxHeapMb: config.workerMaxHeapMb,
+      statelessSpill: config.statelessSpill,
       logLevel: config.logLevel,
       // A retried 2026-07-28 request may reach any node: with a cluster secret every node opens the
       // others' requestState; without one, states open on this node only (any of its workers).

@@ -4,6 +4,9 @@
  * multi-round-trip request retried on another node of the cluster (same secret) completes while a
  * node with another secret refuses the state.
  */
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, startServer, type TestServer } from './helpers/server.js';
 import { waitFor } from './helpers/wait.js';
@@ -42,10 +45,54 @@ async function call(url: string, name: string, params: Record<string, unknown> =
   return { status: res.status, type: res.headers.get('content-type') ?? '', json: await res.json() };
 }
 
-describe('one node', () => {
+describe('one node, stateless requests packed (the default)', () => {
+  let srv: TestServer;
+  let dir: string;
+  beforeAll(async () => {
+    // A small spill point, so that a few requests show it.
+    srv = await startServer({ args: ['--tools', TOOLS], env: { WORKERS: '2', MCP_STATELESS_SPILL: '2' } });
+    dir = mkdtempSync(join(tmpdir(), 'mcp-spill-'));
+  });
+  afterAll(async () => {
+    await srv?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const whoami = async (): Promise<string> => {
+    const r = await call(srv.url, 'whoami');
+    expect(r.status).toBe(200);
+    return r.json.result.content[0].text as string;
+  };
+
+  it('serves requests one after another from one worker, spills onto the next while it is busy, and packs again', async () => {
+    const first = new Set<string>();
+    for (let i = 0; i < 4; i++) first.add(await whoami());
+    expect(first.size).toBe(1);
+
+    const started = join(dir, 'started');
+    const release = join(dir, 'release');
+    const busy = call(srv.url, 'busy', { arguments: { started, release } });
+    await waitFor(() => existsSync(started), 10_000, 'the busy call running');
+    const busyThread = readFileSync(started, 'utf8');
+    expect(first.has(busyThread)).toBe(true);
+    // Its worker is blocked: the first request or two wait in its inbox, the rest go to the other one.
+    const pending = [whoami(), whoami(), whoami()];
+    const quickest = await Promise.race(pending);
+    expect(quickest).not.toBe(busyThread);
+    writeFileSync(release, '');
+    expect((await busy).json.result.content[0].text).toBe(busyThread);
+    const threads = new Set(await Promise.all(pending));
+    expect(threads).toEqual(new Set([busyThread, quickest]));
+
+    // Caught up, it takes every request again.
+    for (let i = 0; i < 4; i++) expect(await whoami()).toBe(busyThread);
+  });
+});
+
+describe('one node, stateless requests round robin (MCP_STATELESS_SPILL=0)', () => {
   let srv: TestServer;
   beforeAll(async () => {
-    srv = await startServer({ args: ['--tools', TOOLS], env: { WORKERS: '2' } });
+    srv = await startServer({ args: ['--tools', TOOLS], env: { WORKERS: '2', MCP_STATELESS_SPILL: '0' } });
   });
   afterAll(async () => {
     await srv?.stop();

@@ -6,7 +6,7 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ErrorCodes, McpRuntimeError } from '../src/errors.js';
-import type { HostTaskData, ToFront, ToWorker } from '../src/pool/messages.js';
+import { HB_TAKEN, type HostTaskData, type ToFront, type ToWorker } from '../src/pool/messages.js';
 import { BatchChannel, EAGER_BATCH } from '../src/pool/channel.js';
 import { encodeToFront, unpack, type WireBatch } from '../src/pool/wire.js';
 import type { RegisterFn } from './api.js';
@@ -75,7 +75,15 @@ export default async function host(data: HostTaskData): Promise<HostResult> {
   const release = containFaults(worker.faults);
   const stopWatch = startWatch(data.heartbeat, data.heartbeatMs, data.maxHeapMb, data.slot);
   return new Promise((done) => {
-    port.on('message', (raw: WireBatch<ToWorker>) => worker.onBatch(unpack(raw)));
+    const heartbeat = data.heartbeat;
+    port.on('message', (raw: WireBatch<ToWorker>) => {
+      const batch = unpack(raw);
+      try {
+        worker.onBatch(batch);
+      } finally {
+        Atomics.add(heartbeat, HB_TAKEN, batch.length);
+      }
+    });
     port.on('close', () => {
       stopWatch();
       worker.stop();

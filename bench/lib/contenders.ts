@@ -27,6 +27,7 @@ const SCRUBBED = [
   'NODE_OPTIONS',
   'MCP_AUTH_ISSUER',
   'MCP_PUBLIC_URL',
+  'MCP_STATELESS_SPILL',
 ];
 
 export interface ContenderSpec {

@@ -50,6 +50,8 @@ export interface BenchOptions {
    * core): a modern request needs no session, so every worker can serve it.
    */
   modernWorkers: number | null;
+  /** MCP_STATELESS_SPILL for our server in call-modern; null (the default) leaves the server's own. */
+  statelessSpill: number | null;
   /** Processes of sdk-v2-cluster; null (the default): os.availableParallelism(), as its guide does. */
   sdkWorkers: number | null;
   quick: boolean;
@@ -81,6 +83,7 @@ export const DEFAULTS: Readonly<BenchOptions> = Object.freeze({
   settle: 2,
   workers: 1,
   modernWorkers: null,
+  statelessSpill: null,
   sdkWorkers: null,
   quick: false,
   out: RESULTS,
@@ -128,6 +131,13 @@ const command = defineCommand(
       nullWord: 'default',
       arg: 'N|default',
       help: '--workers for our server in call-modern ("default": its own, one per core)',
+    },
+    statelessSpill: {
+      type: 'int',
+      min: 0,
+      nullWord: 'default',
+      arg: 'N|default',
+      help: 'MCP_STATELESS_SPILL for our server in call-modern (0: round robin; "default": its own)',
     },
     sdkWorkers: {
       type: 'int',

@@ -178,9 +178,12 @@ export interface HostTaskData {
  * The heartbeat words a worker shares with the front (one SharedArrayBuffer per host task). The worker
  * adds 1 to HB_BEAT from a timer; the front only compares it with what it saw last, so neither
  * thread's clock matters. HB_EXIT tells why a worker ended itself, written before it exits.
+ * HB_TAKEN counts the messages the worker has taken up (added once a batch is handled, wrapping as an
+ * Int32): the front's count of messages sent, less this, is what waits in the worker's inbox.
  */
 export const HB_BEAT = 0;
 export const HB_EXIT = 1;
-export const HB_WORDS = 2;
+export const HB_TAKEN = 2;
+export const HB_WORDS = 3;
 /** HB_EXIT when the worker ended itself over its heap cap (0, the initial value, means it did not). */
 export const EXIT_HEAP = 1;

@@ -145,13 +145,37 @@ function fromStandard(schema: StandardSchemaV1, io: 'input' | 'output'): Schema 
   };
 }
 
+type Zod3Result = { success: boolean; data?: unknown; error?: unknown };
+
+function settleZod3(r: Zod3Result): Parsed {
+  return r.success ? { ok: true, value: r.data } : { ok: false, message: getParseErrorMessage(r.error) };
+}
+
+/** What zod 3's synchronous parse throws on a schema with an async refinement or transform ("... encountered ..."). */
+function isAsyncParseError(err: unknown): boolean {
+  return err instanceof Error && /encountered/i.test(err.message);
+}
+
 function fromZod3(zod: unknown, io: 'input' | 'output'): Schema {
   const fields = getObjectShape(zod as never) as Record<string, { description?: string; isOptional?: () => boolean }> | undefined;
+  const sync = zod as { safeParse(value: unknown): Zod3Result };
+  // Synchronous first (no promise, no extra turn per call); a schema found to need async parsing
+  // goes the async way from then on.
+  let async = typeof sync.safeParse !== 'function';
+  const parseAsync = async (value: unknown): Promise<Parsed> => settleZod3(await safeParseAsync(zod as never, value));
   return {
     json: toJsonSchemaCompat(zod as never, { strictUnions: true, pipeStrategy: io }),
-    parse: async (value) => {
-      const r = (await safeParseAsync(zod as never, value)) as { success: boolean; data?: unknown; error?: unknown };
-      return r.success ? { ok: true, value: r.data } : { ok: false, message: getParseErrorMessage(r.error) };
+    parse: (value) => {
+      if (async) return parseAsync(value);
+      let r: Zod3Result;
+      try {
+        r = sync.safeParse(value);
+      } catch (err) {
+        if (!isAsyncParseError(err)) throw err;
+        async = true;
+        return parseAsync(value);
+      }
+      return settleZod3(r);
     },
     fields,
     arguments: fields

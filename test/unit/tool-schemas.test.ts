@@ -98,6 +98,8 @@ describe('tool schemas in both SDK shapes', () => {
   defs.registerTool('v2_object', { inputSchema: z4.object({ a: z4.number() }), outputSchema: z4.object({ sum: z4.number() }) }, echo);
   defs.registerTool('v2_shape', { inputSchema: { a: z4.number() } }, echo);
   defs.registerTool('v2_transform', { inputSchema: z4.object({ s: z4.string().transform((s) => s.length) }) }, echo);
+  defs.registerTool('v1_async', { inputSchema: { a: z3.number().refine(async (n) => Promise.resolve(n > 0)) } }, echo);
+  defs.registerTool('v1_transform', { inputSchema: { s: z3.string().transform((s) => s.length) } }, echo);
   defs.registerTool('v2_async', { inputSchema: z4.object({ a: z4.number().refine(async (n) => Promise.resolve(n > 0)) }) }, echo);
   defs.registerTool('vendor', { inputSchema: vendorSchema(true) as Json }, echo);
 
@@ -127,6 +129,15 @@ describe('tool schemas in both SDK shapes', () => {
     expect(JSON.parse(text(await defs.callTool({ name: 'v2_transform', arguments: { s: 'four' } }, legacyExtra().extra)))).toEqual({
       s: 4,
     });
+    expect(JSON.parse(text(await defs.callTool({ name: 'v1_transform', arguments: { s: 'four' } }, legacyExtra().extra)))).toEqual({
+      s: 4,
+    });
+    // zod 3 is parsed synchronously first; a schema with an async refinement falls back to async, every time.
+    for (let i = 0; i < 2; i++) {
+      expect(JSON.parse(text(await defs.callTool({ name: 'v1_async', arguments: { a: 2 } }, legacyExtra().extra)))).toEqual({ a: 2 });
+      const refused = (await defs.callTool({ name: 'v1_async', arguments: { a: -2 } }, legacyExtra().extra)) as { isError?: boolean };
+      expect(refused.isError).toBe(true);
+    }
     expect(JSON.parse(text(await defs.callTool({ name: 'v2_async', arguments: { a: 2 } }, legacyExtra().extra)))).toEqual({ a: 2 });
     expect(((await defs.callTool({ name: 'v2_async', arguments: { a: -2 } }, legacyExtra().extra)) as { isError?: boolean }).isError).toBe(
       true,

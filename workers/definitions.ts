@@ -4,6 +4,7 @@
  */
 import { RpcCodes } from '../src/errors.js';
 import { RpcError } from './rpc-error.js';
+import { headerParamsOf } from '../src/protocol/modern.js';
 import { completerOf, isStandardSchema, isZod3, parseStandard, schemaOf, type Schema } from './schemas.js';
 import type {
   FixedResourceHandler,
@@ -396,6 +397,17 @@ export class Definitions implements McpServerApi {
   toolScopes(): Record<string, string[]> | null {
     let out: Record<string, string[]> | null = null;
     for (const t of this.tools.values()) if (t.config.scopes && t.config.scopes.length > 0) (out ??= {})[t.name] = [...t.config.scopes];
+    return out;
+  }
+
+  /**
+   * Every tool, and whether its listed input schema declares a parameter mirrored in an `Mcp-Param-*`
+   * header: the front reads those headers only for the tools that do (or that it does not know yet).
+   */
+  toolHeaderFlags(): Record<string, boolean> {
+    const out: Record<string, boolean> = {};
+    for (const t of (JSON.parse(this.toolsListJson()) as { tools: Array<{ name: string; inputSchema?: unknown }> }).tools)
+      out[t.name] = headerParamsOf(t.inputSchema).length > 0;
     return out;
   }
 

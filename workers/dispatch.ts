@@ -586,7 +586,7 @@ export class SessionWorker {
 
   /** A definitions change reaches every session of this worker, on its standalone (GET) stream. */
   private listChanged(kind: 'tools' | 'resources' | 'prompts'): void {
-    this.out.push({ type: 'changed', kind });
+    this.out.push(kind === 'tools' ? { type: 'changed', kind, toolHeaders: this.defs.toolHeaderFlags() } : { type: 'changed', kind });
     const body = `{"jsonrpc":"2.0","method":"notifications/${kind}/list_changed"}`;
     for (const s of this.sessions.values()) emit(this.out, s, (s.standalone ??= newStream(0, 0)), body, false, this.opts);
   }

@@ -93,6 +93,9 @@ export default async function host(data: HostTaskData): Promise<HostResult> {
     });
     port.start();
     const toolScopes = defs.toolScopes();
-    out.push(toolScopes === null ? { type: 'ready', slot: data.slot } : { type: 'ready', slot: data.slot, toolScopes });
+    const toolHeaders = defs.toolHeaderFlags();
+    out.push(
+      toolScopes === null ? { type: 'ready', slot: data.slot, toolHeaders } : { type: 'ready', slot: data.slot, toolScopes, toolHeaders },
+    );
   });
 }

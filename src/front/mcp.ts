@@ -23,7 +23,17 @@ import {
 } from '../metrics/metrics.js';
 import { Bodies, classify, MsgKind } from '../protocol/jsonrpc.js';
 import { allowsBatch, negotiate, versionIndex } from '../protocol/versions.js';
-import { bodyIsModern, checkEnvelope, Era, eraOfHeaders, listenAckBody, listenFilter, modernErrorBody } from '../protocol/modern.js';
+import {
+  bodyIsModern,
+  checkEnvelope,
+  decodeHeaderValue,
+  Era,
+  eraOfHeaders,
+  listenAckBody,
+  listenFilter,
+  modernErrorBody,
+  trimOws,
+} from '../protocol/modern.js';
 import type { Slot } from '../pool/pool.js';
 import type { ModernMsg } from '../pool/messages.js';
 import { accepts, ALLOW_MCP, JSON_TYPE, SSE_TYPE, Status, writeJson } from './http.js';
@@ -61,16 +71,24 @@ const M_TOOLS_CALL = methodIndex('tools/call');
 const MAX_PARAM_HEADERS = 32;
 const PARAM_PREFIX = 'mcp-param-';
 
-function modernHead(req: HttpRequest, protocolVersion: string): ModernHead {
+function modernHead(st: NodeContext, req: HttpRequest, protocolVersion: string): ModernHead {
+  const mcpMethod = req.getHeader('mcp-method');
+  const mcpName = req.getHeader('mcp-name');
   let paramHeaders: Record<string, string> | null = null;
-  let n = 0;
-  req.forEach((name, value) => {
-    if (n < MAX_PARAM_HEADERS && name.startsWith(PARAM_PREFIX)) {
-      (paramHeaders ??= {})[name] = value;
-      n++;
-    }
-  });
-  return { protocolVersion, mcpMethod: req.getHeader('mcp-method'), mcpName: req.getHeader('mcp-name'), paramHeaders };
+  // Only tools/call checks Mcp-Param-* headers, and only against the tool's declared ones (a request
+  // whose Mcp-Method or Mcp-Name does not match its body is refused before that). Reading every header
+  // costs a callback and a string per header (a bearer token included): skipped for a tool the
+  // workers reported without such declarations.
+  if (trimOws(mcpMethod) === 'tools/call' && st.pool.toolHeaders.get(decodeHeaderValue(mcpName) ?? '') !== false) {
+    let n = 0;
+    req.forEach((name, value) => {
+      if (n < MAX_PARAM_HEADERS && name.startsWith(PARAM_PREFIX)) {
+        (paramHeaders ??= {})[name] = value;
+        n++;
+      }
+    });
+  }
+  return { protocolVersion, mcpMethod, mcpName, paramHeaders };
 }
 
 interface PostHead {
@@ -213,7 +231,7 @@ export function handlePost(st: NodeContext, res: HttpResponse, req: HttpRequest)
   const head: PostHead = {
     sid,
     era,
-    modern: era === Era.Modern ? modernHead(req, hv) : null,
+    modern: era === Era.Modern ? modernHead(st, req, hv) : null,
     aborted: false,
     started: performance.now(),
     // Only requests that are not local (or initializes while draining) may need forwarding.

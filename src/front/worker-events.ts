@@ -23,6 +23,7 @@ export function onWorkerMessage(ctx: NodeContext, msg: ToFront): void {
       return ctx.scrape.answered(msg.request, msg.stats);
     // Delivered here at once; the other nodes hear of it through the change channel.
     case 'changed':
+      if (msg.toolHeaders) ctx.pool.noteToolHeaders(msg.toolHeaders);
       ctx.listeners.changed(msg.kind);
       ctx.events?.publish(msg.kind);
       return;

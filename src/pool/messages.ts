@@ -121,6 +121,8 @@ export interface StatsOut {
 export interface ChangedOut {
   type: 'changed';
   kind: 'tools' | 'prompts' | 'resources';
+  /** kind 'tools': every tool of the worker now, and whether it declares `Mcp-Param-*` headers (toolHeaderFlags). */
+  toolHeaders?: Record<string, boolean>;
 }
 /** A worker's module announced `notifyResourceUpdated(uri)`. */
 export interface UpdatedOut {
@@ -133,6 +135,8 @@ export interface ReadyOut {
   slot: number;
   /** Scopes each tool declares (`scopes` in its config), for tools that declare any. */
   toolScopes?: Record<string, string[]>;
+  /** Every tool, and whether its input schema declares `Mcp-Param-*` headers (`x-mcp-header`). */
+  toolHeaders?: Record<string, boolean>;
 }
 export type ToFront = JsonOut | EventOut | CloseOut | GoneOut | StatsOut | ReadyOut | ChangedOut | UpdatedOut;
 

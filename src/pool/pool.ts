@@ -120,6 +120,11 @@ export class SessionPool {
    * reported them when they became ready; replaced whole, never mutated, so a reader may keep it.
    */
   toolScopes: ReadonlyMap<string, readonly string[]> = new Map();
+  /**
+   * Tools the workers reported, and whether each declares `Mcp-Param-*` headers (true if any worker
+   * says so). A tool missing here is one the front does not know yet: its headers are read.
+   */
+  readonly toolHeaders = new Map<string, boolean>();
   private readyWaiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
   private rr = 0;
   private anyRr = 0;
@@ -200,6 +205,7 @@ export class SessionPool {
           slot.ready = true;
           // Every worker loads the same module: the latest report stands for all.
           if (msg.toolScopes) this.toolScopes = new Map(Object.entries(msg.toolScopes));
+          if (msg.toolHeaders) this.noteToolHeaders(msg.toolHeaders);
           // Watched from now on (loading a tools module may take any time).
           slot.lastBeat = Atomics.load(slot.heartbeat, HB_BEAT);
           slot.lastBeatAt = performance.now();
@@ -320,6 +326,11 @@ export class SessionPool {
       if (failure) w.reject(failure);
       else w.resolve();
     }
+  }
+
+  /** Merges a worker's report of its tools' `Mcp-Param-*` declarations (tools are only ever added). */
+  noteToolHeaders(flags: Readonly<Record<string, boolean>>): void {
+    for (const [name, declares] of Object.entries(flags)) if (declares || !this.toolHeaders.has(name)) this.toolHeaders.set(name, declares);
   }
 
   /** A ready slot for a new session: the one with the fewest sessions (round-robin among ties). */

@@ -5,7 +5,7 @@
 import { RpcCodes } from '../src/errors.js';
 import { RpcError } from './rpc-error.js';
 import { headerParamsOf } from '../src/protocol/modern.js';
-import { completerOf, isStandardSchema, isZod3, parseStandard, schemaOf, type Schema } from './schemas.js';
+import { completerOf, isStandardSchema, isZod3, parseStandard, schemaOf, type Parsed, type Schema } from './schemas.js';
 import type {
   FixedResourceHandler,
   HandlerContext,
@@ -152,21 +152,21 @@ class RequestView implements McpRequestView {
 
 /**
  * What a handler receives: the dispatcher's `extra` with the SDK v2 context completed, the same in
- * both eras (`mcpReq` with this run's answers and state, and `http`). A copy, not a child object of
- * `extra`: an object made a prototype costs V8 microseconds per request.
+ * both eras (`mcpReq` with this run's answers and state, and `http`). Not a child object of `extra`
+ * (an object made a prototype costs V8 microseconds per request): its values are copied, and its
+ * functions read through to `extra` from getters on this prototype, so the dispatcher makes them only
+ * for a handler that reads them (which may still take them off the object:
+ * `const { sendNotification } = ctx`).
  */
 class Context implements HandlerContext {
-  readonly #extra: HandlerExtra;
   readonly sessionId: string;
   readonly requestId: string | number;
   readonly _meta: Record<string, unknown> | undefined;
-  readonly sendNotification: HandlerExtra['sendNotification'];
-  readonly sendRequest: HandlerExtra['sendRequest'];
-  readonly closeSSEStream: HandlerExtra['closeSSEStream'];
   readonly era: HandlerExtra['era'];
   readonly authInfo: HandlerExtra['authInfo'];
-  readonly http: HttpContext;
+  readonly #extra: HandlerExtra;
   #view: McpRequestView | null = null;
+  #http: HttpContext | null = null;
   readonly #method: string;
   readonly #inputResponses: Readonly<Record<string, unknown>> | undefined;
   readonly #requestState: <T>() => T | undefined;
@@ -184,12 +184,25 @@ class Context implements HandlerContext {
     this.sessionId = extra.sessionId;
     this.requestId = extra.requestId;
     this._meta = extra._meta;
-    this.sendNotification = extra.sendNotification;
-    this.sendRequest = extra.sendRequest;
-    this.closeSSEStream = extra.closeSSEStream;
     this.era = extra.era;
     this.authInfo = extra.authInfo;
-    this.http = extra.authInfo === undefined ? NO_HTTP : { authInfo: extra.authInfo };
+  }
+
+  get sendNotification(): HandlerExtra['sendNotification'] {
+    return this.#extra.sendNotification;
+  }
+
+  get sendRequest(): HandlerExtra['sendRequest'] {
+    return this.#extra.sendRequest;
+  }
+
+  get closeSSEStream(): HandlerExtra['closeSSEStream'] {
+    return this.#extra.closeSSEStream;
+  }
+
+  get http(): HttpContext {
+    const authInfo = this.#extra.authInfo;
+    return authInfo === undefined ? NO_HTTP : (this.#http ??= { authInfo });
   }
 
   get signal(): AbortSignal {
@@ -253,6 +266,27 @@ async function moreRounds(
     );
   }
   return result;
+}
+
+/** A parsed input: the handler's outcome, or the validation error as a tool error. */
+function checkedRun(tool: Tool, parsed: Parsed, extra: HandlerExtra): unknown {
+  // 2025-11-25: input validation errors are tool execution errors, so the model can correct itself.
+  if (!parsed.ok) return toolError(`Input validation error: Invalid arguments for tool ${tool.name}: ${parsed.message}`);
+  return runTool(tool, parsed.value, extra);
+}
+
+/** Runs a tool's handler; a throw or a rejection becomes an isError result, and the session goes on. */
+function runTool(tool: Tool, args: unknown, extra: HandlerExtra): unknown {
+  const handler = tool.handler;
+  let r: unknown;
+  try {
+    r = inRounds(extra, 'tools/call', (x) => handler(args, x));
+  } catch (err) {
+    return toolError(err instanceof Error ? err.message : String(err));
+  }
+  return isThenable(r)
+    ? Promise.resolve(r).then(undefined, (err: unknown) => toolError(err instanceof Error ? err.message : String(err)))
+    : r;
 }
 
 export class Definitions implements McpServerApi {
@@ -417,7 +451,12 @@ export class Definitions implements McpServerApi {
     return typeof t === 'number' && t > 0 && t < nodeMs ? t : nodeMs;
   }
 
-  async callTool(params: Record<string, unknown>, extra: HandlerExtra): Promise<unknown> {
+  /**
+   * A tools/call: its result, or a promise of it when the input schema or the handler is async (a
+   * call that can answer in this turn takes no promise). Throws RpcError for an unknown tool or a
+   * missing scope; a handler's error becomes an isError result.
+   */
+  callTool(params: Record<string, unknown>, extra: HandlerExtra): unknown {
     const name = params.name;
     const tool = typeof name === 'string' ? this.tools.get(name) : undefined;
     // Spec: "Servers SHOULD return standard JSON-RPC errors for ... Unknown tools".
@@ -429,22 +468,11 @@ export class Definitions implements McpServerApi {
       throw new RpcError(RpcCodes.AUTHORIZATION, `Forbidden: tool ${tool.name} needs scopes: ${scopes.join(' ')}`, {
         requiredScopes: scopes,
       });
-    let args: unknown = params.arguments ?? {};
+    const args: unknown = params.arguments ?? {};
     const parse = tool.input.parse;
-    if (parse) {
-      let parsed = parse(args);
-      if (parsed instanceof Promise) parsed = await parsed;
-      // 2025-11-25: input validation errors are tool execution errors, so the model can correct itself.
-      if (!parsed.ok) return toolError(`Input validation error: Invalid arguments for tool ${tool.name}: ${parsed.message}`);
-      args = parsed.value;
-    }
-    try {
-      const handler = tool.handler;
-      return await inRounds(extra, 'tools/call', (x) => handler(args, x));
-    } catch (err) {
-      // A tool that throws answers with isError and the session goes on.
-      return toolError(err instanceof Error ? err.message : String(err));
-    }
+    if (!parse) return runTool(tool, args, extra);
+    const parsed = parse(args);
+    return parsed instanceof Promise ? parsed.then((p) => checkedRun(tool, p, extra)) : checkedRun(tool, parsed, extra);
   }
 
   async readResource(params: Record<string, unknown>, extra: HandlerExtra): Promise<unknown> {

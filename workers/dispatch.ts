@@ -15,6 +15,8 @@ import { FaultLog } from './faults.js';
 import { authInfoOf } from './auth-info.js';
 import { LAG_RESOLUTION_MS, lagSeconds } from '../src/metrics/hot.js';
 import { isRpcError } from './rpc-error.js';
+import { LateTimers, type Timed } from './late-timers.js';
+import type { AuthInfo } from './api.js';
 import {
   abortFlight,
   emit,
@@ -71,9 +73,76 @@ function messageOf(err: unknown): string {
   }
 }
 
-/** The handler timeout fired (a timer callback: top level, context in the arguments, no closure). */
-function handlerTimedOut(w: SessionWorker, s: Session, ex: Exchange | null, id: string | number, flight: Inflight, ms: number): void {
-  w.timedOut(s, ex, id, flight, ms);
+/** `LegacyCall.tool` of a request that is not a tools/call (a tools/call holds its tool name, for the metric). */
+const NO_TOOL: unique symbol = Symbol('not a tool call');
+
+/**
+ * One request a handler runs for: its in-flight record and the handler's `extra` in one object. The
+ * functions of `extra` are made when first read (most handlers read none), from getters on this
+ * prototype, so a handler may still take them off the object (`const { sendNotification } = extra`).
+ * Its other members are the dispatcher's record of the call; a handler that writes to them can only
+ * spoil its own answer.
+ */
+class LegacyCall implements Inflight, HandlerExtra, Timed {
+  controller: AbortController | null = null;
+  cancelled = false;
+  abortReason: unknown = undefined;
+  timer: NodeJS.Timeout | null = null;
+  settled = false;
+  readonly sessionId: string;
+  readonly _meta: Json | undefined;
+  readonly authInfo: AuthInfo | undefined;
+  readonly #worker: SessionWorker;
+  readonly #session: Session;
+  #notify: HandlerExtra['sendNotification'] | null = null;
+  #request: HandlerExtra['sendRequest'] | null = null;
+  #close: HandlerExtra['closeSSEStream'] | null = null;
+
+  constructor(
+    worker: SessionWorker,
+    session: Session,
+    /** The HTTP exchange the answer goes to; null when the client is not waiting for one. */
+    readonly exchange: Exchange | null,
+    readonly requestId: string | number,
+    params: Json,
+    readonly timeoutMs: number,
+    /** performance.now() at the start; `deadline` is this plus the timeout. */
+    readonly started: number,
+    /** tools/call: the tool's name, for its metric. */
+    readonly tool: unknown,
+  ) {
+    this.#worker = worker;
+    this.#session = session;
+    this.sessionId = session.id;
+    this._meta = params._meta as Json | undefined;
+    this.authInfo = session.authInfo;
+  }
+
+  get deadline(): number {
+    return this.started + this.timeoutMs;
+  }
+
+  get signal(): AbortSignal {
+    return signalOf(this);
+  }
+
+  get sendNotification(): HandlerExtra['sendNotification'] {
+    return (this.#notify ??= (n: JsonRpcNotification) => this.#worker.notifyFrom(this.#session, this.exchange, n));
+  }
+
+  get sendRequest(): HandlerExtra['sendRequest'] {
+    return (this.#request ??= <T>(r: JsonRpcRequestOut, resultSchema?: unknown, options?: RequestOptions): Promise<T> =>
+      this.#worker.requestFrom<T>(this.#session, this.exchange, r, resultSchema, options, signalOf(this)));
+  }
+
+  get closeSSEStream(): HandlerExtra['closeSSEStream'] {
+    return (this.#close ??= () => this.#worker.closeFrom(this.#session, this.exchange));
+  }
+
+  /** The session this call belongs to (the dispatcher's view; not part of `extra`). */
+  static sessionOf(c: LegacyCall): Session {
+    return c.#session;
+  }
 }
 
 export class SessionWorker {
@@ -87,6 +156,8 @@ export class SessionWorker {
   readonly faults: FaultLog;
   /** Set by host.ts: the 2026-07-28 side of this worker. */
   modern: ModernHost | null = null;
+  /** Handler timeouts of calls still running after their turn. */
+  private readonly timers = new LateTimers<LegacyCall>((call) => this.timedOut(call));
 
   constructor(
     private readonly out: FrontSink,
@@ -192,8 +263,7 @@ export class SessionWorker {
       for (const f of s.inflight.values()) {
         // Nobody is left to answer: a later outcome of the handler is dropped unread.
         f.settled = true;
-        if (f.timer) clearTimeout(f.timer);
-        f.timer = null;
+        LateTimers.clear(f);
         abortFlight(f, new McpRuntimeError(ErrorCodes.MCP_ERR_SESSION_CLOSED, 'session closed'));
       }
       s.inflight.clear();
@@ -333,15 +403,16 @@ export class SessionWorker {
       }
       case 'initialize':
         return this.deliver(s, ex, errorBody(id, RpcCodes.INVALID_REQUEST, 'Invalid Request: session is already initialized'));
-      case 'tools/call': {
-        const started = performance.now();
-        return this.run(s, ex, id, params, defs.toolTimeout(params.name, this.opts.handlerTimeoutMs), (extra) =>
-          defs.callTool(params, extra).then((result) => {
-            this.metrics.toolCall(params.name, (result as { isError?: boolean })?.isError === true, started);
-            return result;
-          }),
+      case 'tools/call':
+        return this.run(
+          s,
+          ex,
+          id,
+          params,
+          defs.toolTimeout(params.name, this.opts.handlerTimeoutMs),
+          (extra) => defs.callTool(params, extra),
+          params.name,
         );
-      }
       case 'resources/list':
         return this.run(s, ex, id, params, this.opts.handlerTimeoutMs, (extra) => defs.listResources(extra));
       case 'resources/read':
@@ -356,12 +427,14 @@ export class SessionWorker {
   }
 
   /**
-   * Runs an async handler with an `extra` bound to this request and answers with its outcome, exactly
-   * once: the first of result, error, or timeout wins. After `timeoutMs` the request's signal is
-   * aborted (reason: an MCP_ERR_HANDLER_TIMEOUT error) and it is answered -32603 "Handler timed out
-   * after N ms" (-32001, the SDK's RequestTimeout, is what clients read as "session not found" here);
-   * a handler whose promise never settles thus costs nothing beyond its own closure. The continuations
-   * never throw: a result JSON cannot encode becomes -32603 for this request alone.
+   * Runs a handler with an `extra` bound to this request and answers with its outcome, exactly once:
+   * the first of result, error, or timeout wins. A handler that answers in this turn is answered at
+   * once, with no promise. After `timeoutMs` the request's signal is aborted (reason: an
+   * MCP_ERR_HANDLER_TIMEOUT error) and it is answered -32603 "Handler timed out after N ms" (-32001,
+   * the SDK's RequestTimeout, is what clients read as "session not found" here); a handler whose
+   * promise never settles thus costs nothing beyond its own closure. The timer is made only for a call
+   * still running at the end of the turn (late-timers.ts). The continuations never throw: a result
+   * JSON cannot encode becomes -32603 for this request alone.
    */
   private run(
     s: Session,
@@ -369,29 +442,33 @@ export class SessionWorker {
     id: string | number,
     params: Json,
     timeoutMs: number,
-    fn: (extra: HandlerExtra) => Promise<unknown>,
+    fn: (extra: HandlerExtra) => unknown,
+    tool: unknown = NO_TOOL,
+    started = performance.now(),
   ): void {
-    const flight: Inflight = { controller: null, exchange: ex, cancelled: false, abortReason: undefined, timer: null, settled: false };
-    (s.inflight ??= new Map()).set(id, flight);
-    flight.timer = setTimeout(handlerTimedOut, timeoutMs, this, s, ex, id, flight, timeoutMs);
-    const extra = this.extraFor(s, ex, id, params, flight);
-    let p: Promise<unknown>;
+    const call = new LegacyCall(this, s, ex, id, params, timeoutMs, started, tool);
+    (s.inflight ??= new Map()).set(id, call);
+    let p: unknown;
     try {
-      p = fn(extra);
+      p = fn(call);
     } catch (err) {
-      this.settleError(s, ex, id, flight, err);
+      this.settleError(call, err);
       return;
     }
-    p.then(
-      (result) => this.settleResult(s, ex, id, flight, result),
-      (err) => this.settleError(s, ex, id, flight, err),
-    );
+    if (typeof p === 'object' && p !== null && typeof (p as { then?: unknown }).then === 'function') {
+      this.timers.add(call);
+      (p instanceof Promise ? p : Promise.resolve(p)).then(
+        (result) => this.settleResult(call, result),
+        (err) => this.settleError(call, err),
+      );
+    } else this.settleResult(call, p);
   }
 
-  private settleResult(s: Session, ex: Exchange | null, id: string | number, flight: Inflight, result: unknown): void {
-    if (flight.settled) return;
+  private settleResult(call: LegacyCall, result: unknown): void {
+    if (call.tool !== NO_TOOL) this.metrics.toolCall(call.tool, (result as { isError?: boolean } | null)?.isError === true, call.started);
+    if (call.settled) return;
     const json = encode(result ?? {});
-    if (json !== null) return this.finish(s, ex, id, flight, resultBody(id, json));
+    if (json !== null) return this.finish(call, resultBody(call.requestId, json));
     // Find out why, for the client and the log (only on this rare path).
     let why = 'the value has no JSON form';
     try {
@@ -400,11 +477,12 @@ export class SessionWorker {
       why = messageOf(err);
     }
     this.faults.record(E_UNSERIALIZABLE, 'handler result cannot be serialized; answered -32603', why, 'warn');
-    this.finish(s, ex, id, flight, errorBody(id, RpcCodes.INTERNAL_ERROR, `Result could not be serialized: ${why}`));
+    this.finish(call, errorBody(call.requestId, RpcCodes.INTERNAL_ERROR, `Result could not be serialized: ${why}`));
   }
 
-  private settleError(s: Session, ex: Exchange | null, id: string | number, flight: Inflight, err: unknown): void {
-    if (flight.settled) return;
+  private settleError(call: LegacyCall, err: unknown): void {
+    if (call.settled) return;
+    const id = call.requestId;
     let body: string | null = null;
     if (isRpcError(err)) {
       try {
@@ -414,36 +492,34 @@ export class SessionWorker {
         body = errorBody(id, err.rpcCode, messageOf(err));
       }
     }
-    this.finish(s, ex, id, flight, body ?? errorBody(id, RpcCodes.INTERNAL_ERROR, messageOf(err)));
+    this.finish(call, body ?? errorBody(id, RpcCodes.INTERNAL_ERROR, messageOf(err)));
   }
 
-  /** Called by the handler's timer: see run(). */
-  timedOut(s: Session, ex: Exchange | null, id: string | number, flight: Inflight, ms: number): void {
-    flight.timer = null;
-    if (flight.settled) return;
+  /** The call's deadline passed: see run(). */
+  private timedOut(call: LegacyCall): void {
+    const ms = call.timeoutMs;
     const message = `Handler timed out after ${ms} ms`;
     this.faults.record(
       E_TIMEOUT,
       'request handler timed out; answered -32603 and aborted its signal',
-      `request ${JSON.stringify(id)}: ${message}`,
+      `request ${JSON.stringify(call.requestId)}: ${message}`,
       'warn',
     );
     // Answered before the abort: whatever the handler makes of the abort comes too late to count.
-    this.finish(s, ex, id, flight, errorBody(id, RpcCodes.INTERNAL_ERROR, message, { timeoutMs: ms }));
-    abortFlight(flight, new McpRuntimeError(ErrorCodes.MCP_ERR_HANDLER_TIMEOUT, message));
+    this.finish(call, errorBody(call.requestId, RpcCodes.INTERNAL_ERROR, message, { timeoutMs: ms }));
+    abortFlight(call, new McpRuntimeError(ErrorCodes.MCP_ERR_HANDLER_TIMEOUT, message));
   }
 
-  private finish(s: Session, ex: Exchange | null, id: string | number, flight: Inflight, body: string): void {
-    flight.settled = true;
-    if (flight.timer) {
-      clearTimeout(flight.timer);
-      flight.timer = null;
-    }
-    if (s.inflight?.get(id) === flight) s.inflight.delete(id);
+  private finish(call: LegacyCall, body: string): void {
+    call.settled = true;
+    LateTimers.clear(call);
+    const s = LegacyCall.sessionOf(call);
+    const id = call.requestId;
+    if (s.inflight?.get(id) === call) s.inflight.delete(id);
     if (s.closed) return;
     // The client stopped waiting; whatever the handler made of the abort, the answer is "cancelled"
     // (the HTTP exchange still needs one, and the client ignores it).
-    this.deliver(s, ex, flight.cancelled ? errorBody(id, RpcCodes.REQUEST_CANCELLED, 'Request cancelled') : body);
+    this.deliver(s, call.exchange, call.cancelled ? errorBody(id, RpcCodes.REQUEST_CANCELLED, 'Request cancelled') : body);
   }
 
   // ---- server → client --------------------------------------------------------------------------
@@ -467,46 +543,35 @@ export class SessionWorker {
     emit(this.out, s, this.relatedStream(s, ex), body, false, this.opts);
   }
 
-  private extraFor(s: Session, ex: Exchange | null, requestId: string | number, params: Json, flight: Inflight): HandlerExtra {
-    const extra: HandlerExtra = {
-      get signal(): AbortSignal {
-        return signalOf(flight);
-      },
-      sessionId: s.id,
-      requestId,
-      _meta: params._meta as Json | undefined,
-      authInfo: s.authInfo,
-      sendNotification: (n: JsonRpcNotification): Promise<void> => {
-        if (s.closed) return Promise.reject(new McpRuntimeError(ErrorCodes.MCP_ERR_SESSION_CLOSED, 'session closed'));
-        if (n.method === 'notifications/message' && s.logLevel >= 0) {
-          const level = LOG_LEVELS.indexOf(String(n.params?.level));
-          if (level >= 0 && level < s.logLevel) return Promise.resolve();
-        }
-        const body = encode({ jsonrpc: '2.0', method: n.method, params: n.params });
-        // Only this call fails: the request and the session go on.
-        if (body === null)
-          return Promise.reject(
-            new McpRuntimeError(ErrorCodes.MCP_ERR_UNSERIALIZABLE, `Notification ${String(n.method)} could not be serialized`),
-          );
-        this.send(s, ex, body);
-        return Promise.resolve();
-      },
-      sendRequest: <T>(r: JsonRpcRequestOut, resultSchema?: unknown, options?: RequestOptions): Promise<T> => {
-        return this.request2client<T>(s, ex, r, resultSchema, options, signalOf(flight));
-      },
-      closeSSEStream: (): void => {
-        if (!ex || ex.pending === 0 || s.closed) return;
-        const stream = this.relatedStream(s, ex);
-        if (stream.conn) {
-          this.out.push({ type: 'close', exchange: stream.conn, retryMs: this.opts.sseRetryMs });
-          stream.conn = 0;
-        }
-      },
-    };
-    return extra;
+  /** `extra.sendNotification` of a call in session `s` (LegacyCall). */
+  notifyFrom(s: Session, ex: Exchange | null, n: JsonRpcNotification): Promise<void> {
+    if (s.closed) return Promise.reject(new McpRuntimeError(ErrorCodes.MCP_ERR_SESSION_CLOSED, 'session closed'));
+    if (n.method === 'notifications/message' && s.logLevel >= 0) {
+      const level = LOG_LEVELS.indexOf(String(n.params?.level));
+      if (level >= 0 && level < s.logLevel) return Promise.resolve();
+    }
+    const body = encode({ jsonrpc: '2.0', method: n.method, params: n.params });
+    // Only this call fails: the request and the session go on.
+    if (body === null)
+      return Promise.reject(
+        new McpRuntimeError(ErrorCodes.MCP_ERR_UNSERIALIZABLE, `Notification ${String(n.method)} could not be serialized`),
+      );
+    this.send(s, ex, body);
+    return Promise.resolve();
   }
 
-  private request2client<T>(
+  /** `extra.closeSSEStream` of a call in session `s` (LegacyCall). */
+  closeFrom(s: Session, ex: Exchange | null): void {
+    if (!ex || ex.pending === 0 || s.closed) return;
+    const stream = this.relatedStream(s, ex);
+    if (stream.conn) {
+      this.out.push({ type: 'close', exchange: stream.conn, retryMs: this.opts.sseRetryMs });
+      stream.conn = 0;
+    }
+  }
+
+  /** `extra.sendRequest` of a call in session `s` (LegacyCall). */
+  requestFrom<T>(
     s: Session,
     ex: Exchange | null,
     r: JsonRpcRequestOut,

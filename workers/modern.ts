@@ -30,6 +30,7 @@ import type { RequestStateSealer } from '../src/cluster/request-state.js';
 import type { Definitions } from './definitions.js';
 import type { AuthInfo, HandlerExtra, JsonRpcNotification, McpRequestContext } from './api.js';
 import { isRpcError, RpcError } from './rpc-error.js';
+import { LateTimers } from './late-timers.js';
 
 type Json = Record<string, unknown>;
 
@@ -92,6 +93,12 @@ interface Flight {
   settled: boolean;
   /** Level index below which log notifications are dropped; -1: the request set none, so none are sent. */
   logLevel: number;
+  /** performance.now() at the start, and when the handler times out. */
+  started: number;
+  deadline: number;
+  timeoutMs: number;
+  /** A tools/call: its outcome is counted (onToolCall). */
+  toolCall: boolean;
 }
 
 /** The request's AbortSignal, made on first read, already aborted if the abort came first. */
@@ -193,12 +200,10 @@ function messageOf(err: unknown): string {
   }
 }
 
-function timedOut(d: ModernDispatcher, f: Flight, ms: number): void {
-  d.timeout(f, ms);
-}
-
 export class ModernDispatcher {
   private readonly now: () => number;
+  /** Handler timeouts of calls still running after their turn. */
+  private readonly timers = new LateTimers<Flight>((f) => this.timeout(f));
   private discoverJson = '';
   private discoverFor: string | null = null;
   /** `x-mcp-header` annotations per tool, rebuilt when the tools list changes. */
@@ -247,17 +252,13 @@ export class ModernDispatcher {
           sink.reply(bad.status, modernErrorBody(req.id, bad));
           return null;
         }
-        const started = performance.now();
-        const onToolCall = this.opts.onToolCall;
-        return this.run(req, sink, defs.toolTimeout(params.name, this.opts.handlerTimeoutMs), (extra) => {
-          const p = defs.callTool(params, extra);
-          return onToolCall
-            ? p.then((r) => {
-                onToolCall(params.name, (r as { isError?: boolean })?.isError === true, started);
-                return r;
-              })
-            : p;
-        });
+        return this.run(
+          req,
+          sink,
+          defs.toolTimeout(params.name, this.opts.handlerTimeoutMs),
+          (extra) => defs.callTool(params, extra),
+          true,
+        );
       }
       case 'resources/list':
         return this.run(req, sink, this.opts.handlerTimeoutMs, (extra) => defs.listResources(extra));
@@ -331,7 +332,13 @@ export class ModernDispatcher {
    * Runs a handler and answers once: result, error or timeout, whichever comes first. A request that
    * carries `requestState` or `inputResponses` has them verified before the handler runs.
    */
-  private run(req: ModernRequest, sink: ModernSink, timeoutMs: number, fn: (extra: HandlerExtra) => Promise<unknown>): ModernFlight | null {
+  private run(
+    req: ModernRequest,
+    sink: ModernSink,
+    timeoutMs: number,
+    fn: (extra: HandlerExtra) => unknown,
+    toolCall = false,
+  ): ModernFlight | null {
     const params = req.params as Json;
     let state: unknown;
     if ('requestState' in params) {
@@ -349,15 +356,34 @@ export class ModernDispatcher {
     }
     const meta = params._meta as Json;
     const level = LOG_LEVELS.indexOf(meta[META_LOG_LEVEL] as string);
-    const f: Flight = { req, sink, controller: null, abortReason: undefined, timer: null, settled: false, logLevel: level };
-    f.timer = setTimeout(timedOut, timeoutMs, this, f, timeoutMs);
-    let p: Promise<unknown>;
+    const started = performance.now();
+    const f: Flight = {
+      req,
+      sink,
+      controller: null,
+      abortReason: undefined,
+      timer: null,
+      settled: false,
+      logLevel: level,
+      started,
+      deadline: started + timeoutMs,
+      timeoutMs,
+      toolCall,
+    };
+    let p: unknown;
     try {
       p = fn(this.extraFor(f, responses as Json | undefined, state));
     } catch (err) {
-      p = Promise.reject(err instanceof Error ? err : new Error(messageOf(err)));
+      this.settleError(f, err instanceof Error ? err : new Error(messageOf(err)));
+      return null;
     }
-    p.then(
+    // A handler that answered in this turn is answered now: no promise, no timer (late-timers.ts).
+    if (typeof p !== 'object' || p === null || typeof (p as { then?: unknown }).then !== 'function') {
+      this.settleResult(f, p);
+      return null;
+    }
+    this.timers.add(f);
+    (p instanceof Promise ? p : Promise.resolve(p)).then(
       (result) => this.settleResult(f, result),
       (err) => this.settleError(f, err),
     );
@@ -406,6 +432,8 @@ export class ModernDispatcher {
   }
 
   private settleResult(f: Flight, result: unknown): void {
+    if (f.toolCall)
+      this.opts.onToolCall?.((f.req.params as Json).name, (result as { isError?: boolean } | null)?.isError === true, f.started);
     if (f.settled) return;
     const req = f.req;
     if (!isObject(result)) result = {};
@@ -492,10 +520,9 @@ export class ModernDispatcher {
     this.finish(f, 200, errorBody(id, RpcCodes.INTERNAL_ERROR, messageOf(err)));
   }
 
-  /** The handler's timer fired: answer -32603 first, then abort its signal. */
-  timeout(f: Flight, ms: number): void {
-    f.timer = null;
-    if (f.settled) return;
+  /** The handler's deadline passed: answer -32603 first, then abort its signal. */
+  private timeout(f: Flight): void {
+    const ms = f.timeoutMs;
     const message = `Handler timed out after ${ms} ms`;
     this.finish(f, 200, errorBody(f.req.id, RpcCodes.INTERNAL_ERROR, message, { timeoutMs: ms }));
     abortFlight(f, new McpRuntimeError(ErrorCodes.MCP_ERR_HANDLER_TIMEOUT, message));
@@ -505,17 +532,13 @@ export class ModernDispatcher {
   private cancel(f: Flight): void {
     if (f.settled) return;
     f.settled = true;
-    if (f.timer) clearTimeout(f.timer);
-    f.timer = null;
+    LateTimers.clear(f);
     abortFlight(f, new RpcError(RpcCodes.REQUEST_CANCELLED, 'the client closed the stream'));
   }
 
   private finish(f: Flight, status: number, body: string): void {
     f.settled = true;
-    if (f.timer) {
-      clearTimeout(f.timer);
-      f.timer = null;
-    }
+    LateTimers.clear(f);
     f.sink.reply(status, body);
   }
 }

@@ -5,7 +5,7 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { initialize, metricValue, rpc, runServer, startServer, type LogLine, type TestServer } from './helpers/server.js';
+import { initialize, metricValue, POST_HEADERS, rpc, runServer, startServer, type LogLine, type TestServer } from './helpers/server.js';
 import { startRedis, stopAllRedis, type RedisServer } from './helpers/redis.js';
 import { waitFor } from './helpers/wait.js';
 
@@ -148,6 +148,51 @@ describe('faults contained in their request', () => {
       'timeouts counted',
     );
     await othersFine();
+  });
+});
+
+/** A 2026-07-28 tools/call (no session), as an SDK v2 client pinned to that revision sends it. */
+function modernCall(srv: TestServer, name: string, id: string): Promise<Response> {
+  const _meta = {
+    'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+    'io.modelcontextprotocol/clientInfo': { name: 'faults-test', version: '1' },
+    'io.modelcontextprotocol/clientCapabilities': {},
+  };
+  return fetch(srv.url, {
+    method: 'POST',
+    headers: { ...POST_HEADERS, 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': name },
+    body: JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: {}, _meta } }),
+  });
+}
+
+describe('handler timeouts on the 2026-07-28 path', () => {
+  let srv: TestServer;
+  beforeAll(async () => {
+    srv = await startServer({ env: { MCP_TOOLS: TOOLS, WORKERS: '2' } });
+  });
+  afterAll(async () => {
+    await srv?.stop();
+  });
+
+  it('answers a stateless call that never settles after its tool timeout, and a late result is dropped', async () => {
+    const before = await metricValue(srv.base, 'mcp_worker_errors_total', 'kind="handler_timeout"');
+    const hang = await modernCall(srv, 'hang', 'mh1');
+    expect(hang.status).toBe(200);
+    expect(await hang.json()).toMatchObject({
+      id: 'mh1',
+      error: { code: -32603, message: 'Handler timed out after 300 ms', data: { timeoutMs: 300 } },
+    });
+    const late = await modernCall(srv, 'late', 'ml1');
+    expect(await late.json()).toMatchObject({ id: 'ml1', error: { code: -32603, message: 'Handler timed out after 200 ms' } });
+    // A call that answers at once still does, on the same workers.
+    const ok = await (await modernCall(srv, 'whoami', 'mw1')).json();
+    expect(ok).toMatchObject({ id: 'mw1', result: { resultType: 'complete' } });
+    // Counted as the 2025 path's timeouts are.
+    await waitFor(
+      async () => (await metricValue(srv.base, 'mcp_worker_errors_total', 'kind="handler_timeout"')) >= before + 2,
+      10_000,
+      'the stateless timeouts counted',
+    );
   });
 });
 

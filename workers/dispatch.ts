@@ -495,16 +495,21 @@ export class SessionWorker {
     this.finish(call, body ?? errorBody(id, RpcCodes.INTERNAL_ERROR, messageOf(err)));
   }
 
+  /** Counts and logs a handler that ran past its timeout (either era). */
+  handlerTimedOut(requestId: string | number, message: string): void {
+    this.faults.record(
+      E_TIMEOUT,
+      'request handler timed out; answered -32603 and aborted its signal',
+      `request ${JSON.stringify(requestId)}: ${message}`,
+      'warn',
+    );
+  }
+
   /** The call's deadline passed: see run(). */
   private timedOut(call: LegacyCall): void {
     const ms = call.timeoutMs;
     const message = `Handler timed out after ${ms} ms`;
-    this.faults.record(
-      E_TIMEOUT,
-      'request handler timed out; answered -32603 and aborted its signal',
-      `request ${JSON.stringify(call.requestId)}: ${message}`,
-      'warn',
-    );
+    this.handlerTimedOut(call.requestId, message);
     // Answered before the abort: whatever the handler makes of the abort comes too late to count.
     this.finish(call, errorBody(call.requestId, RpcCodes.INTERNAL_ERROR, message, { timeoutMs: ms }));
     abortFlight(call, new McpRuntimeError(ErrorCodes.MCP_ERR_HANDLER_TIMEOUT, message));

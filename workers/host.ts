@@ -69,6 +69,7 @@ export default async function host(data: HostTaskData): Promise<HostResult> {
     readCache: { ttlMs: data.readTtlMs, cacheScope: 'private' },
     onToolCall: (name, isError, started) => worker.metrics.toolCall(name, isError, started),
     onStateRefused: () => worker.metrics.stateRefused(),
+    onTimeout: (requestId, message) => worker.handlerTimedOut(requestId, message),
   });
   const modern = new ModernHost(out, dispatcher);
   worker.modern = modern;

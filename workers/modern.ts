@@ -73,6 +73,8 @@ export interface ModernOptions {
   onToolCall?: (name: unknown, isError: boolean, startedMs: number) => void;
   /** Called when a requestState sealed for another principal is refused (worker metrics); optional. */
   onStateRefused?: () => void;
+  /** Called when a handler runs past its timeout (the worker's fault log and metrics); optional. */
+  onTimeout?: (requestId: string | number, message: string) => void;
   now?: () => number;
 }
 
@@ -524,6 +526,7 @@ export class ModernDispatcher {
   private timeout(f: Flight): void {
     const ms = f.timeoutMs;
     const message = `Handler timed out after ${ms} ms`;
+    this.opts.onTimeout?.(f.req.id, message);
     this.finish(f, 200, errorBody(f.req.id, RpcCodes.INTERNAL_ERROR, message, { timeoutMs: ms }));
     abortFlight(f, new McpRuntimeError(ErrorCodes.MCP_ERR_HANDLER_TIMEOUT, message));
   }

@@ -494,6 +494,18 @@ const node = dashboard({
         ],
       },
     ),
+    stat(
+      'Clock offset from Prometheus',
+      "How far the node's clock was from Prometheus' at the last scrape, either way. Nodes check a requestState's expiry and tokens' times against their own clocks; McpNodeClockSkew fires past 10 s.",
+      's',
+      `max(abs(mcp_node_time_seconds{${I}} - timestamp(mcp_node_time_seconds{${I}})))`,
+      {
+        thresholds: [
+          { color: 'green', value: null },
+          { color: 'orange', value: 10 },
+        ],
+      },
+    ),
     row('Workers and threads'),
     ts(
       'Sessions per worker',

@@ -8,7 +8,7 @@
 import type { Points } from './charts.js';
 import { accountListen, type ListenAccount } from './storm-modern.js';
 import type { ModernRunData } from './storm-modern-run.js';
-import { maxIn, meanIn, quantiles, rate, type Quantiles, type Rate, type Target } from './storm-summary.js';
+import { maxIn, meanIn, nodeRate, quantiles, type Quantiles, type Rate, type Target } from './storm-summary.js';
 
 /** A stream cut by the kill is owed the events answered at least this long before the cut. */
 export const CUT_GRACE_MS = 1000;
@@ -143,10 +143,6 @@ export function buildModernSeries(d: ModernRunData, account: ListenAccount): Mod
   const sec = rec.seconds;
   const perSecond = (f: (i: number) => number | null): Points => sec.map((_, i) => [i + 1, f(i)]);
   const q = (values: number[], p: 'p50' | 'p99'): number | null => (values.length ? quantiles(values)[p] : null);
-  const started =
-    (n: string) =>
-    (s: ModernRunData['samples'][number]): number | null =>
-      s.nodes[n]?.startTime ?? null;
   // Streams listening during second i: the sample nearest its end.
   const listeningAt = (i: number): number | null => {
     let best: number | null = null;
@@ -155,9 +151,9 @@ export function buildModernSeries(d: ModernRunData, account: ListenAccount): Mod
   };
   return {
     listenersByNode: perNode(nodeNames, (n) => samples.map((s) => [s.t / 1000, s.nodes[n]?.listeners ?? null])),
-    requestRateByNode: perNode(nodeNames, (n) => rate(samples, (s) => s.nodes[n]?.requests ?? null, started(n))),
+    requestRateByNode: perNode(nodeNames, (n) => nodeRate(samples, n, (r) => r.requests)),
     cpuByNode: perNode(nodeNames, (n) => {
-      const r = rate(samples, (s) => s.nodes[n]?.cpuSeconds ?? null, started(n));
+      const r = nodeRate(samples, n, (r) => r.cpuSeconds);
       return { points: r.points.map(([x, y]) => [x, y === null ? null : y * 100]), flagged: r.flagged };
     }),
     machineBusyPct: samples.map((s) => [s.t / 1000, s.machineBusy === null ? null : s.machineBusy * 100]),

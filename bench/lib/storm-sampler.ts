@@ -37,6 +37,11 @@ export interface NodeReading {
   cpuSeconds: number;
   /** process_start_time_seconds: a restarted node (counters from 0 again) has a new one; null if not exported. */
   startTime: number | null;
+  /**
+   * mcp_node_time_seconds: the node's clock when it read these counters (null on a build without it).
+   * Rates between two readings use it, so a reading that arrives late is still exact.
+   */
+  clock?: number | null;
 }
 
 export interface Sample {
@@ -78,6 +83,7 @@ const WANTED = [
   'mcp_cluster_events_received_total',
   'process_cpu_seconds_total',
   'process_start_time_seconds',
+  'mcp_node_time_seconds',
 ] as const;
 
 /** Sums the series of the metrics this benchmark reads (mcp_requests_total: all, and where status="404"). */
@@ -95,6 +101,7 @@ export function parseNodeMetrics(text: string): NodeReading {
     eventsReceived: 0,
     cpuSeconds: 0,
     startTime: null,
+    clock: null,
   };
   let start = 0;
   while (start < text.length) {
@@ -144,6 +151,9 @@ export function parseNodeMetrics(text: string): NodeReading {
               break;
             case 'process_start_time_seconds':
               r.startTime = v;
+              break;
+            case 'mcp_node_time_seconds':
+              r.clock = v;
               break;
           }
         }

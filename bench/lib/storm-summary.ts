@@ -16,6 +16,7 @@ import type { Points } from './charts.js';
 import { distribution } from './stats.js';
 import type { RunData } from './storm-run.js';
 import type { Incident } from './storm-record.js';
+import type { NodeReading } from './storm-sampler.js';
 
 export type { Points };
 
@@ -255,18 +256,21 @@ function slow(s: RunData['samples'][number]): boolean {
 /**
  * Counter → per-second rate at each sample (from the second on). Null where the reading is missing or
  * the counter went down; over a gap (a missing reading before, or a late sample) the rate is taken from
- * the last reading before the gap and flagged.
+ * the last reading before the gap and flagged. With `clock` (the node's own time at each reading,
+ * mcp_node_time_seconds), the interval is the node's: a reading that arrived late is not a gap, only
+ * an interval longer than GAP_S is.
  */
 export function rate(
   samples: RunData['samples'],
   read: (s: RunData['samples'][number]) => number | null,
   epoch: (s: RunData['samples'][number]) => number | null = () => null,
+  clock: (s: RunData['samples'][number]) => number | null = () => null,
 ): Rate {
   const points: Points = [];
   const flagged: number[] = [];
   const first = samples.length ? read(samples[0]) : null;
-  let last: { t: number; v: number; epoch: number | null; slow: boolean } | null =
-    first === null ? null : { t: samples[0].t, v: first, epoch: epoch(samples[0]), slow: slow(samples[0]) };
+  let last: { t: number; v: number; epoch: number | null; slow: boolean; clock: number | null } | null =
+    first === null ? null : { t: samples[0].t, v: first, epoch: epoch(samples[0]), slow: slow(samples[0]), clock: clock(samples[0]) };
   for (let i = 1; i < samples.length; i++) {
     const b = read(samples[i]);
     const x = samples[i].t / 1000;
@@ -281,14 +285,40 @@ export function rate(
       // the counter went down) at a moment not observed: no rate.
       points.push([x, null]);
     } else {
-      const dt = (samples[i].t - last.t) / 1000;
-      const gap = prev === null || dt > GAP_S || last.slow || slow(samples[i]);
+      const c = clock(samples[i]);
+      const exact = c !== null && last.clock !== null;
+      const dt = exact ? c - last.clock! : (samples[i].t - last.t) / 1000;
+      const gap = prev === null || dt > GAP_S || (!exact && (last.slow || slow(samples[i])));
       points.push([x, dt > 0 ? (b - last.v) / dt : null]);
       if (gap) flagged.push(x);
     }
-    last = { t: samples[i].t, v: b, epoch: e, slow: slow(samples[i]) };
+    last = { t: samples[i].t, v: b, epoch: e, slow: slow(samples[i]), clock: clock(samples[i]) };
   }
   return { points, flagged };
+}
+
+/**
+ * The rate of one of node `n`'s counters: counters restart with its process (rolling restarts), which
+ * its start time tells apart, and intervals are taken on the node's own clock where it exports one.
+ */
+export function nodeRate(samples: RunData['samples'], n: string, read: (r: NodeReading) => number): Rate {
+  return rate(
+    samples,
+    (s) => {
+      const r = s.nodes[n];
+      return r ? read(r) : null;
+    },
+    (s) => s.nodes[n]?.startTime ?? null,
+    (s) => s.nodes[n]?.clock ?? null,
+  );
+}
+
+/**
+ * Clients no event touched. An incident is opened each time a client's node goes, and in a rolling
+ * restart the node a client moved to goes later too: clients are counted once, not per incident.
+ */
+export function bystanderCount(clients: number, incidents: readonly Pick<Incident, 'client'>[]): number {
+  return clients - new Set(incidents.map((i) => i.client)).size;
 }
 
 function sumRates(rates: Rate[]): Rate {
@@ -411,19 +441,15 @@ export function buildSeries(d: RunData): Series {
   const perSecond = (f: (i: number) => number | null): Points => sec.map((_, i) => [i + 1, f(i)]);
   const p = (values: number[], q: number): number | null => (values.length ? quantiles(values)[q === 0.5 ? 'p50' : 'p99'] : null);
   // A node's counters restart with its process (rolling restarts): its start time tells them apart.
-  const started =
-    (n: string) =>
-    (s: RunData['samples'][number]): number | null =>
-      s.nodes[n]?.startTime ?? null;
-  const initRates = perNode(nodeNames, (n) => rate(samples, (s) => s.nodes[n]?.created ?? null, started(n)));
+  const initRates = perNode(nodeNames, (n) => nodeRate(samples, n, (r) => r.created));
   return {
     activeByNode: perNode(nodeNames, (n) => samples.map((s) => [s.t / 1000, s.nodes[n]?.active ?? null])),
     initRateByNode: initRates,
     initRateTotal: sumRates(nodeNames.map((n) => initRates[n])),
-    notFoundRateByNode: perNode(nodeNames, (n) => rate(samples, (s) => s.nodes[n]?.notFound ?? null, started(n))),
-    forwardedRateByNode: perNode(nodeNames, (n) => rate(samples, (s) => s.nodes[n]?.forwarded ?? null, started(n))),
+    notFoundRateByNode: perNode(nodeNames, (n) => nodeRate(samples, n, (r) => r.notFound)),
+    forwardedRateByNode: perNode(nodeNames, (n) => nodeRate(samples, n, (r) => r.forwarded)),
     cpuByNode: perNode(nodeNames, (n) => {
-      const r = rate(samples, (s) => s.nodes[n]?.cpuSeconds ?? null, started(n));
+      const r = nodeRate(samples, n, (r) => r.cpuSeconds);
       return { points: r.points.map(([x, y]) => [x, y === null ? null : y * 100]), flagged: r.flagged };
     }),
     redisCommandsRate: rate(samples, (s) => s.redisCommands),
@@ -520,7 +546,7 @@ export function summarize(d: RunData, series: Series): RunSummary {
     ownerRouting: d.ownerRouting,
     relay: { steady: relayIn(d, steadyFrom, steadyTo), event: relayIn(d, winFrom, winTo) },
     throughput: throughputIn(d, steadyFrom, steadyTo),
-    bystanders: { clients: d.clients - totalAffected, disturbed: rec.disturbed.size },
+    bystanders: { clients: bystanderCount(d.clients, rec.incidents), disturbed: rec.disturbed.size },
     nodes: d.nodeNames,
     timeline: {
       rampS: S(marks.rampEnd - marks.rampStart),

@@ -220,6 +220,7 @@ export class Metrics {
   readonly nodesReaped: Counter;
 
   readonly nodeReady: Gauge;
+  readonly nodeTime: Gauge;
   readonly nodeInfo: Gauge<'node' | 'version'>;
 
   constructor(
@@ -301,6 +302,17 @@ export class Metrics {
       registers,
       collect() {
         this.set(ready() ? 1 : 0);
+      },
+    });
+    // node_exporter's node_time_seconds for this node: the clock the counters of this scrape were read
+    // at. Rates over it are exact however late the scrape's answer arrives, and it shows clock skew
+    // between nodes (a requestState's expiry is checked against another node's clock).
+    this.nodeTime = new Gauge({
+      name: 'mcp_node_time_seconds',
+      help: "The node's wall clock when this scrape was taken (seconds since the epoch)",
+      registers,
+      collect() {
+        this.set(Date.now() / 1000);
       },
     });
     this.nodeInfo = new Gauge({

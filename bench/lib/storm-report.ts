@@ -253,7 +253,7 @@ function figuresTable(s: RunSummary): string[] {
       `${n0(s.calls.inFlightAtStop)}${s.calls.unaccounted !== 0 ? ` (and ${n0(s.calls.unaccounted)} unaccounted for)` : ''}`,
     ],
     ['initializes (incl. set-up) / DELETEs', `${n0(s.calls.initializes)} / ${n0(s.calls.deletes)}`],
-    ['peak initialize rate per node (1-s sampling intervals, event window)', peaks],
+    ["peak initialize rate per node (one sampling interval: 1 s, or up to 2 s on the node's clock; event window)", peaks],
     [
       'rates across a sampling gap in the event window, per node (averages, left out of the peaks)',
       Object.entries(s.initRate.gapRatesByNode)

@@ -9,7 +9,9 @@
  * increase. A rate computed across a gap (from the last reading before it, or between readings more
  * than 1.5 s apart) is an average over the gap, and a rate from a reading that took more than 250 ms
  * to arrive (a stalled event loop, a slow node) has an uncertain interval: both are flagged, drawn
- * apart in the charts, and left out of the peaks. A counter that went down, or a node with a new
+ * apart in the charts, and left out of the peaks. A node that exports its clock at each reading
+ * (mcp_node_time_seconds) gives exact intervals instead: a late reading is not uncertain, and only an
+ * interval over 2 s of the node's clock is a gap. A counter that went down, or a node with a new
  * process start time, gives no rate (it restarted in between).
  */
 import type { Points } from './charts.js';
@@ -245,6 +247,11 @@ function recoveryOf(incidents: Incident[], eventAt: (i: Incident) => number, aff
 
 /** Samples are taken once a second; a step longer than this is a gap. */
 const GAP_S = 1.5;
+/**
+ * On the node's own clock an interval is exact, so only its length matters: up to this long, its rate
+ * is a rate over one (late) sampling interval, an average over at most two seconds.
+ */
+const EXACT_GAP_S = 2;
 /** A sample whose readings took longer than this to arrive was not taken at its time stamp. */
 const SLOW_READ_MS = 250;
 
@@ -258,7 +265,7 @@ function slow(s: RunData['samples'][number]): boolean {
  * the counter went down; over a gap (a missing reading before, or a late sample) the rate is taken from
  * the last reading before the gap and flagged. With `clock` (the node's own time at each reading,
  * mcp_node_time_seconds), the interval is the node's: a reading that arrived late is not a gap, only
- * an interval longer than GAP_S is.
+ * an interval longer than EXACT_GAP_S is.
  */
 export function rate(
   samples: RunData['samples'],
@@ -288,7 +295,7 @@ export function rate(
       const c = clock(samples[i]);
       const exact = c !== null && last.clock !== null;
       const dt = exact ? c - last.clock! : (samples[i].t - last.t) / 1000;
-      const gap = prev === null || dt > GAP_S || (!exact && (last.slow || slow(samples[i])));
+      const gap = prev === null || (exact ? dt > EXACT_GAP_S : dt > GAP_S || last.slow || slow(samples[i]));
       points.push([x, dt > 0 ? (b - last.v) / dt : null]);
       if (gap) flagged.push(x);
     }

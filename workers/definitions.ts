@@ -243,7 +243,8 @@ function inRounds(extra: HandlerExtra, method: string, run: (ctx: HandlerContext
   return isInputRequired(first) ? moreRounds(extra, method, first, run) : first;
 }
 
-function isThenable(v: unknown): v is PromiseLike<unknown> {
+/** A promise or any object with a `then` (a handler may return either). */
+export function isThenable(v: unknown): v is PromiseLike<unknown> {
   return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
 }
 

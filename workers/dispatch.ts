@@ -7,7 +7,7 @@ import { ErrorCodes, McpRuntimeError, RpcCodes } from '../src/errors.js';
 import { errorBody } from '../src/protocol/jsonrpc.js';
 import { subscriptionError } from './limits.js';
 import type { GetMsg, InitMsg, PostMsg, ToWorker } from '../src/pool/messages.js';
-import type { Definitions } from './definitions.js';
+import { isThenable, type Definitions } from './definitions.js';
 import type { ModernHost } from './modern-host.js';
 import type { HandlerExtra, JsonRpcNotification, JsonRpcRequestOut, RequestOptions } from './api.js';
 import { E_TIMEOUT, E_UNSERIALIZABLE, WorkerMetrics } from './metrics.js';
@@ -455,9 +455,10 @@ export class SessionWorker {
       this.settleError(call, err);
       return;
     }
-    if (typeof p === 'object' && p !== null && typeof (p as { then?: unknown }).then === 'function') {
+    if (isThenable(p)) {
       this.timers.add(call);
-      (p instanceof Promise ? p : Promise.resolve(p)).then(
+      // Promise.resolve returns a native promise as it is.
+      Promise.resolve(p).then(
         (result) => this.settleResult(call, result),
         (err) => this.settleError(call, err),
       );

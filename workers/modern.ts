@@ -27,7 +27,7 @@ import {
   type ModernHeaders,
 } from '../src/protocol/modern.js';
 import type { RequestStateSealer } from '../src/cluster/request-state.js';
-import type { Definitions } from './definitions.js';
+import { isThenable, type Definitions } from './definitions.js';
 import type { AuthInfo, HandlerExtra, JsonRpcNotification, McpRequestContext } from './api.js';
 import { isRpcError, RpcError } from './rpc-error.js';
 import { LateTimers } from './late-timers.js';
@@ -380,12 +380,12 @@ export class ModernDispatcher {
       return null;
     }
     // A handler that answered in this turn is answered now: no promise, no timer (late-timers.ts).
-    if (typeof p !== 'object' || p === null || typeof (p as { then?: unknown }).then !== 'function') {
+    if (!isThenable(p)) {
       this.settleResult(f, p);
       return null;
     }
     this.timers.add(f);
-    (p instanceof Promise ? p : Promise.resolve(p)).then(
+    Promise.resolve(p).then(
       (result) => this.settleResult(f, result),
       (err) => this.settleError(f, err),
     );

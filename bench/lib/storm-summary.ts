@@ -447,7 +447,6 @@ export function buildSeries(d: RunData): Series {
   const sec = rec.seconds;
   const perSecond = (f: (i: number) => number | null): Points => sec.map((_, i) => [i + 1, f(i)]);
   const p = (values: number[], q: number): number | null => (values.length ? quantiles(values)[q === 0.5 ? 'p50' : 'p99'] : null);
-  // A node's counters restart with its process (rolling restarts): its start time tells them apart.
   const initRates = perNode(nodeNames, (n) => nodeRate(samples, n, (r) => r.created));
   return {
     activeByNode: perNode(nodeNames, (n) => samples.map((s) => [s.t / 1000, s.nodes[n]?.active ?? null])),

@@ -283,11 +283,13 @@ function runTool(tool: Tool, args: unknown, extra: HandlerExtra): unknown {
   try {
     r = inRounds(extra, 'tools/call', (x) => handler(args, x));
   } catch (err) {
-    return toolError(err instanceof Error ? err.message : String(err));
+    return thrownToolError(err);
   }
-  return isThenable(r)
-    ? Promise.resolve(r).then(undefined, (err: unknown) => toolError(err instanceof Error ? err.message : String(err)))
-    : r;
+  return isThenable(r) ? Promise.resolve(r).then(undefined, thrownToolError) : r;
+}
+
+function thrownToolError(err: unknown): ToolResult {
+  return toolError(err instanceof Error ? err.message : String(err));
 }
 
 export class Definitions implements McpServerApi {

@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT, startServer, type TestServer } from './helpers/server.js';
+import { metricValue, ROOT, startServer, type TestServer } from './helpers/server.js';
 import { waitFor } from './helpers/wait.js';
 
 const VERSION = '2026-07-28';
@@ -232,6 +232,47 @@ describe('one node, stateless requests round robin (MCP_STATELESS_SPILL=0)', () 
         params: { _meta: { 'io.modelcontextprotocol/subscriptionId': listenBody.id } },
       });
     ac.abort();
+  });
+
+  it('answers a body that is no request as the protocol says, whatever method its headers name, and keeps serving', async () => {
+    const post = (b: string, method = 'tools/call', name: string | undefined = 'whoami'): Promise<Response> =>
+      fetch(srv.url, { method: 'POST', headers: headers(method, name), body: b });
+    const NOTE = 'status="202",method="notification",era="2026-07-28"';
+    const notesBefore = await metricValue(srv.base, 'mcp_requests_total', NOTE);
+    for (const [method, name] of [
+      ['tools/call', 'whoami'],
+      ['tools/list', undefined],
+      ['notifications/cancelled', undefined],
+    ] as const) {
+      const bad = await post('{"jsonrpc":"2.0","id":1,"method":', method, name);
+      expect(bad.status).toBe(400);
+      expect((await bad.json()).error.code).toBe(-32700);
+      for (const b of ['[]', '[' + body('tools/list') + ']', '{"jsonrpc":"2.0","id":3,"result":{}}', '"text"', 'null']) {
+        const res = await post(b, method, name);
+        expect(res.status, b).toBe(400);
+        expect((await res.json()).error.code, b).toBe(-32600);
+      }
+      // A notification: 202 with no body and no content type.
+      const note = await post(
+        JSON.stringify({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 9 } }),
+        method,
+        name,
+      );
+      expect(note.status).toBe(202);
+      expect(note.headers.get('content-type')).toBeNull();
+      expect(await note.text()).toBe('');
+    }
+    // Counted as notifications, not as the method their headers named.
+    expect(await metricValue(srv.base, 'mcp_requests_total', NOTE)).toBe(notesBefore + 3);
+    // A body whose method is not the header's: HeaderMismatch (also for a listen the headers hide).
+    for (const m of ['tools/list', 'subscriptions/listen']) {
+      const res = await post(body(m, m === 'subscriptions/listen' ? { notifications: { toolsListChanged: true } } : {}));
+      expect(res.status).toBe(400);
+      expect((await res.json()).error.code).toBe(-32020);
+    }
+    const ok = await call(srv.url, 'whoami');
+    expect(ok.status).toBe(200);
+    expect(ok.json.result.resultType).toBe('complete');
   });
 
   it('answers a 2025 request without a session 400, as before', async () => {

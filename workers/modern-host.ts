@@ -75,10 +75,22 @@ export class ModernHost {
         return;
       }
     }
-    // The front parsed and classified this body already; a second look costs less than a second shape.
-    const msg = JSON.parse(m.body) as { id: string | number; method: string; params?: unknown };
-    if (classify(msg) !== MsgKind.Request) {
-      this.out.push({ type: 'json', exchange: m.exchange, status: 400, body: Bodies.invalidRequest });
+    // The front sends most requests unparsed (src/front/mcp.ts, unparsedModernMethod): this is the
+    // body's one parse, and its answers are the ones the front gives a body it reads itself.
+    let msg: { id: string | number; method: string; params?: unknown };
+    try {
+      msg = JSON.parse(m.body) as typeof msg;
+    } catch {
+      this.out.push({ type: 'json', exchange: m.exchange, status: 400, body: Bodies.parseError });
+      return;
+    }
+    const kind = classify(msg);
+    if (kind !== MsgKind.Request) {
+      // "If the server accepts [a notification], the server MUST return HTTP status code 202 Accepted
+      // with no body"; this revision defines none over HTTP, so nothing is done with it.
+      if (kind === MsgKind.Notification) this.out.push({ type: 'json', exchange: m.exchange, status: 202, body: '' });
+      // A batch, a response, or no JSON-RPC message.
+      else this.out.push({ type: 'json', exchange: m.exchange, status: 400, body: Bodies.invalidRequest });
       return;
     }
     if (this.flights.size >= MAX_MODERN_IN_FLIGHT) {

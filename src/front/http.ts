@@ -27,7 +27,8 @@ export const ALLOW_MCP = 'GET, POST, DELETE';
 /** Writes a whole JSON reply. Call inside a cork when outside the synchronous handler. */
 export function writeJson(res: HttpResponse, status: number, body: string, sessionId?: string, closeConnection = false): void {
   res.writeStatus(Status[status] ?? `${status} Unknown`);
-  res.writeHeader('content-type', JSON_TYPE);
+  // A 202 has no body, and so no type.
+  if (body !== '') res.writeHeader('content-type', JSON_TYPE);
   if (sessionId) res.writeHeader(SESSION_HEADER, sessionId);
   res.end(body, closeConnection);
 }

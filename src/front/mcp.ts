@@ -388,6 +388,10 @@ function onPostBody(st: NodeContext, res: HttpResponse, head: PostHead, raw: Buf
   if (raw.length >= SHAPE_SCAN_MIN_BYTES && jsonShapeTooLarge(raw)) return answer(st, res, 400, Bodies.tooComplex, M_OTHER);
   const text = raw.toString('utf8');
   if (st.config.testFaults) textFault(text, 'body');
+  if (head.era === Era.Modern) {
+    const method = unparsedModernMethod(st, head);
+    if (method >= 0) return modernExchange(st, res, head, text, method);
+  }
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -522,6 +526,23 @@ function authUpdate(st: NodeContext, sid: string, p: Principal | null): WireAuth
 }
 
 /**
+ * A 2026-07-28 request whose headers name an ordinary request method goes to a worker as the text it
+ * came as: the worker parses it anyway and answers everything the front would (a body that is not
+ * JSON, not a request, a notification's 202), and its envelope check refuses a body whose method is
+ * not the header's (HeaderMismatch), so the front's own parse would only repeat work on the thread
+ * every request crosses. Returns the request's metrics index, or -1 when the front must read the body
+ * itself: a `subscriptions/listen` stream (held here), a notification, a caller over its rate (its
+ * refusal names the request's id) or one whose tool scopes are to be checked here.
+ */
+function unparsedModernMethod(st: NodeContext, head: PostHead): number {
+  if (head.client !== null && head.client.retryAfter > 0) return -1;
+  if (head.principal !== null && st.pool.toolScopes.size > 0) return -1;
+  const m = trimOws(head.modern!.mcpMethod);
+  if (m === '' || m === 'subscriptions/listen' || m.startsWith('notifications/')) return -1;
+  return modernMethodIndex(m);
+}
+
+/**
  * A 2026-07-28 request: stateless, so the least recently picked worker serves it (no session, no
  * stickiness). The worker validates the envelope and answers JSON, or SSE when the handler sends
  * notifications first.
@@ -540,9 +561,18 @@ function modernPost(st: NodeContext, res: HttpResponse, head: PostHead, parsed: 
   // A batch, a response, or no JSON-RPC message: "The body of the HTTP POST MUST be a single JSON-RPC request or notification."
   if (kind !== MsgKind.Request) return answer(st, res, 400, Bodies.invalidRequest, ERA_MODERN + M_OTHER);
   const method = modernMethodIndex((parsed as { method: string }).method);
+  if ((parsed as { method: string }).method === 'subscriptions/listen') {
+    const slot = st.pool.pickAny();
+    if (!slot) return answer(st, res, 503, Bodies.overloaded, method);
+    return listen(st, res, head, parsed as ListenRequest, slot, method);
+  }
+  modernExchange(st, res, head, text, method);
+}
+
+/** Hands a 2026-07-28 request (`text`, not parsed by the front or parsed and found a request) to a worker. */
+function modernExchange(st: NodeContext, res: HttpResponse, head: PostHead, text: string, method: number): void {
   const slot = st.pool.pickAny();
   if (!slot) return answer(st, res, 503, Bodies.overloaded, method);
-  if ((parsed as { method: string }).method === 'subscriptions/listen') return listen(st, res, head, parsed as ListenRequest, slot, method);
   const conn = st.exchanges.open(res, '', slot, false, method, head.started);
   res.onAborted(() => st.exchanges.aborted(conn));
   if (head.aborted) return st.exchanges.aborted(conn);

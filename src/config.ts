@@ -445,13 +445,20 @@ function checkAuthConfig(o: NodeOptions): void {
     invalid('MCP_AUTH_CLIENT_ID', '(unset)', 'client credentials for MCP_AUTH_INTROSPECTION_URL');
 }
 
+/** What a default means where its value alone would mislead. */
+const USAGE_NOTES: Partial<Record<keyof NodeOptions, string>> = {
+  rateBurst: '0: twice the rate',
+  testFaults: 'tests only: refused unless NODE_ENV=test',
+};
+
 /** `--help` text: every option with its flag, variable and default. */
 export function usage(): string {
   const rows = (Object.keys(SPEC) as (keyof NodeOptions)[]).map((k) => {
     const [flag, envName] = SPEC[k];
     const d = DEFAULTS[k];
     const shown = k === 'clusterSecret' || k === 'authClientSecret' ? '(none)' : Array.isArray(d) ? d.join(',') || '(none)' : String(d);
-    return `  ${flag.padEnd(22)} ${envName.padEnd(24)} default: ${shown}`;
+    const note = USAGE_NOTES[k];
+    return `  ${flag.padEnd(22)} ${envName.padEnd(24)} default: ${shown}${note ? ` (${note})` : ''}`;
   });
   return `usage: npm start -- [flags]\n\n${rows.join('\n')}\n`;
 }

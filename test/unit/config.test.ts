@@ -59,5 +59,8 @@ describe('loadConfig', () => {
   it('lists every option in --help', () => {
     const text = usage();
     for (const name of ['PORT', 'WORKERS', 'MAX_BODY', 'REDIS_URL', 'MCP_DRAIN_WINDOW_MS']) expect(text).toContain(name);
+    // A default whose value alone would mislead says what it means.
+    expect(text).toMatch(/--rate-burst\s+MCP_RATE_BURST\s+default: 0 \(0: twice the rate\)/);
+    expect(text).toMatch(/--test-faults\s+MCP_TEST_FAULTS\s+default: false \(tests only/);
   });
 });

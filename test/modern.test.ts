@@ -270,6 +270,13 @@ describe('one node, stateless requests round robin (MCP_STATELESS_SPILL=0)', () 
       expect(res.status).toBe(400);
       expect((await res.json()).error.code).toBe(-32020);
     }
+    // A header naming one of the metrics' own labels does not label the request with it.
+    const BATCH = 'method="batch",era="2026-07-28"';
+    const batchesBefore = await metricValue(srv.base, 'mcp_requests_total', BATCH);
+    const labelled = await post(body('tools/list'), 'batch', undefined);
+    expect(labelled.status).toBe(400);
+    expect(((await labelled.json()) as any).error.code).toBe(-32020);
+    expect(await metricValue(srv.base, 'mcp_requests_total', BATCH)).toBe(batchesBefore);
     const ok = await call(srv.url, 'whoami');
     expect(ok.status).toBe(200);
     expect(ok.json.result.resultType).toBe('complete');

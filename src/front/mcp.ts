@@ -32,6 +32,7 @@ import {
   listenAckBody,
   listenFilter,
   modernErrorBody,
+  MODERN_METHODS,
   trimOws,
 } from '../protocol/modern.js';
 import type { Slot } from '../pool/pool.js';
@@ -531,14 +532,17 @@ function authUpdate(st: NodeContext, sid: string, p: Principal | null): WireAuth
  * JSON, not a request, a notification's 202), and its envelope check refuses a body whose method is
  * not the header's (HeaderMismatch), so the front's own parse would only repeat work on the thread
  * every request crosses. Returns the request's metrics index, or -1 when the front must read the body
- * itself: a `subscriptions/listen` stream (held here), a notification, a caller over its rate (its
+ * itself: a `subscriptions/listen` stream (held here), a method the revision does not define (a
+ * notification among them), a caller over its rate (its
  * refusal names the request's id) or one whose tool scopes are to be checked here.
  */
 function unparsedModernMethod(st: NodeContext, head: PostHead): number {
   if (head.client !== null && head.client.retryAfter > 0) return -1;
   if (head.principal !== null && st.pool.toolScopes.size > 0) return -1;
+  // Only a method the revision defines: a header naming anything else (a notification, a made-up
+  // method, or one of the metrics' own labels such as `batch`) has its body read here.
   const m = trimOws(head.modern!.mcpMethod);
-  if (m === '' || m === 'subscriptions/listen' || m.startsWith('notifications/')) return -1;
+  if (!MODERN_METHODS.has(m) || m === 'subscriptions/listen') return -1;
   return modernMethodIndex(m);
 }
 

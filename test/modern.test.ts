@@ -275,7 +275,7 @@ describe('one node, stateless requests round robin (MCP_STATELESS_SPILL=0)', () 
     const batchesBefore = await metricValue(srv.base, 'mcp_requests_total', BATCH);
     const labelled = await post(body('tools/list'), 'batch', undefined);
     expect(labelled.status).toBe(400);
-    expect(((await labelled.json()) as any).error.code).toBe(-32020);
+    expect((await labelled.json()).error.code).toBe(-32020);
     expect(await metricValue(srv.base, 'mcp_requests_total', BATCH)).toBe(batchesBefore);
     const ok = await call(srv.url, 'whoami');
     expect(ok.status).toBe(200);

@@ -1,7 +1,7 @@
 /** Bad input gets the right status and body, and other sessions stay intact. */
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { initialize, POST_HEADERS, rpc, startServer, type TestServer } from './helpers/server.js';
+import { initialize, metricValue, POST_HEADERS, rpc, startServer, type TestServer } from './helpers/server.js';
 
 let srv: TestServer;
 let other: string;
@@ -150,6 +150,56 @@ describe('bad input', () => {
     const res = await rpc(srv.url, other, JSON.parse(PING));
     expect(res.status).toBe(200);
     sock.destroy();
+  });
+
+  it('on a live session: every body answered as the protocol says, and counted under its method', async () => {
+    // Most of these reach the session's worker unparsed (src/front/mcp.ts, sessionPostUnparsed); the
+    // answers and the metrics must be those of a body the front reads itself.
+    const { sid } = await initialize(srv.url);
+    const count = (labels: string): Promise<number> => metricValue(srv.base, 'mcp_requests_total', labels);
+    await expectRpcError(await rpc(srv.url, sid, '{"jsonrpc": "2.0", "id": 1, "method": '), 400, -32700);
+    for (const bad of [
+      '{"hello":"world"}',
+      '{"jsonrpc":"2.0","method":5}',
+      '{"jsonrpc":"2.0","id":{"x":1},"method":"ping"}',
+      '  {"jsonrpc":"1.0","id":1,"method":"ping"}',
+    ])
+      await expectRpcError(await rpc(srv.url, sid, bad), 400, -32600);
+    for (const [kind, message] of [
+      ['notification', { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 99 } }],
+      ['response', { jsonrpc: '2.0', id: 5, result: {} }],
+    ] as const) {
+      const before = await count(`status="202",method="${kind}",era="2025"`);
+      const res = await rpc(srv.url, sid, message);
+      expect(res.status).toBe(202);
+      expect(res.headers.get('content-type')).toBeNull();
+      expect(await res.text()).toBe('');
+      expect(await count(`status="202",method="${kind}",era="2025"`)).toBe(before + 1);
+    }
+    const calls = await count('status="200",method="tools/call",era="2025"');
+    // The word "initialize" anywhere sends a body the full way; it is still an ordinary call.
+    const res = await rpc(srv.url, sid, {
+      jsonrpc: '2.0',
+      id: 8,
+      method: 'tools/call',
+      params: { name: 'test_simple_text', arguments: {}, _meta: { note: 'initialize' } },
+    });
+    expect(res.status).toBe(200);
+    expect((await res.json()).id).toBe(8);
+    expect(await count('status="200",method="tools/call",era="2025"')).toBe(calls + 1);
+    // An initialize spelled with an escape, with a session header, starts a new session as any initialize does.
+    const init = await rpc(
+      srv.url,
+      sid,
+      '{"jsonrpc":"2.0","id":2,"method":"initiali\\u007ae","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}',
+    );
+    expect(init.status).toBe(200);
+    const fresh = init.headers.get('mcp-session-id');
+    expect(fresh).toBeTruthy();
+    expect(fresh).not.toBe(sid);
+    // A batch keeps its rules (the session's revision allows none).
+    await expectRpcError(await rpc(srv.url, sid, ' [' + PING + ']'), 400, -32600);
+    expect((await rpc(srv.url, sid, JSON.parse(PING))).status).toBe(200);
   });
 
   it('after all of that the first session still works', async () => {

@@ -4,7 +4,8 @@
  */
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { ErrorCodes, McpRuntimeError, RpcCodes } from '../src/errors.js';
-import { errorBody } from '../src/protocol/jsonrpc.js';
+import { Bodies, classify, errorBody, MsgKind } from '../src/protocol/jsonrpc.js';
+import { M_NOTIFICATION, M_OTHER, M_RESPONSE, methodIndex } from '../src/metrics/metrics.js';
 import { subscriptionError } from './limits.js';
 import type { GetMsg, InitMsg, PostMsg, ToWorker } from '../src/pool/messages.js';
 import { isThenable, type Definitions } from './definitions.js';
@@ -309,7 +310,8 @@ export class SessionWorker {
     if (!s) return this.missing(m.exchange);
     s.lastSeen = Date.now();
     if (m.auth !== undefined) s.authInfo = authInfoOf(m.auth);
-    const parsed = JSON.parse(m.body) as Json | Json[];
+    const parsed = m.unparsed ? this.readUnparsed(m) : (JSON.parse(m.body) as Json | Json[]);
+    if (parsed === null) return;
     const batch = Array.isArray(parsed);
     const msgs = batch ? parsed : [parsed];
     let requests = 0;
@@ -324,6 +326,40 @@ export class SessionWorker {
       else if (!('id' in msg)) this.notification(s, msg);
       else this.request(s, ex, msg);
     }
+    // "If the input consists solely of JSON-RPC responses or notifications ... the server MUST return
+    // HTTP status code 202 Accepted with no body" (the front answers this itself for a body it read).
+    if (requests === 0 && m.unparsed && m.exchange) this.out.push({ type: 'json', exchange: m.exchange, status: 202, body: '' });
+  }
+
+  /**
+   * The one JSON message of a POST the front passed unparsed (one object, never an initialize: see
+   * sessionPostUnparsed in src/front/mcp.ts), with its method reported for the metrics; null when
+   * it was answered here as the front answers a body it reads (400 for no JSON, no JSON-RPC message).
+   */
+  private readUnparsed(m: PostMsg): Json | null {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(m.body);
+    } catch {
+      this.refuseUnparsed(m.exchange, Bodies.parseError);
+      return null;
+    }
+    const kind = classify(parsed);
+    const msg = parsed as Json;
+    // The front's check makes an initialize impossible here; were one to arrive, it is no request for a session.
+    if (kind === MsgKind.Invalid || (kind === MsgKind.Request && msg.method === 'initialize')) {
+      this.refuseUnparsed(m.exchange, Bodies.invalidRequest);
+      return null;
+    }
+    const method = kind === MsgKind.Request ? methodIndex(msg.method) : kind === MsgKind.Notification ? M_NOTIFICATION : M_RESPONSE;
+    if (m.exchange) this.out.push({ type: 'method', exchange: m.exchange, method });
+    return msg;
+  }
+
+  private refuseUnparsed(exchange: number, body: string): void {
+    if (!exchange) return;
+    this.out.push({ type: 'method', exchange, method: M_OTHER });
+    this.out.push({ type: 'json', exchange, status: 400, body });
   }
 
   private notification(s: Session, msg: Json): void {

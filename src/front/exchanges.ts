@@ -114,6 +114,12 @@ export class Exchanges {
     this.observe(conn, status);
   }
 
+  /** What the metrics count exchange `id` as, once its worker has read a body the front passed unparsed. */
+  setMethod(id: number, method: number): void {
+    const conn = this.conns.get(id);
+    if (conn) conn.method = method;
+  }
+
   /** One SSE event for exchange `id` (the stream opens with the first). */
   event(id: number, eventId: string, body: string, end: boolean): void {
     const conn = this.conns.get(id);

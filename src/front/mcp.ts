@@ -392,7 +392,7 @@ function onPostBody(st: NodeContext, res: HttpResponse, head: PostHead, raw: Buf
   if (head.era === Era.Modern) {
     const method = unparsedModernMethod(st, head);
     if (method >= 0) return modernExchange(st, res, head, text, method);
-  }
+  } else if (head.sid !== '' && sessionPostUnparsed(st, res, head, text)) return;
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -505,12 +505,60 @@ function onPostBody(st: NodeContext, res: HttpResponse, head: PostHead, raw: Buf
  * (BINDING_KINDS) and returns false, and the caller answers 404 exactly as for an unknown session.
  */
 function boundTo(st: NodeContext, sid: string, p: Principal | null, kind: number): boolean {
-  if (p === null) return true;
-  const owner = st.sessions.principalOf(sid);
-  if (owner === undefined || owner === p || owner.key === p.key) return true;
+  if (ownedBy(st, sid, p)) return true;
   st.metrics.bindingRefusals.inc(kind);
   log.debug("request for another principal's session refused", { session: sessionRef(sid) });
   return false;
+}
+
+/** boundTo without counting: may `p` use local session `sid`? */
+function ownedBy(st: NodeContext, sid: string, p: Principal | null): boolean {
+  if (p === null) return true;
+  const owner = st.sessions.principalOf(sid);
+  return owner === undefined || owner === p || owner.key === p.key;
+}
+
+/** The first character of `text` that is not JSON whitespace ('' for none). */
+function firstSignificant(text: string): string {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) return text[i];
+  }
+  return '';
+}
+
+/**
+ * A POST for a live local session, sent to its worker as the text it came as when nothing the front
+ * decides depends on the body: the worker parses it anyway (once, now), answers what the front would
+ * for a body that is not JSON, not a JSON-RPC message (400) or only a notification or a response
+ * (202), and reports the method for the metrics. Everything else takes the full path (returns
+ * false): a batch (its rules are the front's), a body that could be an initialize (which starts a new
+ * session whatever its session header says: any body holding the word, or a `\u` escape that could
+ * spell it), a session elsewhere or another principal's, a caller over its rate, or one whose tool
+ * scopes the front checks.
+ */
+function sessionPostUnparsed(st: NodeContext, res: HttpResponse, head: PostHead, text: string): boolean {
+  if (head.client !== null && head.client.retryAfter > 0) return false;
+  if (head.principal !== null && st.pool.toolScopes.size > 0) return false;
+  if (firstSignificant(text) !== '{' || text.includes('initialize') || text.includes('\\u')) return false;
+  const sid = head.sid;
+  const route = st.sessions.route(sid);
+  if (route === undefined || !ownedBy(st, sid, head.principal)) return false;
+  const slot = st.sessions.slotOf(route);
+  const auth = authUpdate(st, sid, head.principal);
+  const conn = st.exchanges.open(res, sid, slot, false, M_OTHER, head.started);
+  res.onAborted(() => st.exchanges.aborted(conn));
+  if (head.aborted) {
+    st.exchanges.aborted(conn);
+    return true;
+  }
+  st.pool.send(
+    slot,
+    auth
+      ? { type: 'post', sessionId: sid, exchange: conn.id, body: text, unparsed: true, auth }
+      : { type: 'post', sessionId: sid, exchange: conn.id, body: text, unparsed: true },
+  );
+  return true;
 }
 
 /**

@@ -14,6 +14,8 @@ export function onWorkerMessage(ctx: NodeContext, msg: ToFront): void {
       return ctx.exchanges.json(msg.exchange, msg.status, msg.body);
     case 'event':
       return ctx.exchanges.event(msg.exchange, msg.eventId, msg.body, msg.end);
+    case 'method':
+      return ctx.exchanges.setMethod(msg.exchange, msg.method);
     case 'close':
       return ctx.exchanges.close(msg.exchange, msg.retryMs);
     case 'gone':

@@ -28,6 +28,12 @@ export interface PostMsg {
   body: string;
   /** Set only when the caller's token differs from the one the worker has for the session (a refresh). */
   auth?: WireAuthInfo;
+  /**
+   * The front did not parse `body` (src/front/mcp.ts, sessionPostUnparsed): the worker classifies it,
+   * answers what the front would have (400, or 202 for a notification or a response, on `exchange`),
+   * and reports its method for the metrics first (MethodOut).
+   */
+  unparsed?: true;
 }
 /** Open the session's GET stream, or resume the stream that `lastEventId` names. */
 export interface GetMsg {
@@ -100,6 +106,12 @@ export interface EventOut {
   /** The last event of the stream: the response that completes its POST. */
   end: boolean;
 }
+/** The metrics index (methodIndex) of the POST on `exchange`, which the front sent unparsed; before its reply. */
+export interface MethodOut {
+  type: 'method';
+  exchange: number;
+  method: number;
+}
 /** Send `retry:` and close the SSE stream of `exchange`. */
 export interface CloseOut {
   type: 'close';
@@ -138,7 +150,7 @@ export interface ReadyOut {
   /** Every tool, and whether its input schema declares `Mcp-Param-*` headers (`x-mcp-header`). */
   toolHeaders?: Record<string, boolean>;
 }
-export type ToFront = JsonOut | EventOut | CloseOut | GoneOut | StatsOut | ReadyOut | ChangedOut | UpdatedOut;
+export type ToFront = JsonOut | EventOut | MethodOut | CloseOut | GoneOut | StatsOut | ReadyOut | ChangedOut | UpdatedOut;
 
 export interface WorkerStats {
   sessions: number;

@@ -10,9 +10,11 @@
  * sent) reads back exactly. Only messages whose every field has a text form here are encoded; the
  * others (`auth` present, say) go as objects.
  */
-import type { CancelMsg, CloseOut, EventOut, JsonOut, ModernMsg, PostMsg, ToFront, ToWorker } from './messages.js';
+import type { CancelMsg, CloseOut, EventOut, JsonOut, MethodOut, ModernMsg, PostMsg, ToFront, ToWorker } from './messages.js';
 
 const T_POST = 'P';
+const T_POST_UNPARSED = 'Q';
+const T_METHOD = 'N';
 const T_MODERN = 'M';
 const T_CANCEL = 'C';
 const T_JSON = 'J';
@@ -26,7 +28,7 @@ export function encodeToWorker(m: ToWorker): string | null {
   switch (m.type) {
     case 'post':
       if (m.auth !== undefined) return null;
-      return T_POST + m.exchange + ';' + str(m.sessionId) + str(m.body);
+      return (m.unparsed ? T_POST_UNPARSED : T_POST) + m.exchange + ';' + str(m.sessionId) + str(m.body);
     case 'modern': {
       if (m.auth !== undefined || m.authReset !== undefined) return null;
       // Flags: 1 principal present, 2 parameter headers present (as JSON).
@@ -50,6 +52,8 @@ export function encodeToFront(m: ToFront): string | null {
       return T_JSON + m.exchange + ';' + m.status + ';' + str(m.body);
     case 'event':
       return T_EVENT + m.exchange + ';' + (m.end ? 1 : 0) + ';' + str(m.eventId) + str(m.body);
+    case 'method':
+      return T_METHOD + m.exchange + ';' + m.method + ';';
     case 'close':
       return T_CLOSE + m.exchange + ';' + m.retryMs + ';';
     default:
@@ -86,10 +90,18 @@ function decodeInto(text: string, out: Array<ToWorker | ToFront>): void {
   while (r.i < text.length) {
     const tag = text[r.i++];
     switch (tag) {
-      case T_POST: {
+      case T_POST:
+      case T_POST_UNPARSED: {
         const exchange = r.num();
         const sessionId = r.str();
         const m: PostMsg = { type: 'post', sessionId, exchange, body: r.str() };
+        if (tag === T_POST_UNPARSED) m.unparsed = true;
+        out.push(m);
+        break;
+      }
+      case T_METHOD: {
+        const exchange = r.num();
+        const m: MethodOut = { type: 'method', exchange, method: r.num() };
         out.push(m);
         break;
       }

@@ -16,6 +16,7 @@ const exchange = fc.integer({ min: 0, max: 2 ** 31 });
 
 const toWorker: fc.Arbitrary<ToWorker> = fc.oneof(
   fc.record({ type: fc.constant('post' as const), sessionId: text, exchange, body: text }),
+  fc.record({ type: fc.constant('post' as const), sessionId: text, exchange, body: text, unparsed: fc.constant(true as const) }),
   fc.record(
     {
       type: fc.constant('modern' as const),
@@ -45,6 +46,7 @@ const toWorker: fc.Arbitrary<ToWorker> = fc.oneof(
 const toFront: fc.Arbitrary<ToFront> = fc.oneof(
   fc.record({ type: fc.constant('json' as const), exchange, status: fc.integer({ min: 100, max: 599 }), body: text }),
   fc.record({ type: fc.constant('event' as const), exchange, eventId: text, body: text, end: fc.boolean() }),
+  fc.record({ type: fc.constant('method' as const), exchange, method: fc.nat({ max: 64 }) }),
   fc.record({ type: fc.constant('close' as const), exchange, retryMs: fc.nat() }),
   fc.record({ type: fc.constant('gone' as const), sessionId: text, reason: text }),
   fc.record({ type: fc.constant('changed' as const), kind: fc.constantFrom('tools' as const, 'prompts' as const, 'resources' as const) }),

@@ -11,6 +11,7 @@ import type { ModernDispatcher, ModernFlight, ModernSink } from './modern.js';
 import { authInfoOf } from './auth-info.js';
 import type { AuthInfo } from './api.js';
 import { CallersHeld } from '../src/pool/callers.js';
+import { ERA_MODERN, M_NOTIFICATION, M_OTHER } from '../src/metrics/metrics.js';
 
 /**
  * 2026-07-28 requests one worker runs at once at most; beyond it the front gets 503 at once. Each
@@ -81,16 +82,16 @@ export class ModernHost {
     try {
       msg = JSON.parse(m.body) as typeof msg;
     } catch {
-      this.out.push({ type: 'json', exchange: m.exchange, status: 400, body: Bodies.parseError });
+      this.answerAs(m.exchange, M_OTHER, 400, Bodies.parseError);
       return;
     }
     const kind = classify(msg);
     if (kind !== MsgKind.Request) {
       // "If the server accepts [a notification], the server MUST return HTTP status code 202 Accepted
       // with no body"; this revision defines none over HTTP, so nothing is done with it.
-      if (kind === MsgKind.Notification) this.out.push({ type: 'json', exchange: m.exchange, status: 202, body: '' });
+      if (kind === MsgKind.Notification) this.answerAs(m.exchange, M_NOTIFICATION, 202, '');
       // A batch, a response, or no JSON-RPC message.
-      else this.out.push({ type: 'json', exchange: m.exchange, status: 400, body: Bodies.invalidRequest });
+      else this.answerAs(m.exchange, M_OTHER, 400, Bodies.invalidRequest);
       return;
     }
     if (this.flights.size >= MAX_MODERN_IN_FLIGHT) {
@@ -111,6 +112,15 @@ export class ModernHost {
       sink,
     );
     if (flight && !sink.done) this.flights.set(m.exchange, flight);
+  }
+
+  /**
+   * An answer to a body that is no request, counted as the front counts one it reads itself (not
+   * under the method its header named).
+   */
+  private answerAs(exchange: number, method: number, status: number, body: string): void {
+    this.out.push({ type: 'method', exchange, method: ERA_MODERN + method });
+    this.out.push({ type: 'json', exchange, status, body });
   }
 
   settled(exchange: number): void {

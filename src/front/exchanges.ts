@@ -9,7 +9,7 @@ import { B_GET_EXPIRED } from '../auth/binding.js';
 import type { HttpResponse } from 'uWebSockets.js';
 import type { NodeOptions } from '../config.js';
 import { log, sessionRef } from '../log.js';
-import { ERA_MODERN, M_GET, M_NOTIFICATION, type Metrics } from '../metrics/metrics.js';
+import { M_GET, type Metrics } from '../metrics/metrics.js';
 import type { SessionPool, Slot } from '../pool/pool.js';
 import { Bodies } from '../protocol/jsonrpc.js';
 import { HEARTBEAT, SESSION_HEADER, sseEvent, sseHeaders, writeJson } from './http.js';
@@ -107,9 +107,6 @@ export class Exchanges {
     if (!conn || conn.done) return;
     this.finish(conn);
     const res = conn.res;
-    // A 2026-07-28 notification the front passed unparsed: counted as a notification, not as the
-    // method its header named.
-    if (status === 202 && conn.method >= ERA_MODERN) conn.method = ERA_MODERN + M_NOTIFICATION;
     res.cork(() => writeJson(res, status, body, conn.init ? conn.sid : undefined));
     this.observe(conn, status);
   }

@@ -575,13 +575,13 @@ function authUpdate(st: NodeContext, sid: string, p: Principal | null): WireAuth
 }
 
 /**
- * A 2026-07-28 request whose headers name an ordinary request method goes to a worker as the text it
- * came as: the worker parses it anyway and answers everything the front would (a body that is not
- * JSON, not a request, a notification's 202), and its envelope check refuses a body whose method is
- * not the header's (HeaderMismatch), so the front's own parse would only repeat work on the thread
- * every request crosses. Returns the request's metrics index, or -1 when the front must read the body
- * itself: a `subscriptions/listen` stream (held here), a method the revision does not define (a
- * notification among them), a caller over its rate (its
+ * A 2026-07-28 request whose headers name a method the revision defines goes to a worker as the text
+ * it came as: the worker parses it anyway and answers everything the front would (a body that is not
+ * JSON, not a request, a notification's 202, each counted as the front counts it), and its envelope
+ * check refuses a body whose method is not the header's (HeaderMismatch), so the front's own parse
+ * would only repeat work on the thread every request crosses. Returns the request's metrics index,
+ * or -1 when the front must read the body itself: a `subscriptions/listen` stream (held here), a
+ * method the revision does not define (a notification among them), a caller over its rate (its
  * refusal names the request's id) or one whose tool scopes are to be checked here.
  */
 function unparsedModernMethod(st: NodeContext, head: PostHead): number {

@@ -518,6 +518,14 @@ function ownedBy(st: NodeContext, sid: string, p: Principal | null): boolean {
   return owner === undefined || owner === p || owner.key === p.key;
 }
 
+/**
+ * Must the front read this POST's body whatever it holds? When the caller is over its rate (the
+ * refusal names the request's id) or its tool scopes are checked here.
+ */
+function frontReadsBody(st: NodeContext, head: PostHead): boolean {
+  return (head.client !== null && head.client.retryAfter > 0) || (head.principal !== null && st.pool.toolScopes.size > 0);
+}
+
 /** The first character of `text` that is not JSON whitespace ('' for none). */
 function firstSignificant(text: string): string {
   for (let i = 0; i < text.length; i++) {
@@ -538,8 +546,7 @@ function firstSignificant(text: string): string {
  * scopes the front checks.
  */
 function sessionPostUnparsed(st: NodeContext, res: HttpResponse, head: PostHead, text: string): boolean {
-  if (head.client !== null && head.client.retryAfter > 0) return false;
-  if (head.principal !== null && st.pool.toolScopes.size > 0) return false;
+  if (frontReadsBody(st, head)) return false;
   if (firstSignificant(text) !== '{' || text.includes('initialize') || text.includes('\\u')) return false;
   const sid = head.sid;
   const route = st.sessions.route(sid);
@@ -585,8 +592,7 @@ function authUpdate(st: NodeContext, sid: string, p: Principal | null): WireAuth
  * refusal names the request's id) or one whose tool scopes are to be checked here.
  */
 function unparsedModernMethod(st: NodeContext, head: PostHead): number {
-  if (head.client !== null && head.client.retryAfter > 0) return -1;
-  if (head.principal !== null && st.pool.toolScopes.size > 0) return -1;
+  if (frontReadsBody(st, head)) return -1;
   // Only a method the revision defines: a header naming anything else (a notification, a made-up
   // method, or one of the metrics' own labels such as `batch`) has its body read here.
   const m = trimOws(head.modern!.mcpMethod);
